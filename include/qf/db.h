@@ -1,0 +1,73 @@
+/* db.h: a thin wrapper over one libpq connection.
+ *
+ * It checks every result, translates SQLSTATE into QF codes once, and keeps
+ * libpq's two error channels (connection and result) out of callers:
+ *   23505 unique violation         -> QF_ECONFLICT
+ *   other class 23 (constraints)   -> QF_EVALIDATE
+ *   40001, 40P01, 55P03            -> QF_ERETRY (serialization, deadlock, lock)
+ *   57014 statement timeout        -> QF_ETIMEDOUT
+ *   42501 insufficient privilege   -> QF_EPERM
+ *   class 08, 57P01..57P03, or a dead connection -> QF_EDBCONN
+ *   anything else                  -> QF_EDB
+ * err->sqlstate holds the SQLSTATE; err->message the server's text.
+ *
+ * One qf_db_t per thread, as libpq requires. Statements are parameterised;
+ * qf_db_exec_script (multi-statement text) exists for migrations only.
+ */
+#ifndef QF_DB_H
+#define QF_DB_H
+
+#include <libpq-fe.h>
+
+#include "qf/err.h"
+
+typedef struct qf_db qf_db_t;
+
+/* Connection timeout when the conninfo names none (seconds). */
+#define QF_DB_CONNECT_TIMEOUT_S 5
+
+/* Opens a connection. conninfo is a libpq URI or key=value string;
+ * application_name is borrowed. On success *out is owned by the caller
+ * (qf_db_free). Fails with QF_EDBCONN, the message redacted of passwords. */
+int qf_db_connect(const char *conninfo, const char *application_name,
+                  qf_db_t **out, qf_error_t *err) QF_MUSTCHECK;
+
+/* Closes and frees. NULL allowed. */
+void qf_db_free(qf_db_t *db);
+
+/* The underlying connection (borrowed, valid until qf_db_free). */
+PGconn *qf_db_conn(qf_db_t *db);
+
+/* Runs one parameterised statement (text parameters; NULL entries are SQL
+ * NULL). On success *res (if res is not NULL) is owned by the caller
+ * (PQclear); on failure *res is NULL. */
+int qf_db_exec(qf_db_t *db, const char *sql, int nparams,
+               const char *const *params, PGresult **res,
+               qf_error_t *err) QF_MUSTCHECK;
+
+/* Runs a multi-statement script with the simple query protocol. On
+ * failure *error_pos (if not NULL) is the 1-based character offset of the
+ * error in sql, or 0 when the server gave none. */
+int qf_db_exec_script(qf_db_t *db, const char *sql, int *error_pos,
+                      qf_error_t *err) QF_MUSTCHECK;
+
+int qf_db_begin(qf_db_t *db, qf_error_t *err) QF_MUSTCHECK;
+int qf_db_commit(qf_db_t *db, qf_error_t *err) QF_MUSTCHECK;
+
+/* Rolls back if a transaction is open; safe to call in any state. */
+void qf_db_rollback(qf_db_t *db);
+
+/* Runs body inside BEGIN/COMMIT, retrying the whole transaction up to 3
+ * times on QF_ERETRY (serialization failure, deadlock) with a jittered
+ * sleep. body returns 0 or a QF code; any failure rolls back. Never
+ * retries after COMMIT succeeded. */
+typedef int (*qf_db_tx_fn)(qf_db_t *db, void *ctx, qf_error_t *err);
+int qf_db_tx(qf_db_t *db, qf_db_tx_fn body, void *ctx,
+             qf_error_t *err) QF_MUSTCHECK;
+
+/* Translates a failed result (or, with res NULL, the connection's error)
+ * into a QF code and message; exposed for modules that call libpq
+ * directly. */
+int qf_db_error(qf_db_t *db, const PGresult *res, qf_error_t *err);
+
+#endif

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The project's whole test run, on a fresh Debian 12 machine or a laptop:
+# installs what is missing, starts RabbitMQ and PostgreSQL on loopback,
+# builds twice (normal, and ASan+UBSan), and runs every suite (unit and
+# integration) in both builds, plus the format and header checks.
+# Exits non-zero on any failure. `.ci/run` calls this and nothing else.
+#
+#   tests/run.sh            everything
+#   QF_TEST_LABEL=unit tests/run.sh     only one ctest label
+#   QF_TEST_BUILDS=normal tests/run.sh  skip the sanitizer build
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+jobs=$(nproc 2>/dev/null || echo 2)
+label=${QF_TEST_LABEL:-}
+builds=${QF_TEST_BUILDS:-normal sanitize}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "dependencies"
+bash deploy/local/install-deps.sh
+
+step "services"
+eval "$(bash deploy/local/services.sh start)"
+export QF_AMQP_URL QF_DATABASE_URL
+
+configure_and_build() { # dir cmake-args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+run_suites() { # dir
+  local args=(--test-dir "$1" --output-on-failure --timeout 900)
+  [ -n "$label" ] && args+=(-L "$label")
+  ctest "${args[@]}"
+}
+
+for b in $builds; do
+  case "$b" in
+    normal)
+      step "build (normal)"
+      configure_and_build build/normal -DCMAKE_BUILD_TYPE=RelWithDebInfo
+      cmake --build build/normal --target qf_header_check format-check
+      step "tests (normal)"
+      run_suites build/normal
+      ;;
+    sanitize)
+      step "build (ASan+UBSan)"
+      configure_and_build build/sanitize -DCMAKE_BUILD_TYPE=Debug -DQF_SANITIZE=ON
+      step "tests (ASan+UBSan)"
+      ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        run_suites build/sanitize
+      ;;
+    *) echo "unknown build '$b'" >&2; exit 64 ;;
+  esac
+done
+
+step "all tests passed"

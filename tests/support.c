@@ -1,0 +1,142 @@
+#include "support.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qf/db.h"
+
+static void child(const char *const *argv, const char *const *env, int out,
+                  int err) {
+  int devnull = open("/dev/null", O_RDONLY);
+  dup2(devnull, 0);
+  dup2(out, 1);
+  dup2(err, 2);
+  for (size_t i = 0; env && env[i]; i++) {
+    const char *eq = strchr(env[i], '=');
+    if (eq == NULL) continue;
+    char key[256];
+    snprintf(key, sizeof key, "%.*s", (int)(eq - env[i]), env[i]);
+    if (eq[1] == '\0')
+      unsetenv(key);
+    else
+      setenv(key, eq + 1, 1);
+  }
+  execvp(argv[0], (char *const *)argv);
+  dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+  _exit(127);
+}
+
+static void drain(int fd, qf_strbuf_t *sb, int *open_) {
+  char buf[8192];
+  ssize_t n = read(fd, buf, sizeof buf);
+  if (n > 0)
+    cr_assert(qf_strbuf_append(sb, buf, (size_t)n) == 0);
+  else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+    *open_ = 0;
+}
+
+void qf_test_run(const char *const *argv, const char *const *env_extra,
+                 int timeout_s, qf_test_proc_t *p) {
+  int po[2], pe[2];
+  qf_strbuf_init(&p->out);
+  qf_strbuf_init(&p->err);
+  cr_assert(pipe(po) == 0 && pipe(pe) == 0);
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) child(argv, env_extra, po[1], pe[1]);
+  close(po[1]);
+  close(pe[1]);
+  int oo = 1, eo = 1;
+  time_t deadline = time(NULL) + timeout_s;
+  while ((oo || eo) && time(NULL) < deadline) {
+    struct pollfd fds[2] = {{oo ? po[0] : -1, POLLIN, 0},
+                            {eo ? pe[0] : -1, POLLIN, 0}};
+    if (poll(fds, 2, 200) <= 0) continue;
+    if (fds[0].revents) drain(po[0], &p->out, &oo);
+    if (fds[1].revents) drain(pe[0], &p->err, &eo);
+  }
+  if (oo || eo) kill(pid, SIGKILL);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  close(po[0]);
+  close(pe[0]);
+  p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  cr_assert(!(oo || eo), "%s did not finish in %d s", argv[0], timeout_s);
+}
+
+void qf_test_proc_fini(qf_test_proc_t *p) {
+  qf_strbuf_fini(&p->out);
+  qf_strbuf_fini(&p->err);
+}
+
+const char *qf_test_require_env(const char *name) {
+  const char *v = getenv(name);
+  cr_assert(v != NULL && v[0] != '\0',
+            "%s is not set: integration tests need the local services; run "
+            "them through tests/run.sh or eval \"$(deploy/local/services.sh "
+            "start)\" first",
+            name);
+  return v;
+}
+
+/* Replaces the path (database name) of a postgresql:// URI. */
+static void url_with_db(const char *url, const char *db, char *out, size_t n) {
+  const char *hostpart = strstr(url, "://");
+  cr_assert(hostpart != NULL, "QF_DATABASE_URL must be a postgresql:// URI");
+  const char *slash = strchr(hostpart + 3, '/');
+  const char *query = strchr(hostpart + 3, '?');
+  size_t keep = slash   ? (size_t)(slash - url)
+                : query ? (size_t)(query - url)
+                        : strlen(url);
+  snprintf(out, n, "%.*s/%s%s", (int)keep, url, db, query ? query : "");
+}
+
+static void admin_exec(const char *sql) {
+  qf_db_t *db = NULL;
+  qf_error_t err;
+  int rc = qf_db_connect(qf_test_require_env("QF_DATABASE_URL"), "qf-test", &db,
+                         &err);
+  cr_assert(rc == 0, "connect: %s", err.message);
+  rc = qf_db_exec(db, sql, 0, NULL, NULL, &err);
+  qf_db_free(db);
+  cr_assert(rc == 0, "%s: %s", sql, err.message);
+}
+
+void qf_test_db_create(const char *prefix, char *url, size_t n) {
+  static int counter;
+  char name[128], sql[256];
+  snprintf(name, sizeof name, "%s_%ld_%d", prefix, (long)getpid(), counter++);
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+  admin_exec(sql);
+  snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+  admin_exec(sql);
+  url_with_db(qf_test_require_env("QF_DATABASE_URL"), name, url, n);
+}
+
+void qf_test_db_drop(const char *url) {
+  const char *slash = strrchr(url, '/');
+  if (slash == NULL) return;
+  char name[128], sql[256];
+  snprintf(name, sizeof name, "%.*s", (int)strcspn(slash + 1, "?"), slash + 1);
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+  admin_exec(sql);
+}
+
+void qf_test_db_url_as(const char *url, const char *user, const char *pass,
+                       char *out, size_t n) {
+  const char *scheme = strstr(url, "://");
+  cr_assert(scheme != NULL);
+  const char *at = strchr(scheme + 3, '@');
+  const char *host = at ? at + 1 : scheme + 3;
+  snprintf(out, n, "%.*s://%s:%s@%s", (int)(scheme - url), url, user, pass,
+           host);
+}

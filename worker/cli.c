@@ -1,0 +1,66 @@
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *qf_cli_env(const char *name, const char *def) {
+  const char *v = getenv(name);
+  return v != NULL && v[0] != '\0' ? v : def;
+}
+
+int qf_cli_fail(const char *cmd, int code, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "qf %s: ", cmd);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return code;
+}
+
+int qf_cli_usage_error(const qf_cmd_t *cmd, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "qf %s: ", cmd->name);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\n\n%s", cmd->usage);
+  return QF_EXIT_USAGE;
+}
+
+int qf_cli_exit_for(int code) {
+  switch (code) {
+    case QF_OK:
+      return QF_EXIT_PASS;
+    case QF_EDB:
+    case QF_EDBCONN:
+    case QF_EAMQP:
+    case QF_EAMQPCONN:
+    case QF_ENACK:
+    case QF_ETIMEDOUT:
+    case QF_ERETRY:
+      return QF_EXIT_INFRA;
+    case QF_EPARSE:
+    case QF_EVALIDATE:
+    case QF_ETOOBIG:
+    case QF_ECONFLICT:
+      return QF_EXIT_DATAERR;
+    case QF_EUSAGE:
+      return QF_EXIT_USAGE;
+    default:
+      return QF_EXIT_FAIL;
+  }
+}
+
+int qf_cli_wants_help(const qf_cmd_t *cmd, int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--") == 0) break;
+    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+      fputs(cmd->usage, stdout);
+      return 1;
+    }
+  }
+  return 0;
+}

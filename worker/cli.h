@@ -1,0 +1,42 @@
+/* cli.h: what the qf subcommands share: the command table, and small
+ * helpers for configuration lookup and error reporting. */
+#ifndef QF_CLI_H
+#define QF_CLI_H
+
+#include "qf/err.h"
+#include "qf/exitcode.h"
+
+/* A subcommand: argv[0] is the subcommand's name. Returns an exit code. */
+typedef int (*qf_cmd_fn)(int argc, char **argv);
+
+typedef struct qf_cmd {
+  const char *name;
+  qf_cmd_fn run;
+  const char *summary; /* one line for `qf help` */
+  const char *usage;   /* full text for `qf CMD --help` */
+} qf_cmd_t;
+
+/* The subcommands, each defined in worker/cmd_<name>.c. */
+extern const qf_cmd_t qf_cmd_migrate;
+
+/* Returns the value of the environment variable, or def when unset or
+ * empty (borrowed). */
+const char *qf_cli_env(const char *name, const char *def);
+
+/* Prints "qf CMD: message" on stderr and returns code. */
+int qf_cli_fail(const char *cmd, int code, const char *fmt, ...)
+    QF_PRINTF(3, 4);
+
+/* Prints a usage error and the command's usage, and returns 64. */
+int qf_cli_usage_error(const qf_cmd_t *cmd, const char *fmt, ...)
+    QF_PRINTF(2, 3);
+
+/* Maps a QF error code to the exit code of a failed command: database and
+ * broker trouble is 3, bad input 65, the rest 1. */
+int qf_cli_exit_for(int qf_code);
+
+/* Handles "-h"/"--help" anywhere in argv: prints the usage on stdout and
+ * returns 1 (the caller exits 0); returns 0 otherwise. */
+int qf_cli_wants_help(const qf_cmd_t *cmd, int argc, char **argv);
+
+#endif

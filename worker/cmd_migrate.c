@@ -1,0 +1,111 @@
+/* qf migrate: applies migrations/NNN_name.sql in order, once each. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "qf/db.h"
+#include "qf/log.h"
+#include "qf/migrate.h"
+#include "qf/version.h"
+
+static const char usage[] =
+    "usage: qf migrate [--database-url URL] [--dir DIR] [--quiet]\n"
+    "\n"
+    "Applies the database migrations that have not been applied yet, in\n"
+    "order, each in its own transaction, and records them in\n"
+    "schema_migrations. Running it again changes nothing. Concurrent runs\n"
+    "wait for each other.\n"
+    "\n"
+    "  --database-url URL  libpq URI or conninfo (default $QF_DATABASE_URL)\n"
+    "  --dir DIR           migrations directory (default $QF_MIGRATIONS_DIR,\n"
+    "                      else ./migrations, else " QF_DATADIR
+    "/migrations)\n"
+    "  --quiet             print nothing on success\n"
+    "\n"
+    "The connecting role needs CREATEROLE (the migrations create the group\n"
+    "roles qf_worker and qf_approver) and must own the schema.\n"
+    "\n"
+    "Exit codes: 0 up to date, 3 database unreachable, 64 usage,\n"
+    "65 a migration failed or was changed after it was applied (the message\n"
+    "names the file, the line and the server's error).\n";
+
+static int run(int argc, char **argv);
+
+const qf_cmd_t qf_cmd_migrate = {
+    .name = "migrate",
+    .run = run,
+    .summary = "apply database migrations (idempotent)",
+    .usage = usage,
+};
+
+static const char *default_dir(void) {
+  const char *env = qf_cli_env("QF_MIGRATIONS_DIR", NULL);
+  struct stat st;
+  if (env) return env;
+  if (stat("migrations", &st) == 0 && S_ISDIR(st.st_mode)) return "migrations";
+  return QF_DATADIR "/migrations";
+}
+
+static void on_applied(int version, const char *name, void *ctx) {
+  if (*(int *)ctx) return;
+  printf("applied %03d %s\n", version, name);
+  fflush(stdout);
+}
+
+static int run(int argc, char **argv) {
+  static const struct option opts[] = {{"database-url", 1, NULL, 'u'},
+                                       {"dir", 1, NULL, 'd'},
+                                       {"quiet", 0, NULL, 'q'},
+                                       {NULL, 0, NULL, 0}};
+  const char *url = qf_cli_env("QF_DATABASE_URL", NULL);
+  const char *dir = NULL;
+  int quiet = 0, c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":u:d:q", opts, NULL)) != -1) {
+    if (c == 'u')
+      url = optarg;
+    else if (c == 'd')
+      dir = optarg;
+    else if (c == 'q')
+      quiet = 1;
+    else if (c == ':')
+      return qf_cli_usage_error(&qf_cmd_migrate, "%s needs a value",
+                                argv[optind - 1]);
+    else
+      return qf_cli_usage_error(&qf_cmd_migrate, "unknown option %s",
+                                argv[optind - 1]);
+  }
+  if (optind < argc)
+    return qf_cli_usage_error(&qf_cmd_migrate, "unexpected argument '%s'",
+                              argv[optind]);
+  if (url == NULL)
+    return qf_cli_usage_error(&qf_cmd_migrate,
+                              "no database: set QF_DATABASE_URL or pass "
+                              "--database-url");
+  if (dir == NULL) dir = default_dir();
+
+  qf_error_t err;
+  qf_error_clear(&err);
+  qf_db_t *db = NULL;
+  qf_migrate_report_t rep;
+  int rc = qf_db_connect(url, "qf-migrate", &db, &err);
+  if (rc == QF_OK) rc = qf_migrate_run(db, dir, on_applied, &quiet, &rep, &err);
+  qf_db_free(db);
+  if (rc < 0) {
+    int code = (rc == QF_EDBCONN || rc == QF_ETIMEDOUT) ? QF_EXIT_INFRA
+                                                        : QF_EXIT_DATAERR;
+    return qf_cli_fail("migrate", code, "%s", err.message);
+  }
+  if (rep.unknown > 0)
+    fprintf(stderr,
+            "qf migrate: warning: the database has %d migration(s) this "
+            "version of qf does not know (a newer qf migrated it)\n",
+            rep.unknown);
+  if (!quiet)
+    printf("schema at version %03d (%d applied now, %d already applied)\n",
+           rep.latest, rep.applied, rep.present);
+  return QF_EXIT_PASS;
+}
