@@ -18,6 +18,10 @@ typedef struct qf_cmd {
 
 /* The subcommands, each defined in worker/cmd_<name>.c. */
 extern const qf_cmd_t qf_cmd_migrate;
+extern const qf_cmd_t qf_cmd_policy;
+extern const qf_cmd_t qf_cmd_junit;
+extern const qf_cmd_t qf_cmd_gate;
+extern const qf_cmd_t qf_cmd_evals;
 
 /* Returns the value of the environment variable, or def when unset or
  * empty (borrowed). */

@@ -9,11 +9,11 @@ PKGS=(
   build-essential cmake pkg-config git ca-certificates clang clang-format
   # libraries (see DESIGN.md section 1)
   librabbitmq-dev libpq-dev libyaml-dev libcjson-dev libpcre2-dev
-  libexpat1-dev libssl-dev uuid-dev libcriterion-dev
+  libexpat1-dev libssl-dev libcriterion-dev
   # servers, started on loopback by deploy/local/services.sh
   rabbitmq-server postgresql
   # test helpers: a second AMQP client, the test tools we drive
-  amqp-tools python3 python3-pytest python3-pika
+  amqp-tools python3 python3-pytest python3-pika python3-jsonschema
   # process inspection in tests
   procps
 )
