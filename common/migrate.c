@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "qf/fsutil.h"
 #include "qf/hash.h"
 
 /* Any constant shared by every qf migrate: serialises concurrent runs. */
@@ -97,40 +97,13 @@ static int list_files(const char *dir, mfile_t **out, int *nout,
 }
 
 static int read_file(const char *path, char **out, qf_error_t *err) {
-  int rc = QF_OK;
-  char *buf = NULL;
-  FILE *f = fopen(path, "rb");
-  struct stat st;
-  if (f == NULL || fstat(fileno(f), &st) < 0) {
-    rc = qf_err_from_errno(errno);
-    qf_error_set(err, rc, "%s: %s", path, strerror(errno));
-    goto out;
-  }
-  if ((unsigned long long)st.st_size > QF_MIGRATE_MAX_FILE_BYTES) {
-    rc = qf_error_set(err, QF_ETOOBIG, "%s: larger than %u bytes", path,
-                      QF_MIGRATE_MAX_FILE_BYTES);
-    goto out;
-  }
-  buf = malloc((size_t)st.st_size + 1);
-  if (buf == NULL) {
-    rc = qf_error_set(err, QF_ENOMEM, "out of memory");
-    goto out;
-  }
-  size_t n = fread(buf, 1, (size_t)st.st_size, f);
-  if (n != (size_t)st.st_size) {
-    rc = qf_error_set(err, QF_EIO, "%s: short read", path);
-    goto out;
-  }
-  buf[n] = '\0';
-  if (strlen(buf) != n) {
+  size_t len = 0;
+  int rc = qf_fs_read(path, QF_MIGRATE_MAX_FILE_BYTES, out, &len, err);
+  if (rc == QF_OK && strlen(*out) != len) {
+    free(*out);
+    *out = NULL;
     rc = qf_error_set(err, QF_EPARSE, "%s: contains a NUL byte", path);
-    goto out;
   }
-  *out = buf;
-  buf = NULL;
-out:
-  free(buf);
-  if (f) fclose(f);
   return rc;
 }
 

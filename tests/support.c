@@ -140,3 +140,21 @@ void qf_test_db_url_as(const char *url, const char *user, const char *pass,
   snprintf(out, n, "%.*s://%s:%s@%s", (int)(scheme - url), url, user, pass,
            host);
 }
+
+void qf_test_assert_evidence_valid(const char *path) {
+  qf_test_proc_t p;
+  const char *argv[] = {"/usr/bin/python3",
+                        QF_SOURCE_DIR "/tests/validate_evidence.py", path,
+                        NULL};
+  qf_test_run(argv, NULL, 60, &p);
+  cr_assert_eq(p.status, 0, "%s is not valid against the schema:\n%s%s", path,
+               p.out.data, p.err.data);
+  qf_test_proc_fini(&p);
+}
+
+const char *qf_test_tmpdir(void) {
+  static char dir[64];
+  snprintf(dir, sizeof dir, "/tmp/qf-test-XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+  return dir;
+}

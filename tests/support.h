@@ -35,4 +35,12 @@ void qf_test_db_drop(const char *url);
 void qf_test_db_url_as(const char *url, const char *user, const char *pass,
                        char *out, size_t n);
 
+/* Validates an evidence file against schemas/evidence.v1.schema.json
+ * (tests/validate_evidence.py); fails the test with the violations. */
+void qf_test_assert_evidence_valid(const char *path);
+
+/* Makes a fresh temporary directory (static buffer, valid until the next
+ * call). */
+const char *qf_test_tmpdir(void);
+
 #endif

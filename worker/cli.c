@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "qf/version.h"
 
 const char *qf_cli_env(const char *name, const char *def) {
   const char *v = getenv(name);
@@ -63,4 +66,12 @@ int qf_cli_wants_help(const qf_cmd_t *cmd, int argc, char **argv) {
     }
   }
   return 0;
+}
+
+const char *qf_cli_policy_path(const char *flag) {
+  if (flag != NULL) return flag;
+  const char *env = qf_cli_env("QF_POLICY", NULL);
+  if (env != NULL) return env;
+  if (access("policy/default.yaml", R_OK) == 0) return "policy/default.yaml";
+  return QF_DATADIR "/policy/default.yaml";
 }

@@ -27,6 +27,10 @@ extern const qf_cmd_t qf_cmd_evals;
  * empty (borrowed). */
 const char *qf_cli_env(const char *name, const char *def);
 
+/* The policy file to use: flag when given, else $QF_POLICY, else
+ * ./policy/default.yaml when it exists, else the installed copy. */
+const char *qf_cli_policy_path(const char *flag);
+
 /* Prints "qf CMD: message" on stderr and returns code. */
 int qf_cli_fail(const char *cmd, int code, const char *fmt, ...)
     QF_PRINTF(3, 4);

@@ -1,0 +1,425 @@
+/* evidence.c: the evidence model and its JSON form. Reading a document back
+ * is in evidence_parse.c; writing files and repro facts in evidence_io.c. */
+#include "qf/evidence.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+static const char *const status_names[] = {"success", "failed", "timeout",
+                                           "skipped", "cancelled"};
+
+const char *qf_tool_status_name(qf_tool_status_t s) {
+  return (unsigned)s < 5 ? status_names[s] : "failed";
+}
+
+int qf_tool_status_parse(const char *s, qf_tool_status_t *out) {
+  for (int i = 0; s != NULL && i < 5; i++) {
+    if (strcmp(s, status_names[i]) == 0) {
+      *out = (qf_tool_status_t)i;
+      return QF_OK;
+    }
+  }
+  return QF_EINVAL;
+}
+
+/* strdup that keeps NULL as NULL; *ok is cleared on allocation failure. */
+static char *dup_or_null(const char *s, int *ok) {
+  if (s == NULL) return NULL;
+  char *d = strdup(s);
+  if (d == NULL) *ok = 0;
+  return d;
+}
+
+/* Copies at most max bytes of s, not splitting a UTF-8 sequence. */
+static char *dup_cut(const char *s, size_t max, int *ok) {
+  if (s == NULL) return NULL;
+  size_t n = strlen(s);
+  if (n > max) {
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+  }
+  char *d = malloc(n + 1);
+  if (d == NULL) {
+    *ok = 0;
+    return NULL;
+  }
+  memcpy(d, s, n);
+  d[n] = '\0';
+  return d;
+}
+
+int qf_evidence_new(const char *run_id, const char *input_nl,
+                    const char *environment_id, qf_evidence_t **out,
+                    qf_error_t *err) {
+  int ok = 1;
+  qf_evidence_t *ev = calloc(1, sizeof *ev);
+  if (ev == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
+  ev->run_id = dup_or_null(run_id, &ok);
+  ev->input_nl = dup_or_null(input_nl, &ok);
+  ev->environment_id = dup_or_null(environment_id, &ok);
+  ev->repro.git_dirty = -1;
+  if (!ok) {
+    qf_evidence_free(ev);
+    return qf_error_set(err, QF_ENOMEM, "out of memory");
+  }
+  *out = ev;
+  return QF_OK;
+}
+
+static void tool_call_fini(qf_tool_call_t *c) {
+  free(c->tool_name);
+  free(c->error_message);
+  free(c->decision_source);
+}
+
+static void decision_fini(qf_evidence_decision_t *d) {
+  free(d->decision);
+  free(d->reason);
+  for (size_t i = 0; i < d->nrules; i++) free(d->triggered_rules[i]);
+  free(d->triggered_rules);
+  free(d->decided_by);
+  memset(d, 0, sizeof *d);
+}
+
+void qf_evidence_free(qf_evidence_t *ev) {
+  if (ev == NULL) return;
+  free(ev->run_id);
+  free(ev->input_nl);
+  free(ev->environment_id);
+  for (size_t i = 0; i < ev->ntool_calls; i++)
+    tool_call_fini(&ev->tool_calls[i]);
+  free(ev->tool_calls);
+  for (size_t i = 0; i < ev->nartifacts; i++) {
+    free(ev->artifacts[i].type);
+    free(ev->artifacts[i].path);
+    free(ev->artifacts[i].mime);
+  }
+  free(ev->artifacts);
+  free(ev->repro.git_sha);
+  free(ev->repro.git_branch);
+  free(ev->repro.version);
+  free(ev->repro.platform);
+  free(ev->governance.short_circuit_reason);
+  free(ev->governance.decision_source);
+  free(ev->governance.approver);
+  free(ev->governance.approval_comment);
+  free(ev->policy_version);
+  free(ev->policy_hash);
+  decision_fini(&ev->decision);
+  free(ev);
+}
+
+int qf_evidence_add_tool_call(qf_evidence_t *ev, const qf_tool_call_t *call,
+                              qf_error_t *err) {
+  qf_tool_call_t *grown =
+      realloc(ev->tool_calls, (ev->ntool_calls + 1) * sizeof *grown);
+  if (grown == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
+  ev->tool_calls = grown;
+  int ok = 1;
+  qf_tool_call_t c = *call;
+  c.tool_name = dup_or_null(call->tool_name ? call->tool_name : "", &ok);
+  c.error_message = dup_cut(call->error_message, QF_EVIDENCE_ERROR_MAX, &ok);
+  c.decision_source = dup_or_null(call->decision_source, &ok);
+  if (c.attempts < 1) c.attempts = 1;
+  if (c.retries_used < 0) c.retries_used = 0;
+  if (!ok) {
+    tool_call_fini(&c);
+    return qf_error_set(err, QF_ENOMEM, "out of memory");
+  }
+  ev->tool_calls[ev->ntool_calls++] = c;
+  return QF_OK;
+}
+
+int qf_evidence_add_artifact(qf_evidence_t *ev, const char *type,
+                             const char *path, long long size,
+                             const char *mime, const char *sha256,
+                             qf_error_t *err) {
+  qf_artifact_t *grown =
+      realloc(ev->artifacts, (ev->nartifacts + 1) * sizeof *grown);
+  if (grown == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
+  ev->artifacts = grown;
+  int ok = 1;
+  qf_artifact_t a = {0};
+  a.type = dup_or_null(type, &ok);
+  a.path = dup_or_null(path, &ok);
+  a.mime = dup_or_null(mime ? mime : "application/octet-stream", &ok);
+  a.size = size;
+  snprintf(a.sha256, sizeof a.sha256, "%s", sha256 ? sha256 : "");
+  if (!ok) {
+    free(a.type);
+    free(a.path);
+    free(a.mime);
+    return qf_error_set(err, QF_ENOMEM, "out of memory");
+  }
+  ev->artifacts[ev->nartifacts++] = a;
+  return QF_OK;
+}
+
+void qf_evidence_summarize(qf_evidence_t *ev, const qf_junit_summary_t *j) {
+  qf_junit_summary_t s = {0};
+  if (j != NULL && j->tests > 0) {
+    s = *j;
+  } else {
+    long long ms = 0;
+    for (size_t i = 0; i < ev->ntool_calls; i++) {
+      s.tests += ev->tool_calls[i].steps_total;
+      s.failures += ev->tool_calls[i].steps_failed;
+      s.passed += ev->tool_calls[i].steps_passed;
+      ms += ev->tool_calls[i].duration_ms;
+    }
+    s.time_s = (double)ms / 1000.0;
+  }
+  ev->summary = s;
+}
+
+void qf_evidence_account(qf_evidence_t *ev, int timeout_s, int max_retries) {
+  qf_governance_t *g = &ev->governance;
+  g->elapsed_ms_total = g->attempts_total = g->retries_used_total = 0;
+  for (size_t i = 0; i < ev->ntool_calls; i++) {
+    g->elapsed_ms_total += ev->tool_calls[i].duration_ms;
+    g->attempts_total += ev->tool_calls[i].attempts;
+    g->retries_used_total += ev->tool_calls[i].retries_used;
+  }
+  g->has_policy_limits = 1;
+  g->timeout_s = timeout_s;
+  g->max_retries = max_retries;
+}
+
+int qf_evidence_set_decision(qf_evidence_t *ev, const char *decision,
+                             const char *reason, const char *const *rules,
+                             size_t nrules, const char *decided_by,
+                             qf_error_t *err) {
+  int ok = 1;
+  qf_evidence_decision_t d = {0};
+  d.decision = dup_or_null(decision, &ok);
+  d.reason = dup_or_null(reason ? reason : "", &ok);
+  d.decided_by = dup_or_null(decided_by, &ok);
+  d.triggered_rules = calloc(nrules ? nrules : 1, sizeof *d.triggered_rules);
+  if (d.triggered_rules == NULL) ok = 0;
+  for (size_t i = 0; ok && i < nrules; i++, d.nrules++)
+    d.triggered_rules[i] = dup_or_null(rules[i], &ok);
+  if (!ok) {
+    decision_fini(&d);
+    return qf_error_set(err, QF_ENOMEM, "out of memory");
+  }
+  decision_fini(&ev->decision);
+  ev->decision = d;
+  ev->has_decision = 1;
+  return QF_OK;
+}
+
+void qf_evidence_stamp(qf_evidence_t *ev) {
+  struct timeval tv;
+  struct tm tm;
+  char buf[32];
+  gettimeofday(&tv, NULL);
+  gmtime_r(&tv.tv_sec, &tm);
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(ev->collected_at, sizeof ev->collected_at, "%s.%06ldZ", buf,
+           (long)tv.tv_usec);
+}
+
+/* ------------------------------------------------------------- to JSON */
+
+/* cJSON_Add* return NULL on failure, and a failed add leaves the item
+ * unowned; these helpers keep the bookkeeping in one place. */
+static int add_str(cJSON *o, const char *key, const char *v) {
+  cJSON *item = v ? cJSON_CreateString(v) : cJSON_CreateNull();
+  if (item == NULL) return 0;
+  if (!cJSON_AddItemToObject(o, key, item)) {
+    cJSON_Delete(item);
+    return 0;
+  }
+  return 1;
+}
+
+static int add_num(cJSON *o, const char *key, double v) {
+  return cJSON_AddNumberToObject(o, key, v) != NULL;
+}
+
+static int add_bool(cJSON *o, const char *key, int v) {
+  return cJSON_AddBoolToObject(o, key, v) != NULL;
+}
+
+static int add_item(cJSON *o, const char *key, cJSON *item) {
+  if (item == NULL) return 0;
+  if (!cJSON_AddItemToObject(o, key, item)) {
+    cJSON_Delete(item);
+    return 0;
+  }
+  return 1;
+}
+
+static cJSON *tool_call_json(const qf_tool_call_t *c) {
+  cJSON *o = cJSON_CreateObject();
+  int ok = o && add_str(o, "tool_name", c->tool_name) &&
+           add_str(o, "status", qf_tool_status_name(c->status)) &&
+           add_num(o, "duration_ms", (double)c->duration_ms) &&
+           (c->has_exit_code ? add_num(o, "exit_code", c->exit_code)
+                             : add_str(o, "exit_code", NULL)) &&
+           add_num(o, "steps_total", (double)c->steps_total) &&
+           add_num(o, "steps_passed", (double)c->steps_passed) &&
+           add_num(o, "steps_failed", (double)c->steps_failed) &&
+           add_str(o, "error_message", c->error_message) &&
+           add_str(o, "decision_source", c->decision_source) &&
+           add_num(o, "attempts", c->attempts) &&
+           add_num(o, "retries_used", c->retries_used);
+  if (!ok) cJSON_Delete(o);
+  return ok ? o : NULL;
+}
+
+static cJSON *artifact_json(const qf_artifact_t *a) {
+  cJSON *o = cJSON_CreateObject();
+  int ok = o && add_str(o, "type", a->type) && add_str(o, "path", a->path) &&
+           add_num(o, "size", (double)a->size) && add_str(o, "mime", a->mime) &&
+           add_str(o, "sha256", a->sha256[0] ? a->sha256 : NULL);
+  if (!ok) cJSON_Delete(o);
+  return ok ? o : NULL;
+}
+
+static cJSON *summary_json(const qf_junit_summary_t *s) {
+  cJSON *o = cJSON_CreateObject();
+  int ok = o && add_num(o, "tests", (double)s->tests) &&
+           add_num(o, "failures", (double)s->failures) &&
+           add_num(o, "errors", (double)s->errors) &&
+           add_num(o, "skipped", (double)s->skipped) &&
+           add_num(o, "passed", (double)s->passed) &&
+           add_num(o, "time", s->time_s);
+  if (!ok) cJSON_Delete(o);
+  return ok ? o : NULL;
+}
+
+static cJSON *repro_json(const qf_repro_t *r) {
+  cJSON *o = cJSON_CreateObject();
+  int ok = o && add_str(o, "git_sha", r->git_sha) &&
+           add_str(o, "git_branch", r->git_branch) &&
+           (r->git_dirty < 0 ? add_str(o, "git_dirty", NULL)
+                             : add_bool(o, "git_dirty", r->git_dirty)) &&
+           add_str(o, "version", r->version) &&
+           add_str(o, "platform", r->platform);
+  if (!ok) cJSON_Delete(o);
+  return ok ? o : NULL;
+}
+
+static cJSON *governance_json(const qf_governance_t *g) {
+  cJSON *o = cJSON_CreateObject(), *budget = cJSON_CreateObject();
+  cJSON *limits = cJSON_CreateObject();
+  int ok = o && budget && limits &&
+           add_num(budget, "elapsed_ms_total", (double)g->elapsed_ms_total) &&
+           add_num(budget, "attempts_total", (double)g->attempts_total) &&
+           add_num(budget, "retries_used_total", (double)g->retries_used_total);
+  if (ok && g->has_policy_limits)
+    ok = add_num(limits, "timeout_s", g->timeout_s) &&
+         add_num(limits, "max_retries", g->max_retries);
+  else if (ok)
+    ok = add_str(limits, "timeout_s", NULL) &&
+         add_str(limits, "max_retries", NULL);
+  ok = ok && add_item(o, "budget", budget);
+  budget = NULL;
+  ok = ok && add_item(o, "policy_limits", limits);
+  limits = NULL;
+  ok = ok && add_bool(o, "short_circuited", g->short_circuited) &&
+       add_str(o, "short_circuit_reason", g->short_circuit_reason) &&
+       add_str(o, "decision_source", g->decision_source) &&
+       add_str(o, "approver", g->approver) &&
+       add_str(o, "approval_comment", g->approval_comment);
+  cJSON_Delete(budget);
+  cJSON_Delete(limits);
+  if (!ok) cJSON_Delete(o);
+  return ok ? o : NULL;
+}
+
+static cJSON *decision_json(const qf_evidence_decision_t *d) {
+  cJSON *o = cJSON_CreateObject(), *rules = cJSON_CreateArray();
+  int ok = o && rules;
+  for (size_t i = 0; ok && i < d->nrules; i++) {
+    cJSON *r = cJSON_CreateString(d->triggered_rules[i]);
+    ok = r && cJSON_AddItemToArray(rules, r);
+    if (!ok) cJSON_Delete(r);
+  }
+  ok = ok && add_str(o, "decision", d->decision) &&
+       add_str(o, "reason", d->reason) && add_item(o, "triggered_rules", rules);
+  rules = NULL;
+  ok = ok && add_str(o, "decided_by", d->decided_by);
+  cJSON_Delete(rules);
+  if (!ok) cJSON_Delete(o);
+  return ok ? o : NULL;
+}
+
+/* Appends one item per element, built by fn. */
+static int add_array(cJSON *o, const char *key, const void *base, size_t n,
+                     size_t elem, cJSON *(*fn)(const void *)) {
+  cJSON *arr = cJSON_CreateArray();
+  int ok = arr != NULL;
+  for (size_t i = 0; ok && i < n; i++) {
+    cJSON *item = fn((const char *)base + i * elem);
+    ok = item && cJSON_AddItemToArray(arr, item);
+    if (!ok) cJSON_Delete(item);
+  }
+  if (!ok) {
+    cJSON_Delete(arr);
+    return 0;
+  }
+  return add_item(o, key, arr);
+}
+
+static cJSON *tool_call_any(const void *p) {
+  return tool_call_json(p);
+}
+
+static cJSON *artifact_any(const void *p) {
+  return artifact_json(p);
+}
+
+static int add_policy(cJSON *o, const qf_evidence_t *ev) {
+  if (ev->policy_hash == NULL) return add_str(o, "policy", NULL);
+  cJSON *p = cJSON_CreateObject();
+  if (p == NULL || !add_str(p, "version", ev->policy_version) ||
+      !add_str(p, "hash", ev->policy_hash)) {
+    cJSON_Delete(p);
+    return 0;
+  }
+  return add_item(o, "policy", p);
+}
+
+static cJSON *environment_json(const qf_evidence_t *ev) {
+  cJSON *o = cJSON_CreateObject();
+  if (o == NULL || !add_str(o, "environment_id", ev->environment_id)) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  return o;
+}
+
+int qf_evidence_to_json(const qf_evidence_t *ev, cJSON **out,
+                        qf_error_t *err) {
+  cJSON *o = cJSON_CreateObject();
+  int ok =
+      o && add_str(o, "run_id", ev->run_id) &&
+      add_str(o, "input_nl", ev->input_nl) &&
+      add_item(o, "environment", environment_json(ev)) &&
+      add_bool(o, "dry_run", ev->dry_run) &&
+      add_array(o, "tool_calls", ev->tool_calls, ev->ntool_calls,
+                sizeof *ev->tool_calls, tool_call_any) &&
+      add_array(o, "artifacts", ev->artifacts, ev->nartifacts,
+                sizeof *ev->artifacts, artifact_any) &&
+      add_item(o, "summary", summary_json(&ev->summary)) &&
+      (ev->has_repro ? add_item(o, "repro", repro_json(&ev->repro))
+                     : add_str(o, "repro", NULL)) &&
+      add_item(o, "governance", governance_json(&ev->governance)) &&
+      add_policy(o, ev) &&
+      (ev->has_decision ? add_item(o, "decision", decision_json(&ev->decision))
+                        : add_str(o, "decision", NULL)) &&
+      add_str(o, "ai_review", NULL) &&
+      add_str(o, "collected_at", ev->collected_at) &&
+      add_str(o, "$schema", QF_EVIDENCE_SCHEMA_ID);
+  if (!ok) {
+    cJSON_Delete(o);
+    return qf_error_set(err, QF_ENOMEM, "out of memory building evidence");
+  }
+  *out = o;
+  return QF_OK;
+}

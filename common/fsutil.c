@@ -1,0 +1,108 @@
+#include "qf/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int sys_error(qf_error_t *err, const char *path) {
+  int e = errno;
+  return qf_error_set(err, qf_err_from_errno(e), "%s: %s", path, strerror(e));
+}
+
+int qf_fs_read(const char *path, size_t max, char **out, size_t *len,
+               qf_error_t *err) {
+  int rc = QF_OK;
+  char *buf = NULL;
+  struct stat st;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fstat(fd, &st) < 0) {
+    rc = sys_error(err, path);
+    goto out;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    rc = qf_error_set(err, QF_EINVAL, "%s: not a regular file", path);
+    goto out;
+  }
+  if ((unsigned long long)st.st_size > max) {
+    rc = qf_error_set(err, QF_ETOOBIG, "%s: larger than %zu bytes", path, max);
+    goto out;
+  }
+  size_t n = 0, want = (size_t)st.st_size;
+  if ((buf = malloc(want + 1)) == NULL) {
+    rc = qf_error_set(err, QF_ENOMEM, "out of memory");
+    goto out;
+  }
+  while (n < want) { /* the file may shrink while we read: stop at EOF */
+    ssize_t r = read(fd, buf + n, want - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      rc = sys_error(err, path);
+      goto out;
+    }
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  buf[n] = '\0';
+  *out = buf;
+  *len = n;
+  buf = NULL;
+out:
+  free(buf);
+  if (fd >= 0) close(fd);
+  return rc;
+}
+
+int qf_fs_mkdirs(const char *dir, qf_error_t *err) {
+  char path[PATH_MAX];
+  if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+    return qf_error_set(err, QF_EINVAL, "%s: path too long", dir);
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(path, 0755) < 0 && errno != EEXIST) return sys_error(err, path);
+    *p = '/';
+  }
+  if (mkdir(path, 0755) < 0 && errno != EEXIST) return sys_error(err, path);
+  return QF_OK;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+int qf_fs_write_atomic(const char *dir, const char *name, const void *data,
+                       size_t len, qf_error_t *err) {
+  char tmp[PATH_MAX], dst[PATH_MAX];
+  int rc = qf_fs_mkdirs(dir, err);
+  if (rc < 0) return rc;
+  snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, name);
+  snprintf(dst, sizeof dst, "%s/%s", dir, name);
+  int fd = mkstemp(tmp);
+  if (fd < 0) return sys_error(err, tmp);
+  if (fchmod(fd, 0644) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0)
+    rc = sys_error(err, tmp);
+  if (close(fd) < 0 && rc == QF_OK) rc = sys_error(err, tmp);
+  if (rc == QF_OK && rename(tmp, dst) < 0) rc = sys_error(err, dst);
+  if (rc < 0) {
+    unlink(tmp);
+    return rc;
+  }
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) { /* make the rename itself durable */
+    fsync(dfd);
+    close(dfd);
+  }
+  return QF_OK;
+}

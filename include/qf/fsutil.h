@@ -1,0 +1,25 @@
+/* fsutil.h: small file helpers shared by the modules that read untrusted
+ * files (bounded) and write results (atomically). */
+#ifndef QF_FSUTIL_H
+#define QF_FSUTIL_H
+
+#include <stddef.h>
+
+#include "qf/err.h"
+
+/* Reads a whole regular file of at most max bytes into *out (malloc'ed,
+ * NUL-terminated; *len without the NUL). QF_ETOOBIG past max, QF_ENOENT,
+ * QF_EIO, naming the path. */
+int qf_fs_read(const char *path, size_t max, char **out, size_t *len,
+               qf_error_t *err) QF_MUSTCHECK;
+
+/* mkdir -p with mode 0755. */
+int qf_fs_mkdirs(const char *dir, qf_error_t *err) QF_MUSTCHECK;
+
+/* Writes data to dir/name through a temporary file in dir, fsync and
+ * rename (then fsync of dir): readers see the old file or the new one,
+ * never a part. Creates dir when missing. */
+int qf_fs_write_atomic(const char *dir, const char *name, const void *data,
+                       size_t len, qf_error_t *err) QF_MUSTCHECK;
+
+#endif
