@@ -52,8 +52,8 @@ static int check_expected(run_t *r, const cJSON *e, int i) {
   int rc = only_keys(r, e, i, "expected.", keys);
   const cJSON *dec = get(e, "decision"), *rules = get(e, "rules");
   const cJSON *sum = get(e, "summary");
-  if (rc == 0 && (!cJSON_IsString(dec) ||
-                  qf_decision_parse(dec->valuestring, &d) < 0))
+  if (rc == 0 &&
+      (!cJSON_IsString(dec) || qf_decision_parse(dec->valuestring, &d) < 0))
     rc = bad(r, i, "expected.decision", "must be PASS, FAIL or NEED_HITL");
   if (rc == 0 && rules && !cJSON_IsArray(rules))
     rc = bad(r, i, "expected.rules", "must be a list of rule names");
@@ -64,9 +64,9 @@ static int check_expected(run_t *r, const cJSON *e, int i) {
 
 static int check_case(run_t *r, const cJSON *c, int i, const cJSON *cases) {
   static const char *const keys[] = {
-      "id",          "input_nl",  "options",  "junit",    "tool_status",
-      "error_message", "exit_code", "duration_ms", "dry_run", "evidence",
-      "expected",    NULL};
+      "id",          "input_nl",      "options",   "junit",
+      "tool_status", "error_message", "exit_code", "duration_ms",
+      "dry_run",     "evidence",      "expected",  NULL};
   if (!cJSON_IsObject(c)) return bad(r, i, "", "must be a mapping");
   int rc = only_keys(r, c, i, "", keys);
   const cJSON *id = get(c, "id"), *nl = get(c, "input_nl");
@@ -77,12 +77,14 @@ static int check_case(run_t *r, const cJSON *c, int i, const cJSON *cases) {
     if (strcmp(get(cJSON_GetArrayItem(cases, j), "id")->valuestring,
                id->valuestring) == 0)
       rc = bad(r, i, "id", "duplicate case id");
-  if (rc == 0 && !get(c, "evidence") && !(cJSON_IsString(nl) && nl->valuestring[0]))
+  if (rc == 0 && !get(c, "evidence") &&
+      !(cJSON_IsString(nl) && nl->valuestring[0]))
     rc = bad(r, i, "input_nl", "must be a non-empty string");
   const cJSON *ts = get(c, "tool_status");
-  if (rc == 0 && ts && !(cJSON_IsString(ts) &&
-                         (strcmp(ts->valuestring, "none") == 0 ||
-                          qf_tool_status_parse(ts->valuestring, &st) == 0)))
+  if (rc == 0 && ts &&
+      !(cJSON_IsString(ts) &&
+        (strcmp(ts->valuestring, "none") == 0 ||
+         qf_tool_status_parse(ts->valuestring, &st) == 0)))
     rc = bad(r, i, "tool_status",
              "must be success, failed, timeout, skipped, cancelled or none");
   if (rc == 0) rc = check_expected(r, get(c, "expected"), i);
@@ -93,14 +95,16 @@ static int load_dataset(run_t *r, cJSON **out) {
   char *text = NULL;
   size_t len = 0;
   cJSON *doc = NULL;
-  int rc = qf_fs_read(r->opts->dataset, QF_EVALS_MAX_DATASET_BYTES, &text,
-                      &len, r->err);
+  int rc = qf_fs_read(r->opts->dataset, QF_EVALS_MAX_DATASET_BYTES, &text, &len,
+                      r->err);
   if (rc == 0) rc = qf_yaml_to_json(text, len, r->opts->dataset, &doc, r->err);
   free(text);
   const cJSON *cases = rc == 0 ? get(doc, "cases") : NULL;
   if (rc == 0 && !(cJSON_IsArray(cases) && cJSON_GetArraySize(cases) > 0))
-    rc = qf_error_set(r->err, QF_EVALIDATE, "%s: cases: must be a non-empty "
-                      "list", r->opts->dataset);
+    rc = qf_error_set(r->err, QF_EVALIDATE,
+                      "%s: cases: must be a non-empty "
+                      "list",
+                      r->opts->dataset);
   for (int i = 0; rc == 0 && i < cJSON_GetArraySize(cases); i++)
     rc = check_case(r, cJSON_GetArrayItem(cases, i), i, cases);
   if (rc < 0) {
@@ -111,11 +115,14 @@ static int load_dataset(run_t *r, cJSON **out) {
   return QF_OK;
 }
 
-static void resolve(const run_t *r, const char *rel, char *out, size_t n) {
-  if (rel[0] == '/')
-    snprintf(out, n, "%s", rel);
-  else
-    snprintf(out, n, "%s/%s", r->base_dir, rel);
+/* A case's path, relative to the dataset's directory. */
+static int resolve(const run_t *r, const char *rel, char *out, size_t n,
+                   qf_error_t *err) {
+  int w = rel[0] == '/' ? snprintf(out, n, "%s", rel)
+                        : snprintf(out, n, "%s/%s", r->base_dir, rel);
+  if (w < 0 || (size_t)w >= n)
+    return qf_error_set(err, QF_EINVAL, "%s: path too long", rel);
+  return QF_OK;
 }
 
 /* Sums the case's JUnit files (a string or a list of strings). */
@@ -124,13 +131,14 @@ static int case_junit(run_t *r, const cJSON *junit, qf_junit_summary_t *sum,
   memset(sum, 0, sizeof *sum);
   int n = cJSON_IsArray(junit) ? cJSON_GetArraySize(junit) : (junit ? 1 : 0);
   for (int i = 0; i < n; i++) {
-    const cJSON *f = cJSON_IsArray(junit) ? cJSON_GetArrayItem(junit, i) : junit;
+    const cJSON *f =
+        cJSON_IsArray(junit) ? cJSON_GetArrayItem(junit, i) : junit;
     char path[PATH_MAX];
     qf_junit_summary_t one;
     if (!cJSON_IsString(f))
       return qf_error_set(err, QF_EVALIDATE, "junit: must be a path or a list");
-    resolve(r, f->valuestring, path, sizeof path);
-    int rc = qf_junit_parse_file(path, &one, err);
+    int rc = resolve(r, f->valuestring, path, sizeof path, err);
+    if (rc == QF_OK) rc = qf_junit_parse_file(path, &one, err);
     if (rc < 0) return rc;
     qf_junit_summary_add(sum, &one);
   }
@@ -177,15 +185,15 @@ static int synth_evidence(run_t *r, const cJSON *c, const char *run_id,
 }
 
 /* Builds, gates and saves one case's evidence. */
-static int case_run(run_t *r, const cJSON *c, char *run_id,
-                    qf_gate_result_t *g, char **path, qf_error_t *err) {
+static int case_run(run_t *r, const cJSON *c, char *run_id, qf_gate_result_t *g,
+                    char **path, qf_error_t *err) {
   qf_evidence_t *ev = NULL;
   char dir[PATH_MAX], file[PATH_MAX];
   int rc = qf_uuid_v4(run_id);
   const cJSON *evpath = get(c, "evidence");
   if (rc == 0 && cJSON_IsString(evpath)) {
-    resolve(r, evpath->valuestring, file, sizeof file);
-    rc = qf_evidence_load(file, &ev, err);
+    rc = resolve(r, evpath->valuestring, file, sizeof file, err);
+    if (rc == QF_OK) rc = qf_evidence_load(file, &ev, err);
   } else if (rc == 0) {
     rc = synth_evidence(r, c, run_id, &ev, err);
   }
@@ -287,9 +295,12 @@ static void add_diff(cJSON *diffs, const char *id, const char *status,
   cJSON_AddStringToObject(d, "case_id", id);
   cJSON_AddStringToObject(d, "status", status);
   const cJSON *any = cur ? cur : base;
-  cJSON_AddStringToObject(d, "expected", str_or(get(any, "expected_decision"), "-"));
-  cJSON_AddStringToObject(d, "baseline", str_or(get(base, "actual_decision"), "-"));
-  cJSON_AddStringToObject(d, "current", str_or(get(cur, "actual_decision"), "-"));
+  cJSON_AddStringToObject(d, "expected",
+                          str_or(get(any, "expected_decision"), "-"));
+  cJSON_AddStringToObject(d, "baseline",
+                          str_or(get(base, "actual_decision"), "-"));
+  cJSON_AddStringToObject(d, "current",
+                          str_or(get(cur, "actual_decision"), "-"));
   cJSON_AddItemToArray(diffs, d);
 }
 
@@ -310,7 +321,8 @@ static void diff_one(qf_evals_report_t *rep, cJSON *diffs, const cJSON *cur,
     add_diff(diffs, id, "REMOVED", base, NULL);
     return;
   }
-  int was = cJSON_IsTrue(get(base, "passed")), is = cJSON_IsTrue(get(cur, "passed"));
+  int was = cJSON_IsTrue(get(base, "passed")),
+      is = cJSON_IsTrue(get(cur, "passed"));
   if (was && !is) {
     rep->regressions++;
     add_diff(diffs, id, "REGRESSION", base, cur);
@@ -329,7 +341,8 @@ static void diff_all(qf_evals_report_t *rep, cJSON *diffs, const cJSON *results,
                      const cJSON *baseline) {
   for (const cJSON *c = results->child; c; c = c->next) {
     if (baseline) {
-      diff_one(rep, diffs, c, find_case(baseline, get(c, "case_id")->valuestring));
+      diff_one(rep, diffs, c,
+               find_case(baseline, get(c, "case_id")->valuestring));
     } else if (!cJSON_IsTrue(get(c, "passed"))) {
       rep->regressions++;
       add_diff(diffs, get(c, "case_id")->valuestring, "REGRESSION", NULL, c);
@@ -355,8 +368,10 @@ static int load_baseline(run_t *r, cJSON **out) {
   const cJSON *results = get(doc, "results");
   if (!cJSON_IsArray(results)) {
     cJSON_Delete(doc);
-    return qf_error_set(r->err, QF_EPARSE, "%s: not a baseline (no results "
-                        "list)", r->opts->baseline);
+    return qf_error_set(r->err, QF_EPARSE,
+                        "%s: not a baseline (no results "
+                        "list)",
+                        r->opts->baseline);
   }
   *out = doc;
   return QF_OK;
@@ -365,7 +380,8 @@ static int load_baseline(run_t *r, cJSON **out) {
 static int save_baseline(run_t *r, const cJSON *results) {
   char dir[PATH_MAX], name[PATH_MAX];
   const char *slash = strrchr(r->opts->baseline, '/');
-  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - r->opts->baseline) : 1,
+  snprintf(dir, sizeof dir, "%.*s",
+           slash ? (int)(slash - r->opts->baseline) : 1,
            slash ? r->opts->baseline : ".");
   snprintf(name, sizeof name, "%s", slash ? slash + 1 : r->opts->baseline);
   cJSON *doc = cJSON_CreateObject();
@@ -396,15 +412,14 @@ static char *markdown(const qf_evals_report_t *rep, const cJSON *diffs,
   if (rc == 0 && cJSON_GetArraySize(diffs) == 0)
     rc = qf_strbuf_puts(&sb, "## No Changes\n\nAll cases match.\n");
   else if (rc == 0)
-    rc = qf_strbuf_puts(&sb, "## Changes\n\n| Case ID | Status | Expected | "
-                             "Baseline | Current |\n|---|---|---|---|---|\n");
+    rc = qf_strbuf_puts(&sb,
+                        "## Changes\n\n| Case ID | Status | Expected | "
+                        "Baseline | Current |\n|---|---|---|---|---|\n");
   for (const cJSON *d = diffs->child; rc == 0 && d; d = d->next)
-    rc = qf_strbuf_printf(&sb, "| %s | %s | %s | %s | %s |\n",
-                          get(d, "case_id")->valuestring,
-                          get(d, "status")->valuestring,
-                          get(d, "expected")->valuestring,
-                          get(d, "baseline")->valuestring,
-                          get(d, "current")->valuestring);
+    rc = qf_strbuf_printf(
+        &sb, "| %s | %s | %s | %s | %s |\n", get(d, "case_id")->valuestring,
+        get(d, "status")->valuestring, get(d, "expected")->valuestring,
+        get(d, "baseline")->valuestring, get(d, "current")->valuestring);
   if (rc < 0) {
     qf_strbuf_fini(&sb);
     return NULL;
@@ -438,7 +453,8 @@ static int evaluate(run_t *r, const cJSON *dataset, qf_evals_report_t *rep) {
   cJSON *baseline = NULL, *results = cJSON_CreateArray();
   cJSON *diffs = cJSON_CreateArray();
   int rc = r->opts->baseline ? load_baseline(r, &baseline) : QF_OK;
-  for (const cJSON *c = get(dataset, "cases")->child; rc == 0 && c; c = c->next) {
+  for (const cJSON *c = get(dataset, "cases")->child; rc == 0 && c;
+       c = c->next) {
     cJSON *res = case_result(r, c);
     rep->total++;
     rep->passed += cJSON_IsTrue(get(res, "passed"));

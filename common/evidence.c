@@ -39,7 +39,8 @@ static char *dup_cut(const char *s, size_t max, int *ok) {
   size_t n = strlen(s);
   if (n > max) {
     n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+      n--;
   }
   char *d = malloc(n + 1);
   if (d == NULL) {
@@ -78,7 +79,8 @@ static void tool_call_fini(qf_tool_call_t *c) {
 static void decision_fini(qf_evidence_decision_t *d) {
   free(d->decision);
   free(d->reason);
-  for (size_t i = 0; i < d->nrules; i++) free(d->triggered_rules[i]);
+  for (size_t i = 0; i < d->nrules; i++)
+    free(d->triggered_rules[i]);
   free(d->triggered_rules);
   free(d->decided_by);
   memset(d, 0, sizeof *d);
@@ -134,9 +136,8 @@ int qf_evidence_add_tool_call(qf_evidence_t *ev, const qf_tool_call_t *call,
 }
 
 int qf_evidence_add_artifact(qf_evidence_t *ev, const char *type,
-                             const char *path, long long size,
-                             const char *mime, const char *sha256,
-                             qf_error_t *err) {
+                             const char *path, long long size, const char *mime,
+                             const char *sha256, qf_error_t *err) {
   qf_artifact_t *grown =
       realloc(ev->artifacts, (ev->nartifacts + 1) * sizeof *grown);
   if (grown == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
@@ -394,8 +395,7 @@ static cJSON *environment_json(const qf_evidence_t *ev) {
   return o;
 }
 
-int qf_evidence_to_json(const qf_evidence_t *ev, cJSON **out,
-                        qf_error_t *err) {
+int qf_evidence_to_json(const qf_evidence_t *ev, cJSON **out, qf_error_t *err) {
   cJSON *o = cJSON_CreateObject();
   int ok =
       o && add_str(o, "run_id", ev->run_id) &&

@@ -10,8 +10,8 @@
 #include "qf/proc.h"
 #include "qf/version.h"
 
-int qf_evidence_write(const qf_evidence_t *ev, const char *dir,
-                      char **path_out, qf_error_t *err) {
+int qf_evidence_write(const qf_evidence_t *ev, const char *dir, char **path_out,
+                      qf_error_t *err) {
   cJSON *doc = NULL;
   char *text = NULL;
   int rc = qf_evidence_to_json(ev, &doc, err);
@@ -59,8 +59,7 @@ static int is_hex_sha(const char *s) {
 int qf_evidence_collect_repro(qf_evidence_t *ev, const char *workspace,
                               int timeout_ms) {
   static const char *const sha[] = {"git", "rev-parse", "HEAD", NULL};
-  static const char *const branch[] = {"git", "branch", "--show-current",
-                                       NULL};
+  static const char *const branch[] = {"git", "branch", "--show-current", NULL};
   static const char *const status[] = {"git", "status", "--porcelain",
                                        "--untracked-files=normal", NULL};
   qf_repro_t *r = &ev->repro;
@@ -72,8 +71,8 @@ int qf_evidence_collect_repro(qf_evidence_t *ev, const char *workspace,
     free(r->git_sha);
     r->git_sha = NULL;
   }
-  r->git_branch = r->git_sha ? git_line(workspace, branch, timeout_ms, &code)
-                             : NULL;
+  r->git_branch =
+      r->git_sha ? git_line(workspace, branch, timeout_ms, &code) : NULL;
   char *dirty =
       r->git_sha ? git_line(workspace, status, timeout_ms, &code) : NULL;
   r->git_dirty = dirty ? dirty[0] != '\0' : -1;

@@ -27,8 +27,8 @@ static void join(char *out, size_t n, const char *path, const char *key) {
 static int check_keys(rd_t *r, const cJSON *o, const char *path,
                       const char *const *keys) {
   char p[256];
-  if (!cJSON_IsObject(o)) return fail(r, path[0] ? path : "(document)",
-                                      "must be an object");
+  if (!cJSON_IsObject(o))
+    return fail(r, path[0] ? path : "(document)", "must be an object");
   for (const cJSON *c = o->child; c; c = c->next) {
     int known = 0;
     for (size_t i = 0; keys[i] && !known; i++)
@@ -60,7 +60,8 @@ static int get_str(rd_t *r, const cJSON *o, const char *path, const char *key,
   *out = NULL;
   if (v == NULL || (nullable && cJSON_IsNull(v))) return QF_OK;
   if (!cJSON_IsString(v))
-    return fail(r, p, nullable ? "must be a string or null" : "must be a string");
+    return fail(r, p,
+                nullable ? "must be a string or null" : "must be a string");
   if (strlen(v->valuestring) > max) return fail(r, p, "too long");
   *out = strdup(v->valuestring);
   return *out ? QF_OK : qf_error_set(r->err, QF_ENOMEM, "out of memory");
@@ -99,9 +100,9 @@ static int get_bool(rd_t *r, const cJSON *o, const char *path, const char *key,
 static int read_call(rd_t *r, const cJSON *o, const char *path,
                      qf_tool_call_t *c) {
   static const char *const keys[] = {
-      "!tool_name", "!status",  "duration_ms",   "exit_code",
-      "steps_total", "steps_passed", "steps_failed", "error_message",
-      "decision_source", "attempts", "retries_used", NULL};
+      "!tool_name",      "!status",      "duration_ms",  "exit_code",
+      "steps_total",     "steps_passed", "steps_failed", "error_message",
+      "decision_source", "attempts",     "retries_used", NULL};
   char *status = NULL;
   long long v;
   int rc = check_keys(r, o, path, keys);
@@ -110,8 +111,9 @@ static int read_call(rd_t *r, const cJSON *o, const char *path,
   if (rc == 0 && qf_tool_status_parse(status, &c->status) < 0) {
     char p[256];
     join(p, sizeof p, path, "status");
-    rc = fail(r, p, "must be one of success, failed, timeout, skipped, "
-                    "cancelled");
+    rc = fail(r, p,
+              "must be one of success, failed, timeout, skipped, "
+              "cancelled");
   }
   free(status);
   if (rc == 0) rc = get_int(r, o, path, "duration_ms", 0, BIG, &c->duration_ms);
@@ -158,8 +160,8 @@ static int read_calls(rd_t *r, const cJSON *arr, qf_evidence_t *ev) {
 
 static int read_artifact(rd_t *r, const cJSON *o, const char *path,
                          qf_artifact_t *a) {
-  static const char *const keys[] = {"!type", "!path", "size", "mime",
-                                     "sha256", NULL};
+  static const char *const keys[] = {"!type", "!path",  "size",
+                                     "mime",  "sha256", NULL};
   char *sha = NULL;
   int rc = check_keys(r, o, path, keys);
   if (rc == 0) rc = get_str(r, o, path, "type", 0, 32, &a->type);
@@ -188,8 +190,8 @@ static int read_artifacts(rd_t *r, const cJSON *arr, qf_evidence_t *ev) {
 }
 
 static int read_summary(rd_t *r, const cJSON *o, qf_junit_summary_t *s) {
-  static const char *const keys[] = {"!tests", "!failures", "!errors",
-                                     "!skipped", "passed", "!time", NULL};
+  static const char *const keys[] = {
+      "!tests", "!failures", "!errors", "!skipped", "passed", "!time", NULL};
   int rc = check_keys(r, o, "summary", keys);
   if (rc == 0) rc = get_int(r, o, "summary", "tests", 0, BIG, &s->tests);
   if (rc == 0) rc = get_int(r, o, "summary", "failures", 0, BIG, &s->failures);
@@ -199,8 +201,8 @@ static int read_summary(rd_t *r, const cJSON *o, qf_junit_summary_t *s) {
   if (s->passed < 0) s->passed = 0;
   if (rc == 0) rc = get_int(r, o, "summary", "passed", 0, BIG, &s->passed);
   const cJSON *t = field(o, "time");
-  if (rc == 0 && !(cJSON_IsNumber(t) && isfinite(t->valuedouble) &&
-                   t->valuedouble >= 0))
+  if (rc == 0 &&
+      !(cJSON_IsNumber(t) && isfinite(t->valuedouble) && t->valuedouble >= 0))
     rc = fail(r, "summary.time", "must be a number >= 0");
   if (rc == 0) s->time_s = t->valuedouble;
   return rc;
@@ -208,15 +210,17 @@ static int read_summary(rd_t *r, const cJSON *o, qf_junit_summary_t *s) {
 
 static int read_repro(rd_t *r, const cJSON *o, qf_evidence_t *ev) {
   static const char *const keys[] = {"!git_sha", "!git_branch", "!git_dirty",
-                                     "version", "platform", NULL};
+                                     "version",  "platform",    NULL};
   if (o == NULL || cJSON_IsNull(o)) return QF_OK;
   qf_repro_t *p = &ev->repro;
   int rc = check_keys(r, o, "repro", keys);
   if (rc == 0) rc = get_str(r, o, "repro", "git_sha", 1, 64, &p->git_sha);
-  if (rc == 0) rc = get_str(r, o, "repro", "git_branch", 1, 256, &p->git_branch);
+  if (rc == 0)
+    rc = get_str(r, o, "repro", "git_branch", 1, 256, &p->git_branch);
   const cJSON *d = field(o, "git_dirty");
   p->git_dirty = -1;
-  if (rc == 0 && d && !cJSON_IsNull(d)) rc = get_bool(r, o, "repro", "git_dirty", &p->git_dirty);
+  if (rc == 0 && d && !cJSON_IsNull(d))
+    rc = get_bool(r, o, "repro", "git_dirty", &p->git_dirty);
   if (rc == 0) rc = get_str(r, o, "repro", "version", 1, 64, &p->version);
   if (rc == 0) rc = get_str(r, o, "repro", "platform", 1, 64, &p->platform);
   ev->has_repro = rc == 0;
@@ -228,8 +232,10 @@ static int read_budget(rd_t *r, const cJSON *o, qf_governance_t *g) {
                                      "!retries_used_total", NULL};
   const char *p = "governance.budget";
   int rc = check_keys(r, o, p, keys);
-  if (rc == 0) rc = get_int(r, o, p, "elapsed_ms_total", 0, BIG, &g->elapsed_ms_total);
-  if (rc == 0) rc = get_int(r, o, p, "attempts_total", 0, BIG, &g->attempts_total);
+  if (rc == 0)
+    rc = get_int(r, o, p, "elapsed_ms_total", 0, BIG, &g->elapsed_ms_total);
+  if (rc == 0)
+    rc = get_int(r, o, p, "attempts_total", 0, BIG, &g->attempts_total);
   if (rc == 0)
     rc = get_int(r, o, p, "retries_used_total", 0, BIG, &g->retries_used_total);
   return rc;
@@ -242,8 +248,10 @@ static int read_limits(rd_t *r, const cJSON *o, qf_governance_t *g) {
   int rc = check_keys(r, o, p, keys);
   long long t = 0, m = 0;
   const cJSON *tv = field(o, "timeout_s"), *mv = field(o, "max_retries");
-  if (rc == 0 && tv && !cJSON_IsNull(tv)) rc = get_int(r, o, p, "timeout_s", 1, 86400, &t);
-  if (rc == 0 && mv && !cJSON_IsNull(mv)) rc = get_int(r, o, p, "max_retries", 0, 100, &m);
+  if (rc == 0 && tv && !cJSON_IsNull(tv))
+    rc = get_int(r, o, p, "timeout_s", 1, 86400, &t);
+  if (rc == 0 && mv && !cJSON_IsNull(mv))
+    rc = get_int(r, o, p, "max_retries", 0, 100, &m);
   g->has_policy_limits = tv && !cJSON_IsNull(tv);
   g->timeout_s = (int)t;
   g->max_retries = (int)m;
@@ -251,17 +259,20 @@ static int read_limits(rd_t *r, const cJSON *o, qf_governance_t *g) {
 }
 
 static int read_governance(rd_t *r, const cJSON *o, qf_governance_t *g) {
-  static const char *const keys[] = {
-      "!budget", "policy_limits", "!short_circuited", "short_circuit_reason",
-      "decision_source", "approver", "approval_comment", NULL};
+  static const char *const keys[] = {"!budget",          "policy_limits",
+                                     "!short_circuited", "short_circuit_reason",
+                                     "decision_source",  "approver",
+                                     "approval_comment", NULL};
   const char *p = "governance";
   int rc = check_keys(r, o, p, keys);
   if (rc == 0) rc = read_budget(r, field(o, "budget"), g);
   if (rc == 0) rc = read_limits(r, field(o, "policy_limits"), g);
   if (rc == 0) rc = get_bool(r, o, p, "short_circuited", &g->short_circuited);
   if (rc == 0)
-    rc = get_str(r, o, p, "short_circuit_reason", 1, 64, &g->short_circuit_reason);
-  if (rc == 0) rc = get_str(r, o, p, "decision_source", 1, 64, &g->decision_source);
+    rc = get_str(r, o, p, "short_circuit_reason", 1, 64,
+                 &g->short_circuit_reason);
+  if (rc == 0)
+    rc = get_str(r, o, p, "decision_source", 1, 64, &g->decision_source);
   if (rc == 0) rc = get_str(r, o, p, "approver", 1, 256, &g->approver);
   if (rc == 0)
     rc = get_str(r, o, p, "approval_comment", 1, 4096, &g->approval_comment);
@@ -272,33 +283,37 @@ static int read_policy(rd_t *r, const cJSON *o, qf_evidence_t *ev) {
   static const char *const keys[] = {"!version", "!hash", NULL};
   if (o == NULL || cJSON_IsNull(o)) return QF_OK;
   int rc = check_keys(r, o, "policy", keys);
-  if (rc == 0) rc = get_str(r, o, "policy", "version", 1, 64, &ev->policy_version);
+  if (rc == 0)
+    rc = get_str(r, o, "policy", "version", 1, 64, &ev->policy_version);
   if (rc == 0) rc = get_str(r, o, "policy", "hash", 0, 64, &ev->policy_hash);
   return rc;
 }
 
 static int read_top(rd_t *r, const cJSON *doc, qf_evidence_t *ev) {
   static const char *const keys[] = {
-      "!run_id", "!input_nl", "!environment", "dry_run", "!tool_calls",
-      "!artifacts", "!summary", "!repro", "!governance", "policy", "decision",
-      "ai_review", "!collected_at", "!$schema", NULL};
+      "!run_id",    "!input_nl", "!environment",  "dry_run",     "!tool_calls",
+      "!artifacts", "!summary",  "!repro",        "!governance", "policy",
+      "decision",   "ai_review", "!collected_at", "!$schema",    NULL};
   int rc = check_keys(r, doc, "", keys);
   char *tmp = NULL;
   if (rc == 0) rc = get_str(r, doc, "", "run_id", 0, 64, &ev->run_id);
   if (rc == 0) rc = get_str(r, doc, "", "input_nl", 0, 65536, &ev->input_nl);
-  if (rc == 0 && ev->input_nl[0] == '\0') rc = fail(r, "input_nl", "must not be empty");
+  if (rc == 0 && ev->input_nl[0] == '\0')
+    rc = fail(r, "input_nl", "must not be empty");
   const cJSON *env = field(doc, "environment");
   static const char *const env_keys[] = {"environment_id", "base_url",
                                          "headless", NULL};
   if (rc == 0) rc = check_keys(r, env, "environment", env_keys);
   if (rc == 0)
-    rc = get_str(r, env, "environment", "environment_id", 1, 64, &ev->environment_id);
+    rc = get_str(r, env, "environment", "environment_id", 1, 64,
+                 &ev->environment_id);
   if (rc == 0) rc = get_bool(r, doc, "", "dry_run", &ev->dry_run);
   if (rc == 0) rc = read_calls(r, field(doc, "tool_calls"), ev);
   if (rc == 0) rc = read_artifacts(r, field(doc, "artifacts"), ev);
   if (rc == 0) rc = read_summary(r, field(doc, "summary"), &ev->summary);
   if (rc == 0) rc = read_repro(r, field(doc, "repro"), ev);
-  if (rc == 0) rc = read_governance(r, field(doc, "governance"), &ev->governance);
+  if (rc == 0)
+    rc = read_governance(r, field(doc, "governance"), &ev->governance);
   if (rc == 0) rc = read_policy(r, field(doc, "policy"), ev);
   if (rc == 0) rc = get_str(r, doc, "", "collected_at", 0, 39, &tmp);
   if (rc == 0) snprintf(ev->collected_at, sizeof ev->collected_at, "%s", tmp);

@@ -97,14 +97,12 @@ static int rule_junit(const qf_evidence_t *ev, const qf_policy_t *p,
     return decide(r, QF_DECISION_PASS, "junit_all_passed",
                   "all %lld tests passed", s->tests);
   return decide(r, QF_DECISION_FAIL, "junit_has_failures",
-                "%lld of %lld tests failed", s->failures + s->errors,
-                s->tests);
+                "%lld of %lld tests failed", s->failures + s->errors, s->tests);
 }
 
 /* "tool execution failed: a (msg); b" with each message cut to 100 bytes
  * and newlines flattened, as the reference reports them. */
-static void failed_tools_reason(const qf_evidence_t *ev, char *out,
-                                size_t n) {
+static void failed_tools_reason(const qf_evidence_t *ev, char *out, size_t n) {
   size_t len = (size_t)snprintf(out, n, "tool execution failed: ");
   int first = 1;
   for (size_t i = 0; i < ev->ntool_calls && len < n; i++) {
@@ -149,7 +147,7 @@ static int rule_no_data(const qf_evidence_t *ev, const qf_policy_t *p,
 }
 
 static const rule_fn rule_table[] = {rule_budget, rule_high_risk, rule_dry_run,
-                                rule_junit,  rule_tools,     rule_no_data};
+                                     rule_junit,  rule_tools,     rule_no_data};
 
 void qf_gate_eval(const qf_evidence_t *ev, const qf_policy_t *policy,
                   qf_gate_result_t *out) {
@@ -163,10 +161,11 @@ int qf_gate_result_to_json(const qf_gate_result_t *r, const qf_policy_t *p,
                            cJSON **out, qf_error_t *err) {
   cJSON *o = cJSON_CreateObject();
   cJSON *rules = cJSON_AddArrayToObject(o, "triggered_rules");
-  int ok = o && rules &&
-           cJSON_AddStringToObject(o, "decision", qf_decision_name(r->decision)) &&
-           cJSON_AddStringToObject(o, "reason", r->reason) &&
-           cJSON_AddStringToObject(o, "decided_by", r->decided_by);
+  int ok =
+      o && rules &&
+      cJSON_AddStringToObject(o, "decision", qf_decision_name(r->decision)) &&
+      cJSON_AddStringToObject(o, "reason", r->reason) &&
+      cJSON_AddStringToObject(o, "decided_by", r->decided_by);
   for (size_t i = 0; ok && i < r->nrules; i++) {
     cJSON *s = cJSON_CreateString(r->rules[i]);
     ok = s && cJSON_AddItemToArray(rules, s);
@@ -189,10 +188,11 @@ int qf_gate_result_to_json(const qf_gate_result_t *r, const qf_policy_t *p,
 int qf_gate_record(qf_evidence_t *ev, const qf_gate_result_t *r,
                    qf_error_t *err) {
   const char *rules[QF_GATE_RULES_MAX];
-  for (size_t i = 0; i < r->nrules; i++) rules[i] = r->rules[i];
-  char *source = strdup(strcmp(r->decided_by, "budget") == 0
-                            ? "governance_short_circuit"
-                            : "gate_evaluator");
+  for (size_t i = 0; i < r->nrules; i++)
+    rules[i] = r->rules[i];
+  char *source =
+      strdup(strcmp(r->decided_by, "budget") == 0 ? "governance_short_circuit"
+                                                  : "gate_evaluator");
   if (source == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
   free(ev->governance.decision_source);
   ev->governance.decision_source = source;

@@ -232,14 +232,6 @@ static int set_str(pctx_t *c, const yaml_event_t *ev, const char *key,
   return QF_OK;
 }
 
-static void free_list(qf_strlist_t *l) {
-  for (size_t i = 0; i < l->n; i++)
-    free(l->items[i]);
-  free(l->items);
-  l->items = NULL;
-  l->n = 0;
-}
-
 /* Appends the scalar ev as item l->n of list `key`, checked by kind. */
 static int add_item(pctx_t *c, const qf__pfield_t *f, const yaml_event_t *ev,
                     const char *key, qf_strlist_t *l) {
@@ -283,10 +275,10 @@ static int parse_list(pctx_t *c, const qf__pfield_t *f, const char *key,
     if (rc < 0) break;
   }
   if (rc < 0) {
-    free_list(&l);
+    qf__policy_free_list(&l);
     return rc;
   }
-  free_list(dst);
+  qf__policy_free_list(dst);
   *dst = l;
   return QF_OK;
 }

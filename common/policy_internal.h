@@ -52,6 +52,9 @@ int qf__policy_set_defaults(qf_policy_t *p);
 /* Frees what the fields own (strings, lists) and zeroes them. */
 void qf__policy_free_fields(qf_policy_t *p);
 
+/* Frees a list's items and empties it (the list itself is not freed). */
+void qf__policy_free_list(qf_strlist_t *l);
+
 /* Checks one list item of kind `kind`. May replace *value (a malloc'd
  * string) with a normalised copy (keywords are lowercased). On a problem
  * writes a reason into why (size n) and returns QF_EVALIDATE. */

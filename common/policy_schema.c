@@ -217,7 +217,7 @@ int qf__policy_set_defaults(qf_policy_t *p) {
   return QF_OK;
 }
 
-static void free_list(qf_strlist_t *l) {
+void qf__policy_free_list(qf_strlist_t *l) {
   for (size_t i = 0; i < l->n; i++)
     free(l->items[i]);
   free(l->items);
@@ -234,7 +234,7 @@ void qf__policy_free_fields(qf_policy_t *p) {
       free(*(char **)at);
       *(char **)at = NULL;
     } else if (f->type == QF__PF_LIST) {
-      free_list(at);
+      qf__policy_free_list(at);
     }
   }
 }

@@ -30,7 +30,7 @@ static int fail(qf_error_t *err, int code, const char *field, const char *fmt,
   return qf_error_set(err, code, "%s: %s", field, reason);
 }
 
-/* Copies key into dst (size n > KEY_SHOW_MAX + 4) for a message: control
+/* Copies key into dst (KEY_SHOW_MAX + 4 bytes) for a message: ASCII control
  * bytes become '?', and a key longer than KEY_SHOW_MAX bytes is cut at a
  * character boundary and marked with "...". The empty key shows as "". */
 static void show_key(char *dst, const char *key) {
@@ -321,6 +321,13 @@ static int o_tool_name(const cJSON *v, qf_request_t *r, qf_error_t *err) {
   return keep(&r->tool_name, s, err);
 }
 
+/* Cuts a path that snprintf truncated back to whole UTF-8 characters, so
+ * that messages (logged, sent as AMQP headers) stay valid UTF-8. */
+static void trim_partial_utf8(char *s) {
+  size_t bad = 0;
+  if (qf_utf8_validate(s, strlen(s), &bad) < 0) s[bad] = '\0';
+}
+
 /* Depth first over the args tree (bounded by cJSON's nesting limit):
  * duplicate keys and numbers outside the double range (1e400 parses as
  * infinity, which JSON cannot carry back). path holds the dotted field. */
@@ -333,7 +340,8 @@ static int check_tree(const cJSON *v, char *path, size_t cap, qf_error_t *err) {
     if (cJSON_IsObject(v)) {
       char shown[KEY_SHOW_MAX + 4];
       show_key(shown, c->string);
-      snprintf(path + len, cap - len, ".%s", shown);
+      if (snprintf(path + len, cap - len, ".%s", shown) >= (int)(cap - len))
+        trim_partial_utf8(path);
       for (const cJSON *p = v->child; p != c; p = p->next)
         if (strcmp(p->string, c->string) == 0)
           return fail(err, QF_EVALIDATE, path, "duplicate key");
@@ -648,7 +656,7 @@ int qf_request_new(const char *nl_input, const char *tool_name,
   if ((rc = check_utf8(nl_input, "nl_input", err)) < 0 ||
       (rc = check_utf8(tool_name, "options.tool_name", err)) < 0)
     return rc;
-  /* Infinity and NaN would print as null: refuse them as parse would. */
+  /* JSON cannot carry infinity or NaN: name the field as parse would. */
   if (cJSON_IsObject(args) && (rc = check_tree(args, path, sizeof path, err)))
     return rc;
   body = cJSON_CreateObject();

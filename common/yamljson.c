@@ -82,8 +82,10 @@ static int mapping(ctx_t *c, int depth, cJSON **out) {
     }
     yaml_event_delete(&k);
   }
-  if (rc < 0) cJSON_Delete(obj);
-  else *out = obj;
+  if (rc < 0)
+    cJSON_Delete(obj);
+  else
+    *out = obj;
   return rc;
 }
 
@@ -105,8 +107,10 @@ static int sequence(ctx_t *c, int depth, cJSON **out) {
       rc = qf_error_set(c->err, QF_ENOMEM, "out of memory");
     }
   }
-  if (rc < 0) cJSON_Delete(arr);
-  else *out = arr;
+  if (rc < 0)
+    cJSON_Delete(arr);
+  else
+    *out = arr;
   return rc;
 }
 
@@ -139,16 +143,16 @@ static int node(ctx_t *c, yaml_event_t *ev, int depth, cJSON **out) {
 static int expect(ctx_t *c, yaml_event_type_t want, yaml_event_t *ev) {
   int rc = next(c, ev);
   if (rc == QF_OK && ev->type != want) {
-    rc = at(c, ev, want == YAML_STREAM_END_EVENT
-                       ? "only one YAML document is allowed"
-                       : "unexpected YAML structure");
+    rc = at(c, ev,
+            want == YAML_STREAM_END_EVENT ? "only one YAML document is allowed"
+                                          : "unexpected YAML structure");
     yaml_event_delete(ev);
   }
   return rc;
 }
 
-int qf_yaml_to_json(const char *text, size_t len, const char *name,
-                    cJSON **out, qf_error_t *err) {
+int qf_yaml_to_json(const char *text, size_t len, const char *name, cJSON **out,
+                    qf_error_t *err) {
   ctx_t c = {.name = name ? name : "yaml", .err = err};
   yaml_event_t ev;
   cJSON *root = NULL;

@@ -47,7 +47,8 @@ Test(cli, help_lists_commands) {
 }
 
 Test(cli, every_subcommand_has_help) {
-  static const char *const cmds[] = {"migrate"};
+  static const char *const cmds[] = {"migrate", "gate", "junit", "policy",
+                                     "evals"};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
     qf_test_proc_t p;
     cr_expect_eq(

@@ -15,14 +15,15 @@ static const char *write_evidence(const char *nl, long long tests,
   static char path[512];
   qf_evidence_t *ev = NULL;
   qf_error_t err;
-  cr_assert_eq(qf_evidence_new("0b6f6f0e-4a3c-5d7e-9f10-1234567890ab", nl,
-                               NULL, &ev, &err), 0);
+  cr_assert_eq(qf_evidence_new("0b6f6f0e-4a3c-5d7e-9f10-1234567890ab", nl, NULL,
+                               &ev, &err),
+               0);
   qf_tool_call_t call = {.tool_name = "run_pytest",
                          .status = failures ? QF_TOOL_FAILED : QF_TOOL_SUCCESS,
                          .duration_ms = 10};
   cr_assert_eq(qf_evidence_add_tool_call(ev, &call, &err), 0);
-  qf_junit_summary_t j = {.tests = tests, .failures = failures,
-                          .passed = tests - failures};
+  qf_junit_summary_t j = {
+      .tests = tests, .failures = failures, .passed = tests - failures};
   qf_evidence_summarize(ev, &j);
   qf_evidence_account(ev, 300, 3);
   qf_evidence_stamp(ev);
@@ -35,9 +36,10 @@ static const char *write_evidence(const char *nl, long long tests,
 }
 
 static int gate(const char *evidence, const char *extra, qf_test_proc_t *p) {
-  const char *argv[] = {QF_TEST_BIN, "gate",  "--evidence", evidence,
-                        "--policy",  QF_SOURCE_DIR "/policy/default.yaml",
-                        extra,       NULL};
+  const char *argv[] = {QF_TEST_BIN,  "gate",
+                        "--evidence", evidence,
+                        "--policy",   QF_SOURCE_DIR "/policy/default.yaml",
+                        extra,        NULL};
   qf_test_run(argv, NULL, 30, p);
   return p->status;
 }
@@ -85,15 +87,15 @@ Test(cmd_gate, invalid_input_exits_65_naming_the_problem) {
   fclose(f);
   cr_expect_eq(gate(bad, NULL, &p), 65);
   cr_expect_not_null(strstr(p.err.data, "bad.json"), "%s", p.err.data);
-  cr_expect_not_null(strstr(p.err.data, "input_nl: missing"), "%s",
-                     p.err.data);
+  cr_expect_not_null(strstr(p.err.data, "input_nl: missing"), "%s", p.err.data);
   qf_test_proc_fini(&p);
   cr_expect_eq(gate("/nonexistent.json", NULL, &p), 65);
   qf_test_proc_fini(&p);
 
-  const char *argv[] = {QF_TEST_BIN, "gate", "--evidence",
-                        write_evidence("x", 1, 0), "--policy",
-                        "/nonexistent/policy.yaml", NULL};
+  const char *argv[] = {QF_TEST_BIN,  "gate",
+                        "--evidence", write_evidence("x", 1, 0),
+                        "--policy",   "/nonexistent/policy.yaml",
+                        NULL};
   qf_test_run(argv, NULL, 30, &p);
   cr_expect_eq(p.status, 65);
   cr_expect_not_null(strstr(p.err.data, "/nonexistent/policy.yaml"));

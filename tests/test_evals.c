@@ -15,7 +15,8 @@
 static int evals(const char *const *args, qf_test_proc_t *p) {
   const char *argv[16] = {QF_TEST_BIN, "evals"};
   size_t n = 2;
-  for (size_t i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
+  for (size_t i = 0; args[i] && n < 15; i++)
+    argv[n++] = args[i];
   argv[n] = NULL;
   qf_test_run(argv, NULL, 120, p);
   return p->status;
@@ -73,11 +74,11 @@ Test(evals, changing_a_rule_makes_the_dataset_fail) {
   text = buf;
   const char *policy = write_tmp(dir, "lenient.yaml", text);
   qf_test_proc_t p;
-  cr_expect_eq(evals((const char *[]){"--dataset", GOLDEN, "--policy", policy,
-                                      "--output", dir, "--fail-on-regression",
-                                      NULL},
-                     &p),
-               1, "%s%s", p.out.data, p.err.data);
+  cr_expect_eq(
+      evals((const char *[]){"--dataset", GOLDEN, "--policy", policy,
+                             "--output", dir, "--fail-on-regression", NULL},
+            &p),
+      1, "%s%s", p.out.data, p.err.data);
   cr_expect_not_null(strstr(p.out.data, "FAIL fail_one_of_five"), "%s",
                      p.out.data);
   qf_test_proc_fini(&p);
@@ -94,11 +95,13 @@ static const char dataset_v1[] =
     "cases:\n"
     "  - id: a\n"
     "    input_nl: run tests\n"
-    "    junit: " JUNIT "pass3.xml\n"
+    "    junit: " JUNIT
+    "pass3.xml\n"
     "    expected: {decision: PASS, summary: {tests: 3}}\n"
     "  - id: b\n"
     "    input_nl: run tests\n"
-    "    junit: " JUNIT "fail1of5.xml\n"
+    "    junit: " JUNIT
+    "fail1of5.xml\n"
     "    expected: {decision: FAIL}\n";
 
 /* Same decisions; case a's expectation now fails (3 tests, not 4); case b
@@ -107,11 +110,13 @@ static const char dataset_v2[] =
     "cases:\n"
     "  - id: a\n"
     "    input_nl: run tests\n"
-    "    junit: " JUNIT "pass3.xml\n"
+    "    junit: " JUNIT
+    "pass3.xml\n"
     "    expected: {decision: PASS, summary: {tests: 4}}\n"
     "  - id: c\n"
     "    input_nl: run tests\n"
-    "    junit: " JUNIT "pass3.xml\n"
+    "    junit: " JUNIT
+    "pass3.xml\n"
     "    expected: {decision: PASS}\n";
 
 Test(evals, baseline_catches_a_failed_expectation_with_the_same_decision) {
@@ -122,11 +127,11 @@ Test(evals, baseline_catches_a_failed_expectation_with_the_same_decision) {
   snprintf(base, sizeof base, "%s/baseline.json", dir);
   snprintf(out, sizeof out, "%s/out", dir);
   qf_test_proc_t p;
-  cr_assert_eq(evals((const char *[]){"--dataset", ds1, "--policy", POLICY,
-                                      "--baseline", base, "--update-baseline",
-                                      "--output", out, NULL},
-                     &p),
-               0, "%s", p.err.data);
+  cr_assert_eq(
+      evals((const char *[]){"--dataset", ds1, "--policy", POLICY, "--baseline",
+                             base, "--update-baseline", "--output", out, NULL},
+            &p),
+      0, "%s", p.err.data);
   qf_test_proc_fini(&p);
   cr_assert_eq(evals((const char *[]){"--dataset", ds1, "--policy", POLICY,
                                       "--baseline", base, "--output", out,
@@ -178,7 +183,8 @@ Test(evals, invalid_datasets_exit_65_naming_the_case) {
       {"cases:\n  - {id: a, input_nl: x, tool_status: exploded, expected: "
        "{decision: PASS}}\n",
        "cases[0].tool_status"},
-      {"base: &b {id: a}\ncases:\n  - *b\n", "anchors and tags are not allowed"},
+      {"base: &b {id: a}\ncases:\n  - *b\n",
+       "anchors and tags are not allowed"},
       {"cases:\n  - *b\n", "aliases are not allowed"},
       {"cases: []\n", "cases: must be a non-empty list"},
       {"cases:\n  - id: a\n   input_nl: bad indent\n", ":3:"},
@@ -209,11 +215,11 @@ Test(evals, a_case_whose_files_are_missing_is_an_error_result) {
                              "    junit: no/such/file.xml\n"
                              "    expected: {decision: PASS}\n");
   qf_test_proc_t p;
-  cr_expect_eq(evals((const char *[]){"--dataset", ds, "--policy", POLICY,
-                                      "--output", dir, "--fail-on-regression",
-                                      NULL},
-                     &p),
-               1);
+  cr_expect_eq(
+      evals((const char *[]){"--dataset", ds, "--policy", POLICY, "--output",
+                             dir, "--fail-on-regression", NULL},
+            &p),
+      1);
   cr_expect_not_null(strstr(p.out.data, "got ERROR"), "%s", p.out.data);
   cr_expect_not_null(strstr(p.out.data, "no/such/file.xml"), "%s", p.out.data);
   qf_test_proc_fini(&p);
@@ -223,10 +229,10 @@ Test(evals, usage_errors_exit_64) {
   qf_test_proc_t p;
   cr_expect_eq(evals((const char *[]){NULL}, &p), 64);
   qf_test_proc_fini(&p);
-  cr_expect_eq(evals((const char *[]){"--dataset", GOLDEN, "--update-baseline",
-                                      NULL},
-                     &p),
-               64);
+  cr_expect_eq(
+      evals((const char *[]){"--dataset", GOLDEN, "--update-baseline", NULL},
+            &p),
+      64);
   cr_expect_not_null(strstr(p.err.data, "--baseline"));
   qf_test_proc_fini(&p);
 }

@@ -35,8 +35,8 @@ static qf_evidence_t *sample(void) {
                    "52b855",
                    &err),
                0);
-  qf_junit_summary_t j = {.tests = 5, .failures = 1, .passed = 4,
-                          .time_s = 1.5};
+  qf_junit_summary_t j = {
+      .tests = 5, .failures = 1, .passed = 4, .time_s = 1.5};
   qf_evidence_summarize(ev, &j);
   qf_evidence_account(ev, 300, 3);
   qf_evidence_stamp(ev);
@@ -103,7 +103,8 @@ Test(evidence, enforced_governance_and_decision_are_what_is_saved) {
   ev->governance.decision_source = strdup("governance_short_circuit");
   const char *rules[] = {"budget_elapsed_exceeded"};
   cr_assert_eq(qf_evidence_set_decision(ev, "FAIL", "over budget", rules, 1,
-                                        "budget", &err), 0);
+                                        "budget", &err),
+               0);
   const char *dir = qf_test_tmpdir();
   char *path = NULL;
   cr_assert_eq(qf_evidence_write(ev, dir, &path, &err), 0);
@@ -112,7 +113,8 @@ Test(evidence, enforced_governance_and_decision_are_what_is_saved) {
   cr_expect(back->governance.short_circuited);
   cr_expect_str_eq(back->governance.short_circuit_reason,
                    "budget_elapsed_exceeded");
-  cr_expect_str_eq(back->governance.decision_source, "governance_short_circuit");
+  cr_expect_str_eq(back->governance.decision_source,
+                   "governance_short_circuit");
   free(path);
   qf_evidence_free(ev);
   qf_evidence_free(back);
@@ -123,7 +125,8 @@ Test(evidence, long_error_messages_are_cut_at_a_character_boundary) {
   qf_error_t err;
   cr_assert_eq(qf_evidence_new(RUN_ID, "x", NULL, &ev, &err), 0);
   char msg[1200] = "";
-  for (int i = 0; i < 400; i++) strcat(msg, "\xc3\xa9"); /* 800 bytes of é */
+  for (int i = 0; i < 400; i++)
+    strcat(msg, "\xc3\xa9"); /* 800 bytes of é */
   qf_tool_call_t c = {.tool_name = "run_pytest", .error_message = msg};
   cr_assert_eq(qf_evidence_add_tool_call(ev, &c, &err), 0);
   size_t n = strlen(ev->tool_calls[0].error_message);

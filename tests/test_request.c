@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "qf/request.h"
+#include "qf/utf8.h"
 
 TestSuite(request, .timeout = 30);
 
@@ -426,11 +427,27 @@ static int same_str(const char *a, const char *b) {
   return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+/* Exact, ordered equality of two JSON trees, in linear time (cJSON_Compare
+ * compares objects both ways at every level: exponential in the depth, and
+ * it takes doubles within an epsilon as equal). */
+static int same_json(const cJSON *a, const cJSON *b) {
+  if ((a->type & 0xFF) != (b->type & 0xFF)) return 0;
+  if (cJSON_IsNumber(a)) return a->valuedouble == b->valuedouble;
+  if (cJSON_IsString(a)) return strcmp(a->valuestring, b->valuestring) == 0;
+  for (a = a->child, b = b->child; a != NULL && b != NULL;
+       a = a->next, b = b->next) {
+    if ((a->string == NULL) != (b->string == NULL)) return 0;
+    if (a->string != NULL && strcmp(a->string, b->string) != 0) return 0;
+    if (!same_json(a, b)) return 0;
+  }
+  return a == NULL && b == NULL;
+}
+
 static void expect_same(const qf_request_t *a, const qf_request_t *b) {
   cr_expect(same_str(a->nl_input, b->nl_input));
   cr_expect(same_str(a->environment_id, b->environment_id));
   cr_expect(same_str(a->tool_name, b->tool_name));
-  cr_expect(cJSON_Compare(a->args, b->args, 1));
+  cr_expect(same_json(a->args, b->args));
   cr_expect_eq(a->timeout_s, b->timeout_s);
   cr_expect_eq(a->dry_run, b->dry_run);
   cr_expect(same_str(a->requested_by, b->requested_by));
@@ -594,4 +611,49 @@ Test(request, new_rejects_numbers_json_cannot_carry) {
   cr_expect_str_eq(err.message, "options.args.n: number out of range");
   cr_expect_null(r);
   cJSON_Delete(args);
+}
+
+Test(request, numbers_in_args_keep_their_exact_value) {
+  /* cJSON's own printer would write 1.79769313486232e+308 (infinity when
+   * read back) and 0.3; the request keeps every double exactly. */
+  qf_request_t *a =
+      parse_str(OPT("\"args\":{\"max\":1.7976931348623157e308,"
+                    "\"third\":0.30000000000000004,\"big\":9007199254740993,"
+                    "\"tiny\":5e-324,\"neg\":-1e-7,\"int\":42}"));
+  char *text = to_json(a);
+  cr_expect(strstr(text, "\"max\":1.7976931348623157e+308") != NULL, "%s",
+            text);
+  cr_expect(strstr(text, "\"int\":42,") == NULL, "last key: %s", text);
+  cr_expect(strstr(text, "\"int\":42}") != NULL, "%s", text);
+  qf_request_t *b = parse_str(text);
+  static const char *keys[] = {"max", "third", "big", "tiny", "neg", "int"};
+  for (size_t i = 0; i < 6; i++) {
+    double x = cJSON_GetObjectItem(a->args, keys[i])->valuedouble;
+    double y = cJSON_GetObjectItem(b->args, keys[i])->valuedouble;
+    cr_expect(x == y, "%s: %.17g became %.17g", keys[i], x, y);
+  }
+  free(text);
+  qf_request_free(a);
+  qf_request_free(b);
+}
+
+Test(request, long_paths_are_cut_at_whole_characters) {
+  /* Nested keys of 20 two-byte characters push the path past its buffer;
+   * the message must still be valid UTF-8 and name the problem. */
+  char body[4096] = "{\"nl_input\":\"x\",\"options\":{\"args\":";
+  char key[128] = "a";
+  for (int i = 0; i < 20; i++)
+    strcat(key, "\xc3\xa9");
+  for (int d = 0; d < 8; d++)
+    sprintf(body + strlen(body), "{\"%s\":", key);
+  strcat(body, "{\"k\":1,\"k\":2}}}}}}}}}}}");
+  qf_request_t *r = NULL;
+  qf_error_t err;
+  cr_assert_eq(qf_request_parse(body, strlen(body), &r, &err), QF_EVALIDATE,
+               "%s", err.message);
+  cr_expect(strncmp(err.message, "options.args.a\xc3\xa9", 16) == 0, "%s",
+            err.message);
+  cr_expect(strstr(err.message, ": duplicate key") != NULL, "%s", err.message);
+  cr_expect_eq(qf_utf8_validate(err.message, strlen(err.message), NULL), 0,
+               "%s", err.message);
 }

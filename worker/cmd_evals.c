@@ -51,34 +51,56 @@ static void print_table(const qf_evals_report_t *rep) {
            cJSON_GetObjectItem(c, "case_id")->valuestring,
            cJSON_GetObjectItem(c, "expected_decision")->valuestring,
            cJSON_GetObjectItem(c, "actual_decision")->valuestring,
-           miss ? " mismatch: " : why ? " error: " : "",
-           miss ? miss->valuestring : why ? why->valuestring : "");
+           miss  ? " mismatch: "
+           : why ? " error: "
+                 : "",
+           miss  ? miss->valuestring
+           : why ? why->valuestring
+                 : "");
   }
-  printf("\n%d/%d cases passed; %d regressions, %d improvements, %d changed, "
-         "%d added, %d removed\n",
-         rep->passed, rep->total, rep->regressions, rep->improvements,
-         rep->changed, rep->added, rep->removed);
+  printf(
+      "\n%d/%d cases passed; %d regressions, %d improvements, %d changed, "
+      "%d added, %d removed\n",
+      rep->passed, rep->total, rep->regressions, rep->improvements,
+      rep->changed, rep->added, rep->removed);
 }
 
 static int parse(int argc, char **argv, qf_evals_opts_t *o, int *fail_on,
                  int *json) {
-  static const struct option opts[] = {
-      {"dataset", 1, NULL, 'd'},        {"policy", 1, NULL, 'p'},
-      {"baseline", 1, NULL, 'b'},       {"update-baseline", 0, NULL, 'u'},
-      {"fail-on-regression", 0, NULL, 'f'}, {"output", 1, NULL, 'o'},
-      {"json", 0, NULL, 'j'},           {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"dataset", 1, NULL, 'd'},
+                                       {"policy", 1, NULL, 'p'},
+                                       {"baseline", 1, NULL, 'b'},
+                                       {"update-baseline", 0, NULL, 'u'},
+                                       {"fail-on-regression", 0, NULL, 'f'},
+                                       {"output", 1, NULL, 'o'},
+                                       {"json", 0, NULL, 'j'},
+                                       {NULL, 0, NULL, 0}};
   int c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":d:p:b:ufo:j", opts, NULL)) != -1) {
     switch (c) {
-      case 'd': o->dataset = optarg; break;
-      case 'p': o->policy_path = optarg; break;
-      case 'b': o->baseline = optarg; break;
-      case 'u': o->update_baseline = 1; break;
-      case 'f': *fail_on = 1; break;
-      case 'o': o->output_dir = optarg; break;
-      case 'j': *json = 1; break;
+      case 'd':
+        o->dataset = optarg;
+        break;
+      case 'p':
+        o->policy_path = optarg;
+        break;
+      case 'b':
+        o->baseline = optarg;
+        break;
+      case 'u':
+        o->update_baseline = 1;
+        break;
+      case 'f':
+        *fail_on = 1;
+        break;
+      case 'o':
+        o->output_dir = optarg;
+        break;
+      case 'j':
+        *json = 1;
+        break;
       case ':':
         return qf_cli_usage_error(&qf_cmd_evals, "%s needs a value",
                                   argv[optind - 1]);

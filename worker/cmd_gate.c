@@ -33,7 +33,8 @@ const qf_cmd_t qf_cmd_gate = {
 
 static void print_text(const qf_gate_result_t *r, const qf_policy_t *p) {
   printf("%s: %s\n", qf_decision_name(r->decision), r->reason);
-  for (size_t i = 0; i < r->nrules; i++) printf("  rule: %s\n", r->rules[i]);
+  for (size_t i = 0; i < r->nrules; i++)
+    printf("  rule: %s\n", r->rules[i]);
   printf("  policy: %s (version %s, sha256 %.16s)\n", p->path, p->version,
          p->hash);
 }

@@ -124,9 +124,8 @@ int qf_evidence_add_tool_call(qf_evidence_t *ev, const qf_tool_call_t *call,
 
 /* Appends an artifact record (strings copied; sha256 may be NULL). */
 int qf_evidence_add_artifact(qf_evidence_t *ev, const char *type,
-                             const char *path, long long size,
-                             const char *mime, const char *sha256,
-                             qf_error_t *err) QF_MUSTCHECK;
+                             const char *path, long long size, const char *mime,
+                             const char *sha256, qf_error_t *err) QF_MUSTCHECK;
 
 /* Sets the summary: from junit when it is not NULL and has tests > 0 (the
  * JUnit reports of the run, summed), else aggregated over the tool calls
@@ -165,8 +164,8 @@ int qf_evidence_load(const char *path, qf_evidence_t **out,
 /* Writes <dir>/evidence.json atomically (a temporary file in dir, fsync,
  * rename, fsync of dir), creating dir (and parents) when missing. On
  * success *path_out (if not NULL) is a malloc'ed path. */
-int qf_evidence_write(const qf_evidence_t *ev, const char *dir,
-                      char **path_out, qf_error_t *err) QF_MUSTCHECK;
+int qf_evidence_write(const qf_evidence_t *ev, const char *dir, char **path_out,
+                      qf_error_t *err) QF_MUSTCHECK;
 
 /* Collects repro facts about workspace: git sha, branch and dirty state
  * (each git command bounded to timeout_ms; unknown on any failure), the qf

@@ -4,10 +4,11 @@
  * Validation order (the FIRST problem is reported, always the same one for
  * the same body):
  *   1. body: size (at most QF_REQUEST_MAX_BODY_BYTES), then UTF-8 (checked
- *      on the raw bytes before any JSON parsing), then JSON syntax (strict
- *      RFC 8259: no raw control characters in strings, no leading zeros or
- *      bare dots in numbers, no BOM, nothing after the value), then no
- *      "\u0000" escape anywhere, then the top level must be an object;
+ *      on the raw bytes before any JSON parsing), then JSON syntax as cJSON
+ *      parses it (nothing may follow the value), then a strict RFC 8259
+ *      pass reporting the first offending byte: raw control characters,
+ *      leading zeros, bare dots, a BOM, or a "\u0000" escape (a C string
+ *      cannot carry U+0000); then the top level must be an object;
  *   2. the top-level keys in document order: unknown key, duplicate key,
  *      then the value's type and range; inside "options" the same, again
  *      in document order, and inside "options.args" duplicate keys and
@@ -15,8 +16,8 @@
  *   3. "nl_input: missing" when no nl_input key was seen;
  *   4. the normalized request must serialise within the body limit.
  * A message is "<field>: <reason>", the field dotted ("options.timeout_s",
- * "options.args.x[2].y"); keys in messages have control characters replaced
- * by '?' and are cut at 64 bytes.
+ * "options.args.x[2].y"); keys in messages have ASCII control characters
+ * replaced by '?' and are cut at 64 bytes.
  *
  * Not thread-affine: a request is a plain value, free it from any thread.
  */

@@ -33,8 +33,8 @@ int qf_strbuf_puts(qf_strbuf_t *sb, const char *s) QF_MUSTCHECK;
 int qf_strbuf_putc(qf_strbuf_t *sb, char c) QF_MUSTCHECK;
 int qf_strbuf_printf(qf_strbuf_t *sb, const char *fmt, ...) QF_MUSTCHECK
     QF_PRINTF(2, 3);
-int qf_strbuf_vprintf(qf_strbuf_t *sb, const char *fmt,
-                      va_list ap) QF_MUSTCHECK;
+int qf_strbuf_vprintf(qf_strbuf_t *sb, const char *fmt, va_list ap) QF_MUSTCHECK
+    QF_PRINTF(2, 0);
 
 /* Appends s as the body of a JSON string (no surrounding quotes): escapes
  * quotes, backslashes and control characters; bytes >= 0x80 pass as they

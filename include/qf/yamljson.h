@@ -15,7 +15,7 @@
 #define QF_YAML_MAX_DEPTH 64
 
 /* On success *out is owned by the caller (cJSON_Delete). */
-int qf_yaml_to_json(const char *text, size_t len, const char *name,
-                    cJSON **out, qf_error_t *err) QF_MUSTCHECK;
+int qf_yaml_to_json(const char *text, size_t len, const char *name, cJSON **out,
+                    qf_error_t *err) QF_MUSTCHECK;
 
 #endif

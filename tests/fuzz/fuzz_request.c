@@ -1,6 +1,7 @@
 /* fuzz_request: qf_request_parse on arbitrary bytes; an accepted request
  * must serialise (qf_request_to_json), parse back, and be the same request
- * with the same text. abort() on any mismatch. */
+ * with the same text; a refusal must carry a UTF-8 message. abort() on any
+ * mismatch. */
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "qf/request.h"
+#include "qf/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -15,12 +17,27 @@ static int same_str(const char *a, const char *b) {
   return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+/* Exact, ordered equality of two JSON trees, in linear time (cJSON_Compare
+ * compares objects both ways at every level: exponential in the depth, and
+ * it takes doubles within an epsilon as equal). */
+static int same_json(const cJSON *a, const cJSON *b) {
+  if ((a->type & 0xFF) != (b->type & 0xFF)) return 0;
+  if (cJSON_IsNumber(a)) return a->valuedouble == b->valuedouble;
+  if (cJSON_IsString(a)) return strcmp(a->valuestring, b->valuestring) == 0;
+  for (a = a->child, b = b->child; a != NULL && b != NULL;
+       a = a->next, b = b->next) {
+    if ((a->string == NULL) != (b->string == NULL)) return 0;
+    if (a->string != NULL && strcmp(a->string, b->string) != 0) return 0;
+    if (!same_json(a, b)) return 0;
+  }
+  return a == NULL && b == NULL;
+}
+
 static int same_request(const qf_request_t *a, const qf_request_t *b) {
   return same_str(a->nl_input, b->nl_input) &&
          same_str(a->environment_id, b->environment_id) &&
-         same_str(a->tool_name, b->tool_name) &&
-         cJSON_Compare(a->args, b->args, 1) && a->timeout_s == b->timeout_s &&
-         a->dry_run == b->dry_run &&
+         same_str(a->tool_name, b->tool_name) && same_json(a->args, b->args) &&
+         a->timeout_s == b->timeout_s && a->dry_run == b->dry_run &&
          same_str(a->requested_by, b->requested_by) &&
          same_str(a->workspace, b->workspace);
 }
@@ -40,6 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   check(rc <= 0 && (rc == 0) == (r != NULL), "bad return", NULL);
   if (rc < 0) {
     check(err.code == rc && err.message[0] != '\0', "no message", NULL);
+    /* Messages travel as AMQP headers and JSON logs: always UTF-8. */
+    check(qf_utf8_validate(err.message, strlen(err.message), NULL) == 0,
+          "message is not UTF-8", err.message);
     return 0;
   }
   check(r->timeout_s >= 1 && r->timeout_s <= 3600, "timeout", NULL);
