@@ -31,6 +31,7 @@ static const char *write_evidence(const char *nl, long long tests,
   cr_assert_eq(qf_evidence_write(ev, qf_test_tmpdir(), &p, &err), 0);
   snprintf(path, sizeof path, "%s", p);
   free(p);
+  qf_test_assert_evidence_valid(path);
   qf_evidence_free(ev);
   return path;
 }

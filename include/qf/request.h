@@ -82,7 +82,9 @@ void qf_request_free(qf_request_t *r);
  * written out, so the text is deterministic: qf_request_parse accepts it
  * back with the same fields (has_options then becomes 1) and serialises it
  * to the same text. *out is malloc'd; the caller frees it with free().
- * Returns 0, QF_EINVAL (r incomplete) or QF_ENOMEM. */
+ * Returns 0, QF_EINVAL (r incomplete, or a non-finite number in args),
+ * QF_ETOOBIG (longer than QF_REQUEST_MAX_BODY_BYTES: never for a request
+ * from qf_request_parse/new, which refuse those) or QF_ENOMEM. */
 int qf_request_to_json(const qf_request_t *r, char **out,
                        qf_error_t *err) QF_MUSTCHECK;
 
@@ -90,9 +92,11 @@ int qf_request_to_json(const qf_request_t *r, char **out,
  * validates it exactly like qf_request_parse (it builds the body and parses
  * it; messages name the same fields). nl_input, tool_name and args are
  * borrowed. With tool_name NULL, args NULL, timeout_s 0 and dry_run 0 the
- * heuristics choose (has_options 0). Otherwise an options object is built:
- * a NULL tool_name, NULL args or 0 timeout_s take the heuristic choice for
- * nl_input, so `--timeout 30` alone keeps the heuristic tool. nl_input NULL
+ * heuristics choose (has_options 0). Otherwise an options object is built
+ * from what is given; with tool_name NULL the heuristic choice for nl_input
+ * fills tool_name and (when NULL/0) args and timeout_s, so `--timeout 30`
+ * alone keeps the heuristic tool; with a tool_name, NULL args and 0
+ * timeout_s take the options defaults ({} and 120). nl_input NULL
  * gives "nl_input: missing"; invalid UTF-8 in nl_input or tool_name is
  * reported with its offset in that string. *out as for qf_request_parse. */
 int qf_request_new(const char *nl_input, const char *tool_name,
