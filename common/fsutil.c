@@ -1,7 +1,10 @@
+/* nftw's FTW_PHYS and FTW_DEPTH need X/Open. */
+#define _XOPEN_SOURCE 700
 #include "qf/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,5 +107,32 @@ int qf_fs_write_atomic(const char *dir, const char *name, const void *data,
     fsync(dfd);
     close(dfd);
   }
+  return QF_OK;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  if (ftw->level == 0) return 0; /* keep the directory itself */
+  return remove(path) < 0 ? -1 : 0;
+}
+
+int qf_fs_empty_dir(const char *dir, qf_error_t *err) {
+  struct stat st;
+  if (lstat(dir, &st) < 0 && errno == ENOENT) return QF_OK;
+  if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    return sys_error(err, dir);
+  return QF_OK;
+}
+
+int qf_fs_join(char *out, size_t n, const char *a, const char *b,
+               qf_error_t *err) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la + 1 + lb + 1 > n)
+    return qf_error_set(err, QF_ETOOBIG, "%.64s/%.64s...: path too long", a, b);
+  memcpy(out, a, la);
+  out[la] = '/';
+  memcpy(out + la + 1, b, lb + 1);
   return QF_OK;
 }

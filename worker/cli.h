@@ -22,6 +22,7 @@ extern const qf_cmd_t qf_cmd_policy;
 extern const qf_cmd_t qf_cmd_junit;
 extern const qf_cmd_t qf_cmd_gate;
 extern const qf_cmd_t qf_cmd_evals;
+extern const qf_cmd_t qf_cmd_run;
 
 /* Returns the value of the environment variable, or def when unset or
  * empty (borrowed). */

@@ -22,4 +22,13 @@ int qf_fs_mkdirs(const char *dir, qf_error_t *err) QF_MUSTCHECK;
 int qf_fs_write_atomic(const char *dir, const char *name, const void *data,
                        size_t len, qf_error_t *err) QF_MUSTCHECK;
 
+/* Removes everything below dir (not following symlinks), keeping dir.
+ * A missing dir is fine. */
+int qf_fs_empty_dir(const char *dir, qf_error_t *err) QF_MUSTCHECK;
+
+/* Writes "a/b" into out (size n); QF_ETOOBIG (with err naming the path)
+ * when it does not fit: a path is never silently cut. */
+int qf_fs_join(char *out, size_t n, const char *a, const char *b,
+               qf_error_t *err) QF_MUSTCHECK;
+
 #endif

@@ -1,0 +1,526 @@
+/* exec.c: the sandboxed process runner of exec.h.
+ *
+ * One epoll descriptor (qf_exec_fd) watches the two output pipes and a
+ * pidfd of the group leader, so it is readable whenever qf_exec_poll has
+ * something to do; the timers are checked on every poll. */
+/* pipe2, close_range, prctl and pidfd are Linux/GNU extensions. */
+#define _GNU_SOURCE
+#include "qf/exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+/* Bytes read from one stream per qf_exec_poll, so that a flood does not
+ * keep the caller away from its own work. */
+#define DRAIN_BUDGET (4u << 20)
+/* How long the group may outlive its SIGKILL (zombies held by a process
+ * that left the group) before we stop waiting for it. */
+#define GROUP_GONE_MAX_MS 5000
+
+typedef struct stream {
+  int pipe;                 /* read end, -1 once at EOF */
+  int log;                  /* log file */
+  unsigned long long bytes; /* produced */
+  int truncated;
+} stream_t;
+
+struct qf_exec {
+  pid_t pid; /* leader; also the process group id */
+  int epfd, pidfd, errpipe;
+  stream_t out, err;
+  unsigned long long cap;
+  long long start_ms, deadline_ms, grace_ms, kill_at_ms, leader_gone_ms;
+  int leader_reaped, leader_status, term_sent, kill_sent, group_gone;
+  int done;
+  qf_exec_result_t res;
+};
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+/* ---------------------------------------------------------------- child */
+
+/* Only async-signal-safe calls from here to execve: the parent may have
+ * threads, and the child has a copy of their locks. */
+
+static const char *env_path(const char *const *env) {
+  for (size_t i = 0; env && env[i]; i++)
+    if (strncmp(env[i], "PATH=", 5) == 0) return env[i] + 5;
+  return DEFAULT_PATH;
+}
+
+/* execve, searching the child's PATH when argv[0] has no '/'. Returns the
+ * errno of the most telling failure (EACCES wins over ENOENT, as in
+ * execvp). */
+static int child_execve(const char *const *argv, const char *const *env) {
+  char *const *av = (char *const *)argv;
+  char *const *ev = (char *const *)(env ? env : (const char *const[]){NULL});
+  if (strchr(argv[0], '/')) {
+    execve(argv[0], av, ev);
+    return errno;
+  }
+  const char *p = env_path(env);
+  size_t nlen = strlen(argv[0]);
+  int best = ENOENT;
+  for (;;) {
+    const char *end = strchrnul(p, ':');
+    size_t dlen = (size_t)(end - p);
+    char buf[PATH_MAX];
+    if (dlen + nlen + 2 <= sizeof buf) {
+      memcpy(buf, dlen ? p : ".", dlen ? dlen : 1);
+      size_t o = dlen ? dlen : 1;
+      buf[o++] = '/';
+      memcpy(buf + o, argv[0], nlen + 1);
+      execve(buf, av, ev);
+      if (errno == EACCES)
+        best = EACCES;
+      else if (errno != ENOENT && errno != ENOTDIR)
+        return errno;
+    }
+    if (*end == '\0') return best;
+    p = end + 1;
+  }
+}
+
+static int set_limit(int resource, unsigned long long v, int extra) {
+  if (v == 0) return 0;
+  struct rlimit rl = {(rlim_t)v, (rlim_t)v + (rlim_t)extra};
+  return setrlimit(resource, &rl);
+}
+
+static int child_limits(const qf_exec_opts_t *o) {
+  unsigned long long as = o->memory_limit_mb;
+  if (as > (ULLONG_MAX >> 20)) as = 0;
+  /* CPU: SIGXCPU at the soft limit, SIGKILL one second later. */
+  if (set_limit(RLIMIT_AS, as << 20, 0) < 0 ||
+      set_limit(RLIMIT_CPU, o->cpu_limit_s, 1) < 0 ||
+      set_limit(RLIMIT_NOFILE, o->max_open_files, 0) < 0 ||
+      set_limit(RLIMIT_NPROC, o->max_processes, 0) < 0 ||
+      set_limit(RLIMIT_FSIZE, o->max_file_bytes, 0) < 0)
+    return errno;
+  return 0;
+}
+
+/* Moves fd above the standard descriptors, so that the dup2s onto 0..2
+ * below cannot clobber it. */
+static int lift(int fd) {
+  return fd > 2 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+static void close_from(int low) {
+  if (close_range((unsigned)low, ~0u, 0) == 0) return;
+  for (int fd = low; fd < 65536; fd++)
+    close(fd); /* no close_range */
+}
+
+/* Returns the errno that made the child fail; *report is where the pipe
+ * to the parent ended up. */
+static int child_setup(const qf_exec_opts_t *o, int out_w, int err_w,
+                       int *report) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  /* Ignored signals survive execve: give the child the defaults. */
+  for (int s = 1; s < NSIG; s++)
+    if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
+  if (setpgid(0, 0) < 0) return errno;
+  int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (nul < 0 || (*report = lift(*report)) < 0 || (nul = lift(nul)) < 0 ||
+      (out_w = lift(out_w)) < 0 || (err_w = lift(err_w)) < 0)
+    return errno;
+  if (dup2(nul, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
+    return errno;
+  if (*report != 3) {
+    if (dup3(*report, 3, O_CLOEXEC) < 0) return errno;
+    *report = 3;
+  }
+  /* Everything else goes: the child must not hold our sockets. The report
+   * pipe is CLOEXEC and closes at execve. */
+  close_from(4);
+  if (o->cwd && chdir(o->cwd) < 0) return errno;
+  int e = child_limits(o);
+  if (e) return e;
+  return child_execve(o->argv, o->env);
+}
+
+static void child_main(const qf_exec_opts_t *o, int out_w, int err_w,
+                       int report) {
+  int e = child_setup(o, out_w, err_w, &report);
+  ssize_t w = write(report, &e, sizeof e);
+  (void)w;
+  _exit(127);
+}
+
+/* --------------------------------------------------------------- parent */
+
+static int open_log(const char *path, int *fd, qf_error_t *err) {
+  *fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (*fd < 0)
+    return qf_error_set(err, QF_EIO, "exec: cannot open log %s: %s", path,
+                        strerror(errno));
+  return QF_OK;
+}
+
+static int check_opts(const qf_exec_opts_t *o, qf_error_t *err) {
+  if (o == NULL || o->argv == NULL || o->argv[0] == NULL ||
+      o->argv[0][0] == '\0')
+    return qf_error_set(err, QF_EINVAL, "exec: no program given");
+  if (o->stdout_path == NULL || o->stderr_path == NULL)
+    return qf_error_set(err, QF_EINVAL, "exec: log paths are required");
+  if (o->timeout_ms <= 0 || o->grace_ms < 0)
+    return qf_error_set(err, QF_EINVAL, "exec: timeout_ms must be > 0");
+  return QF_OK;
+}
+
+static qf_exec_t *exec_alloc(const qf_exec_opts_t *o) {
+  qf_exec_t *x = calloc(1, sizeof *x);
+  if (x == NULL) return NULL;
+  x->pid = -1;
+  x->epfd = x->pidfd = x->errpipe = -1;
+  x->out.pipe = x->out.log = x->err.pipe = x->err.log = -1;
+  x->cap =
+      o->max_output_bytes ? o->max_output_bytes : QF_EXEC_MAX_OUTPUT_DEFAULT;
+  x->grace_ms = o->grace_ms ? o->grace_ms : QF_EXEC_GRACE_MS_DEFAULT;
+  return x;
+}
+
+static int watch(qf_exec_t *x, int fd) {
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+  return epoll_ctl(x->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void unwatch(qf_exec_t *x, int fd) {
+  if (fd >= 0 && x->epfd >= 0) epoll_ctl(x->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* After fork: waits for the child's exec (the report pipe closes) or its
+ * report of why exec failed. */
+static void await_exec(qf_exec_t *x) {
+  int e = 0;
+  ssize_t n;
+  do
+    n = read(x->errpipe, &e, sizeof e);
+  while (n < 0 && errno == EINTR);
+  if (n != (ssize_t)sizeof e) return; /* EOF: execve succeeded */
+  x->res.start_failed = 1;
+  x->res.start_errno = e;
+  /* It exits right after the report: reap it now, nothing else ran. */
+  while (waitpid(x->pid, &x->leader_status, 0) < 0 && errno == EINTR) {
+  }
+  x->leader_reaped = x->group_gone = 1;
+}
+
+/* Sets up the watches once the child runs. The pidfd makes the leader's
+ * exit wake the caller; without pidfd_open the 250 ms poll rule covers. */
+static int watch_child(qf_exec_t *x, qf_error_t *err) {
+  x->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (x->epfd < 0)
+    return qf_error_set(err, QF_EIO, "exec: epoll: %s", strerror(errno));
+  if (x->res.start_failed) /* at EOF, so readable until freed */
+    return watch(x, x->errpipe) < 0 ? QF_EIO : QF_OK;
+  close_fd(&x->errpipe);
+  x->pidfd = (int)syscall(SYS_pidfd_open, x->pid, 0);
+  if ((x->pidfd >= 0 && watch(x, x->pidfd) < 0) || watch(x, x->out.pipe) < 0 ||
+      watch(x, x->err.pipe) < 0)
+    return qf_error_set(err, QF_EIO, "exec: epoll: %s", strerror(errno));
+  fcntl(x->out.pipe, F_SETFL, O_NONBLOCK);
+  fcntl(x->err.pipe, F_SETFL, O_NONBLOCK);
+  return QF_OK;
+}
+
+static int spawn(qf_exec_t *x, const qf_exec_opts_t *o, qf_error_t *err) {
+  int outp[2] = {-1, -1}, errp[2] = {-1, -1}, rep[2] = {-1, -1};
+  int rc = QF_OK;
+  if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+      pipe2(rep, O_CLOEXEC) < 0) {
+    rc = qf_error_set(err, QF_EIO, "exec: pipe: %s", strerror(errno));
+    goto out;
+  }
+  /* Orphaned grandchildren come back to us, so that we can reap them. */
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  x->start_ms = now_ms();
+  x->pid = fork();
+  if (x->pid < 0) {
+    rc = qf_error_set(err, QF_ECHILD, "exec: fork: %s", strerror(errno));
+    goto out;
+  }
+  if (x->pid == 0) child_main(o, outp[1], errp[1], rep[1]);
+  /* Also from here, so the group exists before we ever signal it. */
+  setpgid(x->pid, x->pid);
+  x->out.pipe = outp[0], x->err.pipe = errp[0], x->errpipe = rep[0];
+  outp[0] = errp[0] = rep[0] = -1;
+  close_fd(&rep[1]); /* before reading, or EOF never comes */
+  await_exec(x);
+out:
+  for (int i = 0; i < 2; i++) {
+    close_fd(&outp[i]);
+    close_fd(&errp[i]);
+    close_fd(&rep[i]);
+  }
+  return rc;
+}
+
+int qf_exec_start(const qf_exec_opts_t *opts, qf_exec_t **out,
+                  qf_error_t *err) {
+  int rc = check_opts(opts, err);
+  if (rc < 0) return rc;
+  qf_exec_t *x = exec_alloc(opts);
+  if (x == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
+  if ((rc = open_log(opts->stdout_path, &x->out.log, err)) < 0 ||
+      (rc = open_log(opts->stderr_path, &x->err.log, err)) < 0 ||
+      (rc = spawn(x, opts, err)) < 0 || (rc = watch_child(x, err)) < 0)
+    goto fail;
+  x->deadline_ms = x->start_ms + opts->timeout_ms;
+  *out = x;
+  return QF_OK;
+fail:
+  qf_exec_free(x);
+  return rc;
+}
+
+int qf_exec_fd(const qf_exec_t *x) {
+  return x ? x->epfd : -1;
+}
+
+/* ---------------------------------------------------------------- output */
+
+static int write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return -1;
+    p += w, n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Reads what is there (at most budget bytes), keeping the first cap bytes
+ * in the log. Closes the pipe at EOF. */
+static int drain(qf_exec_t *x, stream_t *s, size_t budget, qf_error_t *err) {
+  char buf[65536];
+  while (s->pipe >= 0 && budget > 0) {
+    ssize_t n = read(s->pipe, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return QF_OK;
+    if (n <= 0) { /* EOF, or a broken pipe: either way no more output */
+      unwatch(x, s->pipe);
+      close_fd(&s->pipe);
+      return QF_OK;
+    }
+    budget = (size_t)n < budget ? budget - (size_t)n : 0;
+    unsigned long long room = s->bytes < x->cap ? x->cap - s->bytes : 0;
+    size_t keep = room < (unsigned long long)n ? (size_t)room : (size_t)n;
+    s->bytes += (unsigned long long)n;
+    if ((size_t)n > keep) s->truncated = 1;
+    if (keep && write_all(s->log, buf, keep) < 0)
+      return qf_error_set(err, QF_EIO, "exec: writing a log: %s",
+                          strerror(errno));
+  }
+  return QF_OK;
+}
+
+static int finish_log(qf_exec_t *x, stream_t *s, qf_error_t *err) {
+  char line[96];
+  if (s->truncated) {
+    int n = snprintf(line, sizeof line,
+                     "\n[qf: output truncated after %llu bytes]\n", x->cap);
+    if (write_all(s->log, line, (size_t)n) < 0)
+      return qf_error_set(err, QF_EIO, "exec: writing a log: %s",
+                          strerror(errno));
+  }
+  close_fd(&s->log);
+  return QF_OK;
+}
+
+/* ------------------------------------------------------------- the group */
+
+static void signal_group(qf_exec_t *x, int sig) {
+  if (x->pid > 0 && !x->group_gone) kill(-x->pid, sig);
+}
+
+static void reap_leader(qf_exec_t *x) {
+  int st;
+  if (x->leader_reaped || x->pid <= 0) return;
+  pid_t r = waitpid(x->pid, &st, WNOHANG);
+  if (r == 0) return;
+  x->leader_reaped = 1;
+  x->leader_status = r == x->pid ? st : 0;
+  x->leader_gone_ms = now_ms();
+  unwatch(x, x->pidfd);
+  close_fd(&x->pidfd);
+}
+
+/* Once the leader is gone nothing of the group may stay: SIGKILL the rest
+ * and reap the members that were reparented to us (the subreaper). */
+static void sweep_group(qf_exec_t *x) {
+  int st;
+  if (!x->leader_reaped || x->group_gone) return;
+  kill(-x->pid, SIGKILL);
+  while (waitpid(-x->pid, &st, WNOHANG) > 0) {
+  }
+  if (kill(-x->pid, 0) < 0 && errno == ESRCH) x->group_gone = 1;
+  /* Zombies whose parent left the group (setsid) are out of our reach. */
+  else if (now_ms() - x->leader_gone_ms > GROUP_GONE_MAX_MS)
+    x->group_gone = 1;
+}
+
+static void enforce_timers(qf_exec_t *x) {
+  long long t = now_ms();
+  if (x->leader_reaped) return;
+  if (!x->term_sent && t >= x->deadline_ms) {
+    x->res.timed_out = 1;
+    x->term_sent = 1;
+    x->kill_at_ms = t + x->grace_ms;
+    signal_group(x, SIGTERM);
+  }
+  if (x->term_sent && !x->kill_sent && t >= x->kill_at_ms) {
+    x->kill_sent = 1;
+    signal_group(x, SIGKILL);
+  }
+}
+
+static void fill_result(qf_exec_t *x) {
+  qf_exec_result_t *r = &x->res;
+  int st = x->leader_status;
+  r->duration_ms = now_ms() - x->start_ms;
+  r->stdout_bytes = x->out.bytes, r->stderr_bytes = x->err.bytes;
+  r->stdout_truncated = x->out.truncated;
+  r->stderr_truncated = x->err.truncated;
+  if (r->start_failed) {
+    r->exited = 0;
+  } else if (WIFEXITED(st)) {
+    r->exited = 1;
+    r->exit_code = WEXITSTATUS(st);
+  } else if (WIFSIGNALED(st)) {
+    r->term_signal = WTERMSIG(st);
+  }
+}
+
+/* The group is gone: collect what the pipes still hold and close up. */
+static int finish(qf_exec_t *x, qf_error_t *err) {
+  int rc = drain(x, &x->out, 16u << 20, err);
+  if (rc == QF_OK) rc = drain(x, &x->err, 16u << 20, err);
+  /* A process that left the group may hold the pipes; we stop here. */
+  unwatch(x, x->out.pipe);
+  unwatch(x, x->err.pipe);
+  close_fd(&x->out.pipe);
+  close_fd(&x->err.pipe);
+  if (rc == QF_OK) rc = finish_log(x, &x->out, err);
+  if (rc == QF_OK) rc = finish_log(x, &x->err, err);
+  fill_result(x);
+  x->done = 1;
+  return rc;
+}
+
+int qf_exec_poll(qf_exec_t *x, qf_exec_result_t *res, qf_error_t *err) {
+  int rc;
+  if (x == NULL) return qf_error_set(err, QF_EINVAL, "exec: no child");
+  if (x->done) goto done;
+  if ((rc = drain(x, &x->out, DRAIN_BUDGET, err)) < 0 ||
+      (rc = drain(x, &x->err, DRAIN_BUDGET, err)) < 0)
+    goto fail;
+  reap_leader(x);
+  enforce_timers(x);
+  sweep_group(x);
+  if (!x->group_gone) return 0;
+  if ((rc = finish(x, err)) < 0) return rc;
+done:
+  if (res) *res = x->res;
+  return 1;
+fail:
+  signal_group(x, SIGKILL);
+  return rc;
+}
+
+void qf_exec_cancel(qf_exec_t *x) {
+  if (x == NULL || x->done || x->term_sent || x->res.start_failed) return;
+  x->res.canceled = 1;
+  x->term_sent = 1;
+  x->kill_at_ms = now_ms() + x->grace_ms;
+  signal_group(x, SIGTERM);
+}
+
+/* Blocks until the leader and its group are gone (SIGKILLed). */
+static void kill_and_reap(qf_exec_t *x) {
+  if (x->pid <= 0) return;
+  if (!x->leader_reaped) {
+    signal_group(x, SIGKILL);
+    int st;
+    while (waitpid(x->pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    x->leader_reaped = 1;
+    x->leader_gone_ms = now_ms();
+  }
+  while (!x->group_gone) {
+    sweep_group(x);
+    if (!x->group_gone) nanosleep(&(struct timespec){0, 2000000}, NULL);
+  }
+}
+
+void qf_exec_free(qf_exec_t *x) {
+  if (x == NULL) return;
+  kill_and_reap(x);
+  close_fd(&x->out.pipe);
+  close_fd(&x->err.pipe);
+  close_fd(&x->out.log);
+  close_fd(&x->err.log);
+  close_fd(&x->pidfd);
+  close_fd(&x->errpipe);
+  close_fd(&x->epfd);
+  free(x);
+}
+
+/* --------------------------------------------------------------- run */
+
+/* How long run may sleep in poll(2): until the next tick or timer, and
+ * briefly while the group is being swept (its members die unannounced). */
+static int next_wait(const qf_exec_t *x, long long next_tick) {
+  long long t = now_ms(), w = next_tick - t;
+  long long timer = x->term_sent ? x->kill_at_ms : x->deadline_ms;
+  if (!x->leader_reaped && !x->kill_sent && timer - t < w) w = timer - t;
+  if (x->leader_reaped || x->res.start_failed) w = w < 2 ? w : 2;
+  return w < 0 ? 0 : (int)w;
+}
+
+int qf_exec_run(const qf_exec_opts_t *opts, int (*tick)(void *), void *tick_ctx,
+                int tick_ms, qf_exec_result_t *res, qf_error_t *err) {
+  qf_exec_t *x = NULL;
+  int rc = qf_exec_start(opts, &x, err);
+  if (rc < 0) return rc;
+  if (tick_ms <= 0) tick_ms = 250;
+  long long next_tick = now_ms() + tick_ms;
+  while ((rc = qf_exec_poll(x, res, err)) == 0) {
+    struct pollfd p = {qf_exec_fd(x), POLLIN, 0};
+    if (poll(&p, 1, next_wait(x, next_tick)) < 0 && errno != EINTR) {
+      rc = qf_error_set(err, QF_EIO, "exec: poll: %s", strerror(errno));
+      break;
+    }
+    if (now_ms() < next_tick) continue;
+    next_tick = now_ms() + tick_ms;
+    if (tick && tick(tick_ctx)) qf_exec_cancel(x);
+  }
+  qf_exec_free(x);
+  return rc < 0 ? rc : QF_OK;
+}

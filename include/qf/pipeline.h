@@ -1,0 +1,116 @@
+/* pipeline.h: one run, as a table of nodes over one state object.
+ *
+ *   normalize -> load_policy -> plan -> execute -> enforce_budget
+ *             -> collect -> gate
+ *
+ * Every node has the signature qf_node_fn, reads and writes only the state,
+ * and knows nothing of AMQP or SQL. Between nodes the state can be saved
+ * (qf_pipeline_checkpoint) and a run resumed after its last completed node
+ * (qf_pipeline_restore): a tool run that completed is never repeated. The
+ * embedded mode (`qf run`) and the worker drive the same loop.
+ */
+#ifndef QF_PIPELINE_H
+#define QF_PIPELINE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "qf/err.h"
+#include "qf/evidence.h"
+#include "qf/gate.h"
+#include "qf/policy.h"
+#include "qf/request.h"
+#include "qf/tools.h"
+#include "qf/uuid.h"
+
+/* What a run needs from its host; every pointer is borrowed for the run. */
+typedef struct qf_run_cfg {
+  const char *policy_path;    /* the policy file (loaded by load_policy) */
+  const char *artifacts_root; /* evidence and tool output go below it */
+  const char *workspace_root; /* request workspaces are relative to it */
+  int (*tick)(void *);        /* called while a tool runs; may be NULL */
+  void *tick_ctx;
+} qf_run_cfg_t;
+
+typedef struct qf_run_state {
+  char run_id[QF_UUID_STR_LEN + 1];
+  qf_request_t *request; /* owned */
+  size_t next;           /* index of the next node to run */
+  /* normalize */
+  char *workspace; /* absolute, symlinks resolved */
+  /* load_policy (not checkpointed: reloaded, and its hash must match) */
+  qf_policy_t *policy;
+  char *policy_hash; /* the hash the run started with */
+  /* plan */
+  int timeout_s;   /* the request's, clamped by cost_governance.timeout_s */
+  int max_retries; /* cost_governance.max_retries */
+  char *blocked;   /* why nothing may run (policy, arguments), or NULL */
+  char *blocked_source; /* "policy_block" for the allowlist, or NULL */
+  /* execute */
+  int has_junit;
+  qf_junit_summary_t junit;
+  /* every node from plan on */
+  qf_evidence_t *evidence; /* owned */
+  /* collect */
+  char *evidence_path;
+  /* gate */
+  int decided;
+  qf_gate_result_t result;
+} qf_run_state_t;
+
+typedef int (*qf_node_fn)(qf_run_state_t *s, const qf_run_cfg_t *cfg,
+                          qf_error_t *err);
+
+typedef struct qf_node {
+  const char *name;
+  qf_node_fn run;
+} qf_node_t;
+
+/* The table, in order; qf_pipeline_nnodes entries. */
+extern const qf_node_t qf_pipeline_nodes[];
+extern const size_t qf_pipeline_nnodes;
+
+/* Starts a run of request (ownership moves to the state, even on
+ * failure). */
+void qf_run_state_init(qf_run_state_t *s, const char *run_id,
+                       qf_request_t *request);
+void qf_run_state_fini(qf_run_state_t *s);
+
+/* Called after each node completes (the worker checkpoints there); a
+ * negative return stops the run with that code. */
+typedef int (*qf_node_done_fn)(const qf_run_state_t *s, const char *node,
+                               void *ctx);
+
+/* Runs the nodes from s->next to the end. A node's failure stops the run
+ * with its code: QF_EVALIDATE/QF_EPARSE for a request or policy that
+ * cannot be run (bad workspace, invalid policy), others for trouble on
+ * our side. A refused tool or argument is not a failure: it becomes a
+ * failed tool call in the evidence, and the gate decides. */
+int qf_pipeline_run(qf_run_state_t *s, const qf_run_cfg_t *cfg,
+                    qf_node_done_fn done, void *done_ctx,
+                    qf_error_t *err) QF_MUSTCHECK;
+
+/* The state as JSON (caller frees with cJSON_Delete), and back. restore
+ * expects an initialised state with no request; the policy is reloaded by
+ * load_policy when the run goes on. */
+int qf_pipeline_checkpoint(const qf_run_state_t *s, cJSON **out,
+                           qf_error_t *err) QF_MUSTCHECK;
+int qf_pipeline_restore(qf_run_state_t *s, const cJSON *checkpoint,
+                        qf_error_t *err) QF_MUSTCHECK;
+
+/* The decision message of DESIGN.md section 3 for a decided run
+ * (correlation_id may be NULL). Caller frees with cJSON_Delete. */
+int qf_pipeline_decision_json(const qf_run_state_t *s,
+                              const char *correlation_id, cJSON **out,
+                              qf_error_t *err) QF_MUSTCHECK;
+
+/* Collects the files below dir (a run's tools directory) as artifacts of
+ * ev: regular files only, paths relative to root, at most
+ * artifact_limits.max_count, each at most max_size_mb, with size, mime,
+ * type and sha256. A symlink whose target leaves root is refused. Returns
+ * in *dropped the number of files left out (limits, escapes). */
+int qf_pipeline_collect_artifacts(qf_evidence_t *ev, const char *root,
+                                  const char *dir, const qf_policy_t *policy,
+                                  int *dropped, qf_error_t *err) QF_MUSTCHECK;
+
+#endif

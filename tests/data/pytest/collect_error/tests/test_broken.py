@@ -1,0 +1,5 @@
+def test_never_runs():
+    assert True
+
+def broken(:
+    pass
