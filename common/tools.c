@@ -1,5 +1,7 @@
 #include "qf/tools.h"
 
+#include "qf/fsutil.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -104,11 +106,14 @@ int qf_tools_exec(const qf_tool_ctx_t *ctx, const char *const *argv,
   const qf_policy_t *p = ctx->policy;
   char out_path[PATH_MAX], err_path[PATH_MAX];
   char **env = NULL;
-  snprintf(out_path, sizeof out_path, "%s/stdout.log", ctx->tool_dir);
-  snprintf(err_path, sizeof err_path, "%s/stderr.log", ctx->tool_dir);
   int rc =
-      qf_exec_env_build((const char *const *)p->sandbox.env_whitelist.items,
-                        p->sandbox.env_whitelist.n, extra_env, &env, err);
+      qf_fs_join(out_path, sizeof out_path, ctx->tool_dir, "stdout.log", err);
+  if (rc == QF_OK)
+    rc =
+        qf_fs_join(err_path, sizeof err_path, ctx->tool_dir, "stderr.log", err);
+  if (rc == QF_OK)
+    rc = qf_exec_env_build((const char *const *)p->sandbox.env_whitelist.items,
+                           p->sandbox.env_whitelist.n, extra_env, &env, err);
   if (rc < 0) return rc;
   qf_exec_opts_t o = {
       .argv = argv,

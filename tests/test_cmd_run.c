@@ -234,3 +234,69 @@ Test(cmd_run, interrupt_stops_the_whole_tool_group) {
   cr_expect_neq(p.status, 0, "the sleeper is gone: %s", p.out.data);
   qf_test_proc_fini(&p);
 }
+
+/* Runs qf run with a policy given as YAML text; returns the evidence. */
+static cJSON *run_with_policy(const char *yaml, const char *test_path,
+                              int want_exit) {
+  char policy[256], arg[128];
+  snprintf(policy, sizeof policy, "%s/policy.yaml", root);
+  FILE *f = fopen(policy, "w");
+  cr_assert_not_null(f);
+  fputs(yaml, f);
+  fclose(f);
+  snprintf(arg, sizeof arg, "test_path=%s", test_path);
+  const char *argv[] = {QF_TEST_BIN, "run",  "--nl",        "run it",
+                        "--arg",     arg,    "--workspace", "demo",
+                        "--policy",  policy, "--artifacts", arts,
+                        "--json",    NULL};
+  const char *env[] = {env_root, env_python, NULL};
+  qf_test_proc_t p;
+  qf_test_run(argv, env, 100, &p);
+  cr_assert_eq(p.status, want_exit, "exit %d\nstdout: %s\nstderr: %s", p.status,
+               p.out.data, p.err.data);
+  cJSON *m = cJSON_Parse(p.out.data);
+  qf_test_proc_fini(&p);
+  cr_assert_not_null(m);
+  qf_test_assert_evidence_valid(str(m, "evidence_path"));
+  cJSON *ev = evidence_of(m);
+  cJSON_Delete(m);
+  return ev;
+}
+
+static int call_int(const cJSON *ev, const char *k) {
+  const cJSON *call =
+      cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "tool_calls"), 0);
+  return cJSON_GetObjectItem(call, k)->valueint;
+}
+
+Test(cmd_run, a_timeout_is_retried_up_to_max_retries) {
+  char hang[512], path[600];
+  snprintf(hang, sizeof hang, "%s/demo/tests/slow", root);
+  cr_assert_eq(mkdir(hang, 0755), 0);
+  snprintf(path, sizeof path, "%s/test_slow.py", hang);
+  FILE *f = fopen(path, "w");
+  fputs("import time\ndef test_slow():\n    time.sleep(60)\n", f);
+  fclose(f);
+  cJSON *ev = run_with_policy(
+      "cost_governance: {timeout_s: 2, max_retries: 1}\n", "tests/slow", 1);
+  const cJSON *call =
+      cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "tool_calls"), 0);
+  cr_expect_str_eq(str(call, "status"), "timeout");
+  cr_expect_eq(call_int(ev, "attempts"), 2);
+  cr_expect_eq(call_int(ev, "retries_used"), 1);
+  const cJSON *g = cJSON_GetObjectItem(ev, "governance");
+  const cJSON *b = cJSON_GetObjectItem(g, "budget");
+  cr_expect_eq(cJSON_GetObjectItem(b, "attempts_total")->valueint, 2);
+  cr_expect_eq(cJSON_GetObjectItem(b, "retries_used_total")->valueint, 1);
+  cr_expect_geq(cJSON_GetObjectItem(b, "elapsed_ms_total")->valueint, 4000,
+                "both attempts count");
+  cJSON_Delete(ev);
+}
+
+Test(cmd_run, failing_tests_are_never_retried) {
+  cJSON *ev = run_with_policy("cost_governance: {max_retries: 3}\n",
+                              "tests/failing", 1);
+  cr_expect_eq(call_int(ev, "attempts"), 1);
+  cr_expect_eq(call_int(ev, "retries_used"), 0);
+  cJSON_Delete(ev);
+}
