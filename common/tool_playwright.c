@@ -134,7 +134,7 @@ typedef struct pw_cmd {
   const char *argv[16];
   char home[PATH_MAX];
   char env_home[PATH_MAX + 8];
-  char env_path[2 * PATH_MAX];
+  char env_path[4 * PATH_MAX]; /* the worker's PATH may be long */
   char env_chromium[PATH_MAX + 16];
   char env_junit_file[PATH_MAX + 40];
   char env_junit_name[PATH_MAX + 40];
@@ -391,6 +391,16 @@ static int run(const qf_tool_ctx_t *ctx, qf_tool_outcome_t *out,
   int use_npx = 0, rc = QF_OK;
   memset(out, 0, sizeof *out);
   if (c == NULL) return qf_error_set(err, QF_ENOMEM, TOOL ": out of memory");
+  /* Every path handed to the child starts with one of these: refuse a
+   * length that could cut one rather than run with a wrong path. */
+  if (strlen(ctx->workspace) > PATH_MAX - 64 ||
+      strlen(ctx->tool_dir) > PATH_MAX - 64) {
+    rc = qf_error_set(err, QF_ETOOBIG,
+                      TOOL
+                      ": workspace or tool directory "
+                      "path too long");
+    goto out;
+  }
   if (!find_runner(ctx->workspace, c, &use_npx)) {
     /* Refuse rather than let npx fetch it from the registry. */
     out->status = QF_TOOL_FAILED;

@@ -39,6 +39,10 @@ void qf_test_db_url_as(const char *url, const char *user, const char *pass,
  * (tests/validate_evidence.py); fails the test with the violations. */
 void qf_test_assert_evidence_valid(const char *path);
 
+/* Reads at most n-1 bytes of path into buf, NUL-terminated; fails the
+ * test when the file cannot be opened. Returns buf. */
+char *qf_test_slurp(const char *path, char *buf, size_t n);
+
 /* Makes a fresh temporary directory (static buffer, valid until the next
  * call). */
 const char *qf_test_tmpdir(void);

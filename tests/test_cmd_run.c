@@ -300,3 +300,47 @@ Test(cmd_run, failing_tests_are_never_retried) {
   cr_expect_eq(call_int(ev, "retries_used"), 0);
   cJSON_Delete(ev);
 }
+
+/* Two real specs in Debian's Chromium through the whole pipeline: the
+ * evidence has the JUnit counts and the screenshots. */
+Test(cmd_run, playwright_specs_run_in_chromium, .timeout = 600) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "cp -r %s/tests/data/playwright %s/pw && rm -rf %s/pw/node_modules "
+           "&& sh %s/pw/install.sh %s/pw",
+           QF_SOURCE_DIR, root, root, root, root);
+  qf_test_proc_t p;
+  qf_test_run((const char *[]){"sh", "-c", cmd, NULL}, NULL, 500, &p);
+  cr_assert_eq(p.status, 0, "install: %s%s", p.out.data, p.err.data);
+  qf_test_proc_fini(&p);
+  const char *argv[] = {QF_TEST_BIN,   "run",
+                        "--nl",        "run the e2e browser tests",
+                        "--tool",      "run_playwright",
+                        "--arg",       "config=tests/e2e/playwright.config.js",
+                        "--workspace", "pw",
+                        "--policy",    QF_SOURCE_DIR "/policy/default.yaml",
+                        "--artifacts", arts,
+                        "--json",      NULL};
+  const char *env[] = {env_root, NULL};
+  qf_test_run(argv, env, 300, &p);
+  cr_assert_eq(p.status, 1, "stdout: %s\nstderr: %s", p.out.data, p.err.data);
+  cJSON *m = cJSON_Parse(p.out.data);
+  qf_test_proc_fini(&p);
+  cr_assert_not_null(m);
+  cr_expect_str_eq(rule0(m), "junit_has_failures");
+  cr_expect_eq(summary(m, "tests"), 2);
+  cr_expect_eq(summary(m, "failures"), 1);
+  qf_test_assert_evidence_valid(str(m, "evidence_path"));
+  cJSON *ev = evidence_of(m);
+  int shots = 0, junit = 0;
+  const cJSON *a;
+  cJSON_ArrayForEach(a, cJSON_GetObjectItem(ev, "artifacts")) {
+    shots += strcmp(str(a, "type"), "screenshot") == 0 &&
+             strcmp(str(a, "mime"), "image/png") == 0;
+    junit += strcmp(str(a, "type"), "junit_xml") == 0;
+  }
+  cr_expect_geq(shots, 1, "a screenshot artifact in the evidence");
+  cr_expect_eq(junit, 1);
+  cJSON_Delete(ev);
+  cJSON_Delete(m);
+}

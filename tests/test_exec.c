@@ -45,16 +45,6 @@ static void run_ok(const qf_exec_opts_t *o, qf_exec_result_t *r) {
   cr_assert_eq(qf_exec_run(o, NULL, NULL, 100, r, &err), 0, "%s", err.message);
 }
 
-/* The file's content (at most n-1 bytes), NUL-terminated. */
-static char *slurp(const char *path, char *buf, size_t n) {
-  FILE *f = fopen(path, "rb");
-  cr_assert_not_null(f, "%s", path);
-  size_t len = fread(buf, 1, n - 1, f);
-  buf[len] = '\0';
-  fclose(f);
-  return buf;
-}
-
 static long long file_size(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 ? (long long)st.st_size : -1;
@@ -105,7 +95,7 @@ static void assert_group_gone(pid_t pgid) {
 
 static pid_t read_pid(void) {
   char buf[64];
-  return (pid_t)atoi(slurp(pid_path, buf, sizeof buf));
+  return (pid_t)atoi(qf_test_slurp(pid_path, buf, sizeof buf));
 }
 
 Test(exec, reports_exit_codes) {
@@ -138,8 +128,10 @@ Test(exec, writes_stdout_and_stderr_to_their_logs) {
   qf_exec_result_t r;
   char buf[256];
   run_ok(&o, &r);
-  cr_expect_str_eq(slurp(out_path, buf, sizeof buf), "out\n"); /* stdin: */
-  cr_expect_str_eq(slurp(err_path, buf, sizeof buf), "err\n"); /* null */
+  cr_expect_str_eq(qf_test_slurp(out_path, buf, sizeof buf),
+                   "out\n"); /* stdin: */
+  cr_expect_str_eq(qf_test_slurp(err_path, buf, sizeof buf),
+                   "err\n"); /* null */
   cr_expect_eq(r.stdout_bytes, 4);
   cr_expect_eq(r.stderr_bytes, 4);
   cr_expect_eq(r.stdout_truncated + r.stderr_truncated, 0);
@@ -147,7 +139,8 @@ Test(exec, writes_stdout_and_stderr_to_their_logs) {
 
 static long vm_hwm_kb(void) {
   char buf[4096];
-  const char *p = strstr(slurp("/proc/self/status", buf, sizeof buf), "VmHWM:");
+  const char *p =
+      strstr(qf_test_slurp("/proc/self/status", buf, sizeof buf), "VmHWM:");
   return p ? atol(p + 6) : -1;
 }
 
@@ -324,7 +317,7 @@ Test(exec, env_build_keeps_whitelisted_names_and_extra_overrides) {
   run_ok(&o, &r);
   qf_exec_env_free(env);
   cr_expect(r.exited && r.exit_code == 0, "start_errno %d", r.start_errno);
-  cr_expect_str_eq(slurp(out_path, buf, sizeof buf),
+  cr_expect_str_eq(qf_test_slurp(out_path, buf, sizeof buf),
                    "QF_EXECTEST_A=a\nQF_EXECTEST_B=override\nEXTRA=1\n");
   const char *const bad[] = {"NOEQUALS", NULL};
   cr_expect_eq(qf_exec_env_build(pat, 2, bad, &env, &err), QF_EINVAL);
@@ -350,8 +343,9 @@ Test(exec, address_space_limit_makes_a_big_allocation_fail) {
   run_ok(&o, &r);
   cr_expect(r.exited);
   cr_expect_eq(r.exit_code, 1);
-  cr_expect(strstr(slurp(err_path, buf, sizeof buf), "MemoryError") != NULL,
-            "%s", buf);
+  cr_expect(
+      strstr(qf_test_slurp(err_path, buf, sizeof buf), "MemoryError") != NULL,
+      "%s", buf);
 }
 
 Test(exec, file_size_limit_stops_a_big_write) {
@@ -381,7 +375,8 @@ Test(exec, other_limits_are_set_in_the_child) {
   o.cpu_limit_s = 30;
   o.memory_limit_mb = 300;
   run_ok(&o, &r);
-  cr_expect_str_eq(slurp(out_path, buf, sizeof buf), "64\n500\n30\n307200\n");
+  cr_expect_str_eq(qf_test_slurp(out_path, buf, sizeof buf),
+                   "64\n500\n30\n307200\n");
 }
 
 Test(exec, the_child_gets_no_descriptor_of_ours) {
@@ -393,7 +388,7 @@ Test(exec, the_child_gets_no_descriptor_of_ours) {
   char buf[256];
   run_ok(&o, &r);
   close(leak);
-  cr_expect_str_eq(slurp(out_path, buf, sizeof buf), "0\n1\n2\n");
+  cr_expect_str_eq(qf_test_slurp(out_path, buf, sizeof buf), "0\n1\n2\n");
 }
 
 Test(exec, runs_in_the_given_directory) {
@@ -404,7 +399,7 @@ Test(exec, runs_in_the_given_directory) {
   o.cwd = dir;
   run_ok(&o, &r);
   snprintf(want, sizeof want, "%s\n", dir);
-  cr_expect_str_eq(slurp(out_path, buf, sizeof buf), want);
+  cr_expect_str_eq(qf_test_slurp(out_path, buf, sizeof buf), want);
 }
 
 static int count_tick(void *ctx) {

@@ -274,3 +274,34 @@ Test(pipeline, artifacts_are_hashed_typed_limited_and_never_escape) {
   qf_evidence_free(ev);
   qf_policy_free(p);
 }
+
+Test(pipeline, screenshots_traces_and_videos_are_typed) {
+  char dir[256], path[400];
+  snprintf(dir, sizeof dir, "%s/r/tools/run_playwright/test-results/t1", arts);
+  cr_assert_eq(qf_fs_mkdirs(dir, NULL), 0);
+  const char *names[] = {"test-failed-1.png", "trace.zip", "video.webm",
+                         "junit.xml"};
+  const char *types[] = {"screenshot", "trace", "video", "junit_xml"};
+  for (size_t i = 0; i < 4; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    write_file(path, 3);
+  }
+  qf_evidence_t *ev = NULL;
+  qf_error_t err;
+  cr_assert_eq(qf_evidence_new(RUN_ID, "x", NULL, &ev, &err), 0);
+  int dropped = 0;
+  char tools[256];
+  snprintf(tools, sizeof tools, "%s/r/tools", arts);
+  cr_assert_eq(
+      qf_pipeline_collect_artifacts(ev, arts, tools, NULL, &dropped, &err), 0,
+      "%s", err.message);
+  cr_assert_eq(ev->nartifacts, 4);
+  for (size_t i = 0; i < 4; i++) {
+    int found = 0;
+    for (size_t j = 0; j < ev->nartifacts; j++)
+      found |= strstr(ev->artifacts[j].path, names[i]) != NULL &&
+               strcmp(ev->artifacts[j].type, types[i]) == 0;
+    cr_expect(found, "%s as %s", names[i], types[i]);
+  }
+  qf_evidence_free(ev);
+}

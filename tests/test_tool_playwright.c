@@ -164,12 +164,12 @@ static void run_tool(const char *json, qf_tool_outcome_t *out) {
 
 /* ---- validation ---------------------------------------------------------- */
 
-TestSuite(playwright_validate, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(playwright_args, .init = setup, .fini = teardown, .timeout = 60);
 
 /* A stand-in runner that leaves a mark: validation must never start it. */
 static const char marker_runner[] = "#!/bin/sh\ntouch \"$0.ran\"\n";
 
-Test(playwright_validate, accepts_every_argument_and_an_empty_object) {
+Test(playwright_args, accepts_every_argument_and_an_empty_object) {
   qf_error_t err;
   write_file(CONFIG, "module.exports = {};\n", 0644);
   cr_expect_eq(validate_json("{}", &err), 0, "%s", err.message);
@@ -182,7 +182,7 @@ Test(playwright_validate, accepts_every_argument_and_an_empty_object) {
   cr_expect_eq(fx.tool->validate(NULL, fx.workspace, fx.policy, &err), 0);
 }
 
-Test(playwright_validate, refuses_bad_arguments_naming_them_and_runs_nothing) {
+Test(playwright_args, refuses_bad_arguments_naming_them_and_runs_nothing) {
   static const struct {
     const char *args, *message;
   } cases[] = {
@@ -364,7 +364,7 @@ Test(playwright_command, a_workspace_without_playwright_fails_without_running) {
 
 /* ---- real runs (Chromium) -------------------------------------------- */
 
-TestSuite(playwright_real, .init = setup, .fini = teardown, .timeout = 600);
+TestSuite(playwright_run, .init = setup, .fini = teardown, .timeout = 600);
 
 /* Copies the sample project into the workspace and installs what it needs
  * (Chromium, node_modules) with its own install script. */
@@ -381,7 +381,7 @@ static void install_project(void) {
   fprintf(stderr, "install.sh took %lds\n", (long)(time(NULL) - t0));
 }
 
-Test(playwright_real, runs_the_project_reports_one_failure_then_greps_one) {
+Test(playwright_run, runs_the_project_reports_one_failure_then_greps_one) {
   qf_tool_outcome_t out;
   install_project();
   run_tool("{\"config\": \"" CONFIG "\"}", &out);

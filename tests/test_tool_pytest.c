@@ -101,19 +101,10 @@ static void run_suite(const char *suite, const char *json, int timeout_s,
   cr_assert_eq(rc, 0, "%s", err.message);
 }
 
-static char *slurp(const char *path, char *buf, size_t n) {
-  FILE *f = fopen(path, "rb");
-  cr_assert_not_null(f, "%s", path);
-  size_t len = fread(buf, 1, n - 1, f);
-  buf[len] = '\0';
-  fclose(f);
-  return buf;
-}
-
 static char *tool_file(const char *name, char *buf, size_t n) {
   char path[PATH_MAX + 96];
   snprintf(path, sizeof path, "%s/%s", tool_dir, name);
-  return slurp(path, buf, n);
+  return qf_test_slurp(path, buf, n);
 }
 
 Test(pytest, a_passing_suite_succeeds) {

@@ -14,8 +14,9 @@ PKGS=(
   rabbitmq-server postgresql
   # test helpers: a second AMQP client, the test tools we drive
   amqp-tools python3 python3-pytest python3-pika python3-jsonschema
-  # process inspection in tests
-  procps
+  # process inspection in tests; the browser run_playwright hands to
+  # Playwright Test (its own browser downloads are never used)
+  procps chromium
 )
 
 missing=()

@@ -24,7 +24,7 @@ export npm_config_update_notifier=false
 # rather than wait, and two test processes may start together.
 if [ -z "${QF_PW_INSTALL_LOCKED:-}" ] && command -v flock >/dev/null; then
   export QF_PW_INSTALL_LOCKED=1
-  exec flock /tmp/qf-playwright-install.lock "$0" "$@"
+  exec flock /tmp/qf-playwright-install.lock sh "$0" "$@"
 fi
 
 apt_updated=
