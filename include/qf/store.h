@@ -1,0 +1,111 @@
+/* store.h: the worker's runs in PostgreSQL (tables of migrations/001 and
+ * 002). Every statement is parameterised; every state change is a
+ * compare-and-set on the run's status, so two workers holding the same
+ * request (a redelivery racing a slow ack) cannot both finish it.
+ *
+ * Errors are the db module's codes: QF_EDBCONN when the connection is
+ * lost (the caller reconnects with qf_store_reconnect and requeues its
+ * delivery), QF_ECONFLICT when the run is no longer in the expected state.
+ * One qf_store_t per thread.
+ */
+#ifndef QF_STORE_H
+#define QF_STORE_H
+
+#include <cjson/cJSON.h>
+
+#include "qf/db.h"
+#include "qf/err.h"
+#include "qf/uuid.h"
+
+typedef struct qf_store qf_store_t;
+
+/* Connects (application_name "qf-worker" unless app says otherwise). On
+ * success *out is owned by the caller (qf_store_close). */
+int qf_store_open(const char *conninfo, const char *app, qf_store_t **out,
+                  qf_error_t *err) QF_MUSTCHECK;
+void qf_store_close(qf_store_t *st);
+
+/* Whether the connection is usable; reconnects when it is not (one try;
+ * the caller owns the backoff). */
+int qf_store_reconnect(qf_store_t *st, qf_error_t *err) QF_MUSTCHECK;
+
+/* The database session itself, for tests and the approver (borrowed). */
+qf_db_t *qf_store_db(qf_store_t *st);
+
+typedef enum qf_run_status {
+  QF_RUN_RECEIVED = 0,
+  QF_RUN_RUNNING,
+  QF_RUN_AWAITING_APPROVAL,
+  QF_RUN_DECIDED
+} qf_run_status_t;
+
+/* A run as the worker needs it; every pointer is owned by the row. */
+typedef struct qf_run_row {
+  char run_id[QF_UUID_STR_LEN + 1];
+  qf_run_status_t status;
+  int attempts;             /* deliveries that claimed it, this one included */
+  cJSON *checkpoint;        /* NULL before the first node completed */
+  cJSON *decision_message;  /* NULL until decided or parked */
+  char *reply_to;           /* NULL when none */
+  char *correlation_id;     /* NULL when none */
+} qf_run_row_t;
+
+void qf_run_row_fini(qf_run_row_t *row);
+
+/* What a delivery says about its run. */
+typedef struct qf_claim {
+  const char *run_id;
+  const char *message_id;     /* may be NULL */
+  const char *request_json;   /* the normalized request (an object) */
+  const char *requested_by;   /* may be NULL */
+  const char *reply_to;       /* may be NULL */
+  const char *correlation_id; /* may be NULL */
+  const char *worker;         /* who claims it, e.g. "host:pid" */
+} qf_claim_t;
+
+/* Creates the run (status received) or finds the existing one, counts the
+ * delivery in attempts, records a run_events row ("claimed", with the
+ * worker), and returns the row. *created is 1 for a new run. */
+int qf_store_claim(qf_store_t *st, const qf_claim_t *c, qf_run_row_t *out,
+                   int *created, qf_error_t *err) QF_MUSTCHECK;
+
+/* After a node completed: saves the checkpoint (status running,
+ * current_node = node) and appends a run_events row ("node.<node>", data
+ * {"duration_ms": N}), in one transaction. QF_ECONFLICT when the run is
+ * already decided or parked. */
+int qf_store_checkpoint(qf_store_t *st, const char *run_id, const char *node,
+                        const cJSON *checkpoint, long long duration_ms,
+                        qf_error_t *err) QF_MUSTCHECK;
+
+/* The outcome of a run, to commit. */
+typedef struct qf_finish {
+  const char *run_id;
+  const char *decision;          /* PASS, FAIL or NEED_HITL */
+  const char *reason;
+  const cJSON *triggered_rules;  /* an array */
+  const char *decided_by;        /* gate or budget */
+  const cJSON *evidence;         /* the evidence document */
+  const char *evidence_path;
+  const char *policy_version;
+  const char *policy_hash;
+  const cJSON *decision_message; /* what will be published (approval_id is
+                                    filled in by qf_store_finish) */
+  /* NEED_HITL only: */
+  const char *stage;             /* after_execute or before_execute */
+  const char *triggered_rule;    /* the rule that asked for a human */
+  const char *requested_by;
+  int expires_after_s;           /* from the policy's hitl block */
+} qf_finish_t;
+
+/* In one transaction: the run becomes decided (final) or, for NEED_HITL,
+ * awaiting_approval with a new pending approval (expires_at = now() +
+ * expires_after_s); evidence, decision and the decision message (with its
+ * approval_id set) are stored; a run_events row ("decided" or "parked")
+ * is appended. Compare-and-set: only from received/running; otherwise
+ * QF_ECONFLICT (someone else finished it) and nothing changes. On success
+ * *message_out (if not NULL) is the stored decision message (caller
+ * frees with cJSON_Delete). */
+int qf_store_finish(qf_store_t *st, const qf_finish_t *f, cJSON **message_out,
+                    qf_error_t *err) QF_MUSTCHECK;
+
+#endif
