@@ -8,26 +8,16 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "amqp_internal.h"
 #include "qf/log.h"
 
-#define CHANNEL 1
-
-struct qf_amqp {
-  amqp_connection_state_t state;
-  int open;          /* channel 1 is open: close it politely on free */
-  int dead;          /* the connection failed: do not talk to it any more */
-  int confirm;       /* channel in confirm mode */
-  uint64_t next_tag; /* delivery tag the next publish will get */
-  int heartbeat_s;
-};
-
-static int64_t now_ms(void) {
+int64_t qf__amqp_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static char *bytes_dup(amqp_bytes_t b) {
+char *qf__amqp_bytes_dup(amqp_bytes_t b) {
   char *s = malloc(b.len + 1);
   if (s == NULL) return NULL;
   if (b.len) memcpy(s, b.bytes, b.len);
@@ -36,8 +26,8 @@ static char *bytes_dup(amqp_bytes_t b) {
 }
 
 /* Describes a server close method (connection.close or channel.close). */
-static int server_close(qf_amqp_t *c, const amqp_method_t *m, const char *what,
-                        qf_error_t *err) {
+int qf__amqp_server_close(qf_amqp_t *c, const amqp_method_t *m,
+                          const char *what, qf_error_t *err) {
   if (m->id == AMQP_CONNECTION_CLOSE_METHOD) {
     amqp_connection_close_t *cl = m->decoded;
     c->dead = 1;
@@ -59,8 +49,8 @@ static int server_close(qf_amqp_t *c, const amqp_method_t *m, const char *what,
                       amqp_method_name(m->id));
 }
 
-static int reply_check(qf_amqp_t *c, amqp_rpc_reply_t r, const char *what,
-                       qf_error_t *err) {
+int qf__amqp_reply_check(qf_amqp_t *c, amqp_rpc_reply_t r, const char *what,
+                         qf_error_t *err) {
   switch (r.reply_type) {
     case AMQP_RESPONSE_NORMAL:
       return QF_OK;
@@ -74,13 +64,13 @@ static int reply_check(qf_amqp_t *c, amqp_rpc_reply_t r, const char *what,
           r.library_error == AMQP_STATUS_TIMEOUT ? QF_ETIMEDOUT : QF_EAMQPCONN,
           "%s: %s", what, amqp_error_string2(r.library_error));
     case AMQP_RESPONSE_SERVER_EXCEPTION:
-      return server_close(c, &r.reply, what, err);
+      return qf__amqp_server_close(c, &r.reply, what, err);
   }
   return qf_error_set(err, QF_EINTERNAL, "%s: unknown reply type", what);
 }
 
 int qf_amqp_rpc_check(qf_amqp_t *c, const char *what, qf_error_t *err) {
-  return reply_check(c, amqp_get_rpc_reply(c->state), what, err);
+  return qf__amqp_reply_check(c, amqp_get_rpc_reply(c->state), what, err);
 }
 
 static int open_socket(qf_amqp_t *c, struct amqp_connection_info *ci,
@@ -108,7 +98,7 @@ static int login(qf_amqp_t *c, struct amqp_connection_info *ci,
   amqp_rpc_reply_t r = amqp_login_with_properties(
       c->state, ci->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, hb, &table,
       AMQP_SASL_METHOD_PLAIN, ci->user, ci->password);
-  int rc = reply_check(c, r, "login", err);
+  int rc = qf__amqp_reply_check(c, r, "login", err);
   if (rc < 0) return qf_error_prefix(err, "%s", where);
   c->heartbeat_s = amqp_get_heartbeat(c->state);
   amqp_channel_open(c->state, CHANNEL);
@@ -171,6 +161,8 @@ void qf_amqp_free(qf_amqp_t *c) {
     }
     amqp_destroy_connection(c->state);
   }
+  qf__amqp_drop_pending(c);
+  free(c->consumer_tag);
   free(c);
 }
 
@@ -191,7 +183,7 @@ int qf_amqp_declare_queue(qf_amqp_t *c, const char *name, int exclusive,
   int rc = qf_amqp_rpc_check(c, "queue.declare", err);
   if (rc < 0) return qf_error_prefix(err, "queue %s", name);
   if (name_out) {
-    *name_out = bytes_dup(ok->queue);
+    *name_out = qf__amqp_bytes_dup(ok->queue);
     if (*name_out == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
   }
   return QF_OK;
@@ -239,7 +231,7 @@ static int confirm_frame(qf_amqp_t *c, const amqp_frame_t *f, uint64_t tag,
   if (m->id == AMQP_BASIC_ACK_METHOD) {
     const amqp_basic_ack_t *a = m->decoded;
     if (a->delivery_tag == tag || (a->multiple && a->delivery_tag >= tag)) {
-      *result = *returned ? qf_error_set(err, QF_ENACK,
+      *result = *returned ? qf_error_set(err, QF_ENOROUTE,
                                          "message returned as unroutable")
                           : QF_OK;
       return 1;
@@ -257,16 +249,16 @@ static int confirm_frame(qf_amqp_t *c, const amqp_frame_t *f, uint64_t tag,
     if (r.reply_type == AMQP_RESPONSE_NORMAL) amqp_destroy_message(&msg);
     return 0;
   }
-  *result = server_close(c, m, "publish", err);
+  *result = qf__amqp_server_close(c, m, "publish", err);
   return 1;
 }
 
 static int wait_confirm(qf_amqp_t *c, uint64_t tag, int timeout_ms,
                         qf_error_t *err) {
-  int64_t deadline = now_ms() + timeout_ms;
+  int64_t deadline = qf__amqp_now_ms() + timeout_ms;
   int returned = 0, result = QF_OK;
   for (;;) {
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - qf__amqp_now_ms();
     if (left <= 0)
       return qf_error_set(err, QF_ETIMEDOUT, "no publisher confirm in %d ms",
                           timeout_ms);
@@ -325,20 +317,21 @@ static int copy_headers(const amqp_basic_properties_t *p,
         e->value.kind != AMQP_FIELD_KIND_BYTES)
       continue; /* we only carry string headers */
     qf_amqp_header_t *h = &out->headers[out->nheaders++];
-    h->key = bytes_dup(e->key);
-    h->value = bytes_dup(e->value.value.bytes);
+    h->key = qf__amqp_bytes_dup(e->key);
+    h->value = qf__amqp_bytes_dup(e->value.value.bytes);
     if (h->key == NULL || h->value == NULL) return QF_ENOMEM;
   }
   return QF_OK;
 }
 
-static int copy_message(const amqp_message_t *msg, qf_amqp_message_t *out) {
+int qf__amqp_copy_message(const amqp_message_t *msg, qf_amqp_message_t *out) {
   const amqp_basic_properties_t *p = &msg->properties;
-  out->body = bytes_dup(msg->body);
+  out->body = qf__amqp_bytes_dup(msg->body);
   out->body_len = msg->body.len;
   if (out->body == NULL) return QF_ENOMEM;
-#define QF__COPY(field, flag)                                           \
-  if ((p->_flags & flag) && (out->field = bytes_dup(p->field)) == NULL) \
+#define QF__COPY(field, flag)                              \
+  if ((p->_flags & flag) &&                                \
+      (out->field = qf__amqp_bytes_dup(p->field)) == NULL) \
     return QF_ENOMEM;
   QF__COPY(content_type, AMQP_BASIC_CONTENT_TYPE_FLAG)
   QF__COPY(message_id, AMQP_BASIC_MESSAGE_ID_FLAG)
@@ -353,19 +346,19 @@ static int get_once(qf_amqp_t *c, const char *queue, int no_ack,
   amqp_maybe_release_buffers(c->state);
   amqp_rpc_reply_t r =
       amqp_basic_get(c->state, CHANNEL, amqp_cstring_bytes(queue), no_ack);
-  int rc = reply_check(c, r, "basic.get", err);
+  int rc = qf__amqp_reply_check(c, r, "basic.get", err);
   if (rc < 0) return rc;
   if (r.reply.id != AMQP_BASIC_GET_OK_METHOD) return QF_OK; /* get-empty */
   amqp_basic_get_ok_t *ok = r.reply.decoded;
   memset(out, 0, sizeof *out);
   out->delivery_tag = ok->delivery_tag;
   out->redelivered = ok->redelivered;
-  out->exchange = bytes_dup(ok->exchange);
-  out->routing_key = bytes_dup(ok->routing_key);
+  out->exchange = qf__amqp_bytes_dup(ok->exchange);
+  out->routing_key = qf__amqp_bytes_dup(ok->routing_key);
   amqp_message_t msg;
   r = amqp_read_message(c->state, CHANNEL, &msg, 0);
-  if ((rc = reply_check(c, r, "basic.get body", err)) < 0) return rc;
-  rc = copy_message(&msg, out);
+  if ((rc = qf__amqp_reply_check(c, r, "basic.get body", err)) < 0) return rc;
+  rc = qf__amqp_copy_message(&msg, out);
   amqp_destroy_message(&msg);
   if (rc < 0 || !out->exchange || !out->routing_key) {
     qf_amqp_message_fini(out);
@@ -377,12 +370,12 @@ static int get_once(qf_amqp_t *c, const char *queue, int no_ack,
 
 int qf_amqp_get(qf_amqp_t *c, const char *queue, int no_ack, int timeout_ms,
                 qf_amqp_message_t *out, qf_error_t *err) {
-  int64_t deadline = now_ms() + timeout_ms;
+  int64_t deadline = qf__amqp_now_ms() + timeout_ms;
   for (;;) {
     int got = 0;
     int rc = get_once(c, queue, no_ack, out, &got, err);
     if (rc < 0 || got) return rc;
-    if (now_ms() >= deadline)
+    if (qf__amqp_now_ms() >= deadline)
       return qf_error_set(err, QF_ETIMEDOUT, "no message on %s in %d ms", queue,
                           timeout_ms);
     struct timespec ts = {0, 20 * 1000000L};

@@ -148,6 +148,11 @@ static int run_attempts(qf_run_state_t *s, const qf_run_cfg_t *cfg,
     if (rc == QF_OK) rc = qf_fs_empty_dir(dir, err);
     if (rc == QF_OK) rc = tool->run(&ctx, o, err);
     if (rc < 0) return rc;
+    /* A tool stopped by its caller (shutdown, Ctrl-C) says nothing about
+     * the change under test: the run is abandoned, to be run again. */
+    if (o->canceled)
+      return qf_error_set(err, QF_ECANCELED, "%s was canceled",
+                          s->request->tool_name);
     total_ms += o->duration_ms;
     call->attempts = attempt;
     if (!o->infra_failure || attempt > s->max_retries) break;

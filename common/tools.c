@@ -141,6 +141,7 @@ void qf_tools_outcome_from_exec(const char *tool, const qf_exec_result_t *r,
                                 int timeout_s, qf_tool_outcome_t *out) {
   out->duration_ms = r->duration_ms;
   out->output_truncated = r->stdout_truncated || r->stderr_truncated;
+  out->canceled = r->canceled;
   out->has_exit_code = r->exited;
   out->exit_code = r->exited ? r->exit_code : -1;
   out->status =

@@ -80,7 +80,7 @@ Test(amqp, unroutable_message_is_not_confirmed) {
   qf_amqp_msg_t m = {.body = "x", .body_len = 1};
   int rc =
       qf_amqp_publish(pub, "amq.direct", "nobody.listens.here", &m, 5000, &err);
-  cr_expect_eq(rc, QF_ENACK, "%s", err.message);
+  cr_expect_eq(rc, QF_ENOROUTE, "%s", err.message);
   cr_expect_not_null(strstr(err.message, "unroutable"), "%s", err.message);
   /* The connection stays usable after a return. */
   char q[128];

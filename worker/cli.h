@@ -23,6 +23,7 @@ extern const qf_cmd_t qf_cmd_junit;
 extern const qf_cmd_t qf_cmd_gate;
 extern const qf_cmd_t qf_cmd_evals;
 extern const qf_cmd_t qf_cmd_run;
+extern const qf_cmd_t qf_cmd_worker;
 
 /* Returns the value of the environment variable, or def when unset or
  * empty (borrowed). */

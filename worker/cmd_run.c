@@ -215,11 +215,11 @@ static int execute(const flags_t *f) {
       .tick = tick};
   int rc = qf_pipeline_run(&s, &cfg, NULL, NULL, &err);
   int code;
-  if (rc < 0)
-    code = qf_cli_fail("run", failure_exit(rc), "%s", err.message);
-  else if (g_stop)
+  if (g_stop)
     code = qf_cli_fail("run", QF_EXIT_INFRA, "interrupted by signal %d",
                        (int)g_stop);
+  else if (rc < 0)
+    code = qf_cli_fail("run", failure_exit(rc), "%s", err.message);
   else
     code = report(&s, f->json);
   qf_run_state_fini(&s);

@@ -9,7 +9,7 @@
 #include "qf/version.h"
 
 static const qf_cmd_t *const commands[] = {
-    &qf_cmd_run,    &qf_cmd_gate,  &qf_cmd_junit,
+    &qf_cmd_worker, &qf_cmd_run,   &qf_cmd_gate,    &qf_cmd_junit,
     &qf_cmd_policy, &qf_cmd_evals, &qf_cmd_migrate,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

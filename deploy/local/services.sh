@@ -205,7 +205,9 @@ rmq_stop() {
 
 # ------------------------------------------------------------------ commands
 print_env() {
-  echo "export QF_AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT/"
+  # %2f is the default vhost "/" for every client (a bare trailing "/"
+  # means the empty vhost to librabbitmq tools and the AMQP URI spec).
+  echo "export QF_AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f"
   echo "export QF_DATABASE_URL=postgresql://$PG_SUPER:$(pg_password)@127.0.0.1:$PG_PORT/$PG_DB"
   echo "export QF_LOCAL_PG_BIN=$(pg_bindir)"
 }

@@ -96,8 +96,9 @@ int qf_amqp_delete_queue(qf_amqp_t *c, const char *name,
                          qf_error_t *err) QF_MUSTCHECK;
 
 /* Publishes with mandatory=1. On a confirm-mode connection it waits up to
- * timeout_ms for the broker's ack: a nack, a return (unroutable) or a
- * timeout is a failure (QF_ENACK / QF_ETIMEDOUT) and the caller retries. */
+ * timeout_ms for the broker's ack: a nack or a timeout is a failure
+ * (QF_ENACK / QF_ETIMEDOUT) worth retrying; a return (no queue bound for
+ * the routing key) is QF_ENOROUTE, which retrying cannot change. */
 int qf_amqp_publish(qf_amqp_t *c, const char *exchange, const char *routing_key,
                     const qf_amqp_msg_t *msg, int timeout_ms,
                     qf_error_t *err) QF_MUSTCHECK;
@@ -109,6 +110,43 @@ int qf_amqp_get(qf_amqp_t *c, const char *queue, int no_ack, int timeout_ms,
 
 int qf_amqp_ack(qf_amqp_t *c, uint64_t delivery_tag,
                 qf_error_t *err) QF_MUSTCHECK;
+
+/* Declares a durable exchange of type (direct, topic, fanout). */
+int qf_amqp_declare_exchange(qf_amqp_t *c, const char *name, const char *type,
+                             qf_error_t *err) QF_MUSTCHECK;
+
+/* Binds queue to exchange with key. */
+int qf_amqp_bind_queue(qf_amqp_t *c, const char *queue, const char *exchange,
+                       const char *key, qf_error_t *err) QF_MUSTCHECK;
+
+/* basic.qos with prefetch_count (per consumer). */
+int qf_amqp_qos(qf_amqp_t *c, int prefetch, qf_error_t *err) QF_MUSTCHECK;
+
+/* Starts consuming queue with manual acks (the broker names the consumer);
+ * one consumer per connection. */
+int qf_amqp_consume(qf_amqp_t *c, const char *queue,
+                    qf_error_t *err) QF_MUSTCHECK;
+
+/* Stops consuming (basic.cancel); no-op when not consuming. */
+int qf_amqp_cancel(qf_amqp_t *c, qf_error_t *err) QF_MUSTCHECK;
+
+/* Waits up to timeout_ms for the next delivery: 1 and *out filled (the
+ * caller owns it: qf_amqp_message_fini), 0 when none came, or a negative
+ * code (QF_EAMQPCONN: reconnect). Deliveries that qf_amqp_service read
+ * while the caller was busy come first, in order. */
+int qf_amqp_next(qf_amqp_t *c, int timeout_ms, qf_amqp_message_t *out,
+                 qf_error_t *err) QF_MUSTCHECK;
+
+/* Serves the connection without blocking: sends due heartbeats, notices
+ * missed ones and closes, and keeps any delivery that arrives for
+ * qf_amqp_next. Call it at least every few seconds while busy (librabbitmq
+ * does no background work). QF_EAMQPCONN when the connection is gone. */
+int qf_amqp_service(qf_amqp_t *c, qf_error_t *err) QF_MUSTCHECK;
+
+/* basic.nack of one delivery; requeue nonzero puts it back in the queue,
+ * zero dead-letters it. */
+int qf_amqp_nack(qf_amqp_t *c, uint64_t delivery_tag, int requeue,
+                 qf_error_t *err) QF_MUSTCHECK;
 
 /* Releases the members of m and zeroes it. NULL allowed. */
 void qf_amqp_message_fini(qf_amqp_message_t *m);

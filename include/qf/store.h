@@ -46,6 +46,7 @@ typedef struct qf_run_row {
   int attempts;             /* deliveries that claimed it, this one included */
   cJSON *checkpoint;        /* NULL before the first node completed */
   cJSON *decision_message;  /* NULL until decided or parked */
+  cJSON *evidence;          /* NULL until decided or parked */
   char *reply_to;           /* NULL when none */
   char *correlation_id;     /* NULL when none */
 } qf_run_row_t;

@@ -43,6 +43,8 @@ typedef struct qf_tool_outcome {
   int has_junit;     /* junit holds the tool's report(s) */
   qf_junit_summary_t junit;
   int output_truncated; /* a log hit the output cap */
+  int canceled;         /* stopped by its caller (tick asked): the run is
+                           abandoned, never decided on */
 } qf_tool_outcome_t;
 
 typedef struct qf_tool {

@@ -1,0 +1,68 @@
+/* worker.h: `qf worker`, the service. It consumes requests from RabbitMQ,
+ * runs the pipeline, persists every run in PostgreSQL and publishes the
+ * evidence and the decision, with at-least-once delivery and exactly-once
+ * effects (DESIGN.md sections 3 to 5):
+ *
+ *   claim the run (idempotent on message_id) -> run the nodes, saving a
+ *   checkpoint after each -> commit the decision (and, for NEED_HITL, a
+ *   pending approval) -> publish evidence and decision with confirms ->
+ *   ack.
+ *
+ * A crash anywhere before the ack makes the broker redeliver; the claim
+ * then finds the run and either re-publishes what was decided or resumes
+ * after the last completed node. Broker or database trouble is met with
+ * reconnects (capped exponential backoff with full jitter); the worker
+ * never exits on a transient fault. One thread, three connections: the
+ * consumer, the publisher (confirms) and the database.
+ */
+#ifndef QF_WORKER_H
+#define QF_WORKER_H
+
+#include <signal.h>
+
+#include "qf/err.h"
+
+#define QF_WORKER_NAME_MAX 128
+
+/* Names of the topology; all derive from one prefix (default "qf"). */
+typedef struct qf_topology {
+  char requests[QF_WORKER_NAME_MAX];   /* <p>.requests, direct */
+  char decisions[QF_WORKER_NAME_MAX];  /* <p>.decisions, topic */
+  char evidence[QF_WORKER_NAME_MAX];   /* <p>.evidence, topic */
+  char dead[QF_WORKER_NAME_MAX];       /* <p>.dead, fanout */
+  char queue[QF_WORKER_NAME_MAX];      /* <p>.orchestrations, quorum */
+  char dead_queue[QF_WORKER_NAME_MAX]; /* <p>.orchestrations.dead */
+  char hitl[QF_WORKER_NAME_MAX];       /* <p>.hitl */
+} qf_topology_t;
+
+/* Fills the names from prefix; QF_EINVAL when they would not fit. */
+int qf_topology_init(qf_topology_t *t, const char *prefix) QF_MUSTCHECK;
+
+typedef struct qf_worker_cfg {
+  const char *amqp_url;
+  const char *database_url;
+  const char *policy_path;
+  const char *artifacts_root;
+  const char *workspace_root;
+  const char *prefix;            /* topology prefix, "qf" */
+  const char *evidence_base_url; /* NULL: no evidence_url in decisions */
+  const char *worker_id;         /* e.g. host:pid, for the runs table */
+  int prefetch;                  /* basic.qos, >= 1 */
+  int heartbeat_s;               /* AMQP heartbeat */
+  int shutdown_grace_s;          /* a run may finish this long after
+                                    SIGTERM */
+  int delivery_limit;            /* x-delivery-limit of the queue */
+  int publish_timeout_ms;        /* wait for a publisher confirm */
+  int max_backoff_s;             /* reconnect backoff cap */
+} qf_worker_cfg_t;
+
+/* Runs until *signals becomes nonzero (the caller's signal handler counts
+ * signals): then stops consuming, lets the current run finish within
+ * shutdown_grace_s, closes and returns QF_OK. A second signal abandons the
+ * current run (its delivery is requeued for another worker) at once.
+ * Returns a negative code only for a configuration that cannot work (an
+ * invalid name), never for a broker or database outage. */
+int qf_worker_run(const qf_worker_cfg_t *cfg,
+                  volatile sig_atomic_t *signals) QF_MUSTCHECK;
+
+#endif

@@ -1,0 +1,148 @@
+/* qf worker: the service. Configuration comes from flags, then the
+ * environment, then defaults (DESIGN.md section 2). */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "qf/log.h"
+#include "qf/policy.h"
+#include "qf/worker.h"
+
+static const char usage[] =
+    "usage: qf worker [--prefix P] [--policy FILE]\n"
+    "\n"
+    "Consumes requests from RabbitMQ, runs each through the pipeline,\n"
+    "persists it in PostgreSQL, publishes evidence and decision with\n"
+    "publisher confirms, then acks. Reconnects to both with backoff; never\n"
+    "exits on a broker or database outage. SIGTERM/SIGINT: stop consuming,\n"
+    "let the current run finish within QF_SHUTDOWN_GRACE_S, exit 0; a second\n"
+    "signal requeues the current request and exits at once.\n"
+    "\n"
+    "  --prefix P     topology names P.requests, P.orchestrations, ...\n"
+    "                 (default $QF_TOPOLOGY_PREFIX, else qf)\n"
+    "  --policy FILE  default $QF_POLICY, else policy/default.yaml\n"
+    "\n"
+    "Environment: QF_AMQP_URL, QF_DATABASE_URL (required), QF_POLICY,\n"
+    "QF_ARTIFACTS_ROOT (./artifacts), QF_WORKSPACE_ROOT (.), QF_PREFETCH\n"
+    "(1), QF_HEARTBEAT_S (15), QF_SHUTDOWN_GRACE_S (30), QF_DELIVERY_LIMIT\n"
+    "(3), QF_PUBLISH_TIMEOUT_S (10), QF_MAX_BACKOFF_S (30),\n"
+    "QF_EVIDENCE_BASE_URL, QF_TOPOLOGY_PREFIX, QF_LOG_LEVEL.\n"
+    "\n"
+    "Exit codes: 0 stopped by a signal, 64 usage or configuration, 65 the\n"
+    "policy is invalid.\n";
+
+static int run(int argc, char **argv);
+
+const qf_cmd_t qf_cmd_worker = {
+    .name = "worker",
+    .run = run,
+    .summary = "consume requests, run, persist, publish (the service)",
+    .usage = usage,
+};
+
+static volatile sig_atomic_t g_signals;
+
+static void on_signal(int sig) {
+  (void)sig;
+  if (g_signals < 2) g_signals++;
+}
+
+/* An integer setting from the environment within [min, max]. */
+static int env_int(const char *name, int def, int min, int max, int *out) {
+  const char *v = qf_cli_env(name, NULL);
+  char *end;
+  if (v == NULL) {
+    *out = def;
+    return 0;
+  }
+  long n = strtol(v, &end, 10);
+  if (*end != '\0' || n < min || n > max) {
+    fprintf(stderr, "qf worker: %s must be an integer from %d to %d\n", name,
+            min, max);
+    return -1;
+  }
+  *out = (int)n;
+  return 0;
+}
+
+static int read_env(qf_worker_cfg_t *c) {
+  c->amqp_url = qf_cli_env("QF_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/");
+  c->database_url = qf_cli_env("QF_DATABASE_URL", NULL);
+  c->artifacts_root = qf_cli_env("QF_ARTIFACTS_ROOT", "artifacts");
+  c->workspace_root = qf_cli_env("QF_WORKSPACE_ROOT", ".");
+  c->evidence_base_url = qf_cli_env("QF_EVIDENCE_BASE_URL", NULL);
+  if (c->prefix == NULL) c->prefix = qf_cli_env("QF_TOPOLOGY_PREFIX", "qf");
+  int publish_s = 10;
+  if (env_int("QF_PREFETCH", 1, 1, 1000, &c->prefetch) < 0 ||
+      env_int("QF_HEARTBEAT_S", 15, 1, 600, &c->heartbeat_s) < 0 ||
+      env_int("QF_SHUTDOWN_GRACE_S", 30, 0, 86400, &c->shutdown_grace_s) < 0 ||
+      env_int("QF_DELIVERY_LIMIT", 3, 1, 1000, &c->delivery_limit) < 0 ||
+      env_int("QF_PUBLISH_TIMEOUT_S", 10, 1, 600, &publish_s) < 0 ||
+      env_int("QF_MAX_BACKOFF_S", 30, 1, 3600, &c->max_backoff_s) < 0)
+    return -1;
+  c->publish_timeout_ms = publish_s * 1000;
+  return 0;
+}
+
+static int parse(int argc, char **argv, qf_worker_cfg_t *c) {
+  static const struct option opts[] = {
+      {"prefix", 1, NULL, 'P'}, {"policy", 1, NULL, 'p'}, {NULL, 0, NULL, 0}};
+  int opt;
+  optind = 1;
+  opterr = 0;
+  while ((opt = getopt_long(argc, argv, ":P:p:", opts, NULL)) != -1) {
+    if (opt == 'P') {
+      c->prefix = optarg;
+    } else if (opt == 'p') {
+      c->policy_path = optarg;
+    } else {
+      return qf_cli_usage_error(&qf_cmd_worker, "%s %s", argv[optind - 1],
+                                opt == ':' ? "needs a value" : "is unknown");
+    }
+  }
+  if (optind < argc)
+    return qf_cli_usage_error(&qf_cmd_worker, "unexpected argument '%s'",
+                              argv[optind]);
+  return 0;
+}
+
+/* Fail closed at start: a worker that cannot load its policy would only
+ * requeue every request. */
+static int check_policy(const char *path) {
+  qf_policy_t *p = NULL;
+  qf_error_t err;
+  if (qf_policy_load(path, &p, &err) < 0)
+    return qf_cli_fail("worker", QF_EXIT_DATAERR, "%s", err.message);
+  qf_policy_free(p);
+  return 0;
+}
+
+static int run(int argc, char **argv) {
+  qf_worker_cfg_t c = {0};
+  char id[HOST_NAME_MAX + 32], host[HOST_NAME_MAX + 1] = "localhost";
+  int code = parse(argc, argv, &c);
+  if (code != 0) return code;
+  if (read_env(&c) < 0) return QF_EXIT_USAGE;
+  if (c.database_url == NULL)
+    return qf_cli_usage_error(&qf_cmd_worker, "QF_DATABASE_URL is not set");
+  c.policy_path = qf_cli_policy_path(c.policy_path);
+  if ((code = check_policy(c.policy_path)) != 0) return code;
+  gethostname(host, sizeof host - 1);
+  snprintf(id, sizeof id, "%s:%ld", host, (long)getpid());
+  c.worker_id = id;
+  struct sigaction sa = {.sa_handler = on_signal};
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN); /* a dead socket is an error return, not death */
+  qf_log_set_program("qf-worker");
+  if (qf_worker_run(&c, &g_signals) < 0)
+    return qf_cli_usage_error(&qf_cmd_worker, "invalid --prefix '%s'",
+                              c.prefix);
+  return QF_EXIT_PASS;
+}
