@@ -20,8 +20,8 @@
 
 /* The columns of qf_run_row_t, in the order row_read expects. */
 #define RUN_COLS                                                       \
-  "run_id, status, attempts, checkpoint, decision_message, reply_to, " \
-  "correlation_id"
+  "run_id, status, attempts, checkpoint, decision_message, evidence, " \
+  "reply_to, correlation_id"
 
 struct qf_store {
   qf_db_t *db;
@@ -29,8 +29,31 @@ struct qf_store {
   char *app;
 };
 
+/* Longest a statement (or a wait for a row lock) may take. */
+#define STORE_STATEMENT_TIMEOUT "30s"
+
 static const char *const status_names[] = {"received", "running",
                                            "awaiting_approval", "decided"};
+
+/* Every statement is bounded: a lock held by a stuck session, or a
+ * server that stopped answering, fails the call (QF_ETIMEDOUT) instead of
+ * hanging the worker; the delivery is then requeued. */
+static int connect_bounded(qf_store_t *st, qf_db_t **out, qf_error_t *err) {
+  qf_db_t *db = NULL;
+  int rc = qf_db_connect(st->conninfo, st->app, &db, err);
+  if (rc == QF_OK)
+    rc = qf_db_exec(db, "SET statement_timeout = '" STORE_STATEMENT_TIMEOUT "'",
+                    0, NULL, NULL, err);
+  if (rc == QF_OK)
+    rc = qf_db_exec(db, "SET lock_timeout = '" STORE_STATEMENT_TIMEOUT "'", 0,
+                    NULL, NULL, err);
+  if (rc < 0) {
+    qf_db_free(db);
+    return rc;
+  }
+  *out = db;
+  return QF_OK;
+}
 
 int qf_store_open(const char *conninfo, const char *app, qf_store_t **out,
                   qf_error_t *err) {
@@ -42,7 +65,7 @@ int qf_store_open(const char *conninfo, const char *app, qf_store_t **out,
   st->conninfo = strdup(conninfo);
   st->app = strdup(app ? app : STORE_APP_DEFAULT);
   if (st->conninfo == NULL || st->app == NULL) goto fail;
-  rc = qf_db_connect(st->conninfo, st->app, &st->db, err);
+  rc = connect_bounded(st, &st->db, err);
   if (rc < 0) goto out;
   *out = st;
   return QF_OK;
@@ -75,7 +98,7 @@ int qf_store_reconnect(qf_store_t *st, qf_error_t *err) {
     if (rc != QF_EDBCONN) return rc;
   }
   qf_db_t *fresh = NULL;
-  int rc = qf_db_connect(st->conninfo, st->app, &fresh, err);
+  int rc = connect_bounded(st, &fresh, err);
   if (rc < 0) return rc;
   qf_db_free(st->db);
   st->db = fresh;
@@ -86,6 +109,7 @@ void qf_run_row_fini(qf_run_row_t *row) {
   if (row == NULL) return;
   cJSON_Delete(row->checkpoint);
   cJSON_Delete(row->decision_message);
+  cJSON_Delete(row->evidence);
   free(row->reply_to);
   free(row->correlation_id);
   memset(row, 0, sizeof *row);
@@ -129,8 +153,9 @@ static int row_read(const PGresult *res, qf_run_row_t *row, qf_error_t *err) {
   row->attempts = atoi(PQgetvalue(res, 0, 2));
   row->checkpoint = json_col(res, 3, &bad);
   row->decision_message = json_col(res, 4, &bad);
-  row->reply_to = text_col(res, 5, &bad);
-  row->correlation_id = text_col(res, 6, &bad);
+  row->evidence = json_col(res, 5, &bad);
+  row->reply_to = text_col(res, 6, &bad);
+  row->correlation_id = text_col(res, 7, &bad);
   if (!bad) return QF_OK;
   qf_run_row_fini(row);
   return qf_error_set(err, QF_ENOMEM, "run %s: cannot load its row",

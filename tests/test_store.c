@@ -186,6 +186,7 @@ Test(store, claim_creates_the_run_then_finds_it) {
   cr_expect_eq(row.attempts, 1);
   cr_expect_null(row.checkpoint);
   cr_expect_null(row.decision_message);
+  cr_expect_null(row.evidence);
   cr_expect_str_eq(row.reply_to, "qf.replies");
   cr_expect_str_eq(row.correlation_id, "corr-1");
   qf_run_row_fini(&row);
@@ -302,6 +303,10 @@ Test(store, finish_pass_decides_the_run_and_freezes_it) {
       cJSON_GetObjectItemCaseSensitive(row.decision_message, "decision")
           ->valuestring,
       "PASS");
+  cJSON *summary = cJSON_GetObjectItemCaseSensitive(row.evidence, "summary");
+  cr_expect_eq(
+      cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(summary, "tests")),
+      42, "a redelivery can re-publish the stored evidence");
   qf_run_row_fini(&row);
 
   cJSON *cp = cJSON_CreateObject();
@@ -494,6 +499,15 @@ Test(store, racing_finishes_commit_exactly_once) {
   qf_store_close(st);
 }
 
+/* Ends the store's server session from an admin connection, waiting until
+ * the backend is gone. */
+static void terminate(qf_store_t *st) {
+  char pid[32];
+  snprintf(pid, sizeof pid, "%d", PQbackendPID(qf_db_conn(qf_store_db(st))));
+  cr_assert_str_eq(
+      admin1("SELECT pg_terminate_backend($1::integer, 5000)", pid), "t");
+}
+
 Test(store, lost_connection_is_reported_and_reconnect_restores_service) {
   qf_store_t *st = open_store();
   qf_run_row_t row;
@@ -505,10 +519,7 @@ Test(store, lost_connection_is_reported_and_reconnect_restores_service) {
   cr_expect_eq(qf_store_reconnect(st, &err), 0, "%s", err.message);
   cr_expect_eq(qf_store_db(st), before, "a healthy session is kept");
 
-  char pid[32];
-  snprintf(pid, sizeof pid, "%d", PQbackendPID(qf_db_conn(qf_store_db(st))));
-  cr_assert_str_eq(
-      admin1("SELECT pg_terminate_backend($1::integer, 5000)", pid), "t");
+  terminate(st);
   qf_claim_t c = claim_of("host:1");
   cr_expect_eq(qf_store_claim(st, &c, &row, &created, &err), QF_EDBCONN, "%s",
                err.message);
@@ -523,6 +534,15 @@ Test(store, lost_connection_is_reported_and_reconnect_restores_service) {
   claim(st, "host:1", &row, &created);
   cr_expect_eq(row.attempts, 2, "the failed claim did not count");
   cr_expect_eq(row.status, QF_RUN_RUNNING);
+  qf_run_row_fini(&row);
+
+  /* Killed while idle: libpq still reports CONNECTION_OK until it talks to
+   * the server, so reconnect has to probe. */
+  terminate(st);
+  cr_assert_eq(PQstatus(qf_db_conn(qf_store_db(st))), CONNECTION_OK);
+  cr_assert_eq(qf_store_reconnect(st, &err), 0, "%s", err.message);
+  claim(st, "host:1", &row, &created);
+  cr_expect_eq(row.attempts, 3);
   qf_run_row_fini(&row);
   qf_store_close(st);
 }

@@ -29,7 +29,8 @@ void qf_store_close(qf_store_t *st);
  * the caller owns the backoff). */
 int qf_store_reconnect(qf_store_t *st, qf_error_t *err) QF_MUSTCHECK;
 
-/* The database session itself, for tests and the approver (borrowed). */
+/* The database session itself, for tests and the approver (borrowed;
+ * qf_store_reconnect replaces it when it reconnects). */
 qf_db_t *qf_store_db(qf_store_t *st);
 
 typedef enum qf_run_status {
