@@ -58,4 +58,7 @@ for b in $builds; do
   esac
 done
 
+step "AsyncAPI contract"
+bash deploy/asyncapi/validate.sh
+
 step "all tests passed"
