@@ -74,6 +74,10 @@ static int rule_high_risk(const qf_evidence_t *ev, const qf_policy_t *p,
   if (p == NULL || ev->input_nl == NULL ||
       !qf_policy_high_risk(p, ev->input_nl, hit, sizeof hit))
     return 0;
+  /* Approved by a human before the tool ran (hitl.stage before_execute):
+   * the rule is satisfied; the other rules decide, and qf_gate_eval
+   * records the approval among the triggered rules. */
+  if (ev->governance.approver != NULL) return 0;
   decide(r, QF_DECISION_NEED_HITL, "", "high-risk keyword detected: %s", hit);
   snprintf(r->rules[0], sizeof r->rules[0], "high_risk_keyword:%s", hit);
   return 1;
@@ -149,12 +153,27 @@ static int rule_no_data(const qf_evidence_t *ev, const qf_policy_t *p,
 static const rule_fn rule_table[] = {rule_budget, rule_high_risk, rule_dry_run,
                                      rule_junit,  rule_tools,     rule_no_data};
 
+static void note_approval(const qf_evidence_t *ev, const qf_policy_t *p,
+                          qf_gate_result_t *r) {
+  char hit[QF_GATE_RULE_MAX - 48];
+  if (ev->governance.approver == NULL || p == NULL || ev->input_nl == NULL ||
+      r->nrules >= QF_GATE_RULES_MAX ||
+      !qf_policy_high_risk(p, ev->input_nl, hit, sizeof hit))
+    return;
+  snprintf(r->rules[r->nrules++], QF_GATE_RULE_MAX,
+           "high_risk_keyword:%s:approved", hit);
+}
+
 void qf_gate_eval(const qf_evidence_t *ev, const qf_policy_t *policy,
                   qf_gate_result_t *out) {
   memset(out, 0, sizeof *out);
   out->decided_by = "gate";
-  for (size_t i = 0; i < sizeof rule_table / sizeof rule_table[0]; i++)
-    if (rule_table[i](ev, policy, out)) return;
+  for (size_t i = 0; i < sizeof rule_table / sizeof rule_table[0]; i++) {
+    if (rule_table[i](ev, policy, out)) {
+      note_approval(ev, policy, out);
+      return;
+    }
+  }
 }
 
 int qf_gate_result_to_json(const qf_gate_result_t *r, const qf_policy_t *p,

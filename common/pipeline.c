@@ -43,7 +43,27 @@ int qf_pipeline_run(qf_run_state_t *s, const qf_run_cfg_t *cfg,
     if (rc < 0) return qf_error_prefix(err, "%s", n->name);
     s->next++;
     if (done && (rc = done(s, n->name, done_ctx)) < 0) return rc;
+    if (s->parked) return QF_OK; /* waits for a human before execute */
   }
+  return QF_OK;
+}
+
+int qf_pipeline_approve_parked(qf_run_state_t *s, const char *approver,
+                               const char *comment, qf_error_t *err) {
+  qf_governance_t *g = &s->evidence->governance;
+  char *a = strdup(approver ? approver : "");
+  char *c = comment ? strdup(comment) : NULL;
+  if (a == NULL || (comment && c == NULL)) {
+    free(a);
+    free(c);
+    return qf_error_set(err, QF_ENOMEM, "out of memory");
+  }
+  free(g->approver);
+  free(g->approval_comment);
+  g->approver = a;
+  g->approval_comment = c;
+  s->parked = s->decided = 0;
+  memset(&s->result, 0, sizeof s->result);
   return QF_OK;
 }
 
@@ -121,7 +141,8 @@ int qf_pipeline_checkpoint(const qf_run_state_t *s, cJSON **out,
            add(o, "evidence", evidence_json(s->evidence)) &&
            add(o, "evidence_path", str_or_null(s->evidence_path)) &&
            add(o, "result",
-               s->decided ? result_json(&s->result) : cJSON_CreateNull());
+               s->decided ? result_json(&s->result) : cJSON_CreateNull()) &&
+           add(o, "parked", cJSON_CreateBool(s->parked));
   if (!ok) {
     cJSON_Delete(o);
     return qf_error_set(err, QF_ENOMEM, "out of memory building checkpoint");
@@ -229,6 +250,7 @@ int qf_pipeline_restore(qf_run_state_t *s, const cJSON *cp, qf_error_t *err) {
                       opt_str(cp, "blocked_source", &s->blocked_source) < 0 ||
                       opt_str(cp, "evidence_path", &s->evidence_path) < 0))
     rc = bad(err, "a string field is malformed");
+  s->parked = cJSON_IsTrue(get(cp, "parked"));
   s->timeout_s = cJSON_IsNumber(t) ? t->valueint : 0;
   s->max_retries = cJSON_IsNumber(m) ? m->valueint : 0;
   if (rc == QF_OK) rc = restore_results(s, cp, err);

@@ -80,6 +80,28 @@ static int block(qf_run_state_t *s, const char *why, const char *source,
   return ok ? QF_OK : oom(err);
 }
 
+/* hitl.stage before_execute: a high-risk request that no human approved
+ * yet stops here, before anything runs, as NEED_HITL. */
+static int park_if_needed(qf_run_state_t *s) {
+  char hit[QF_GATE_RULE_MAX - 32];
+  if (s->policy->hitl.stage != QF_HITL_BEFORE_EXECUTE ||
+      s->evidence->governance.approver != NULL ||
+      !qf_policy_high_risk(s->policy, s->request->nl_input, hit, sizeof hit))
+    return QF_OK;
+  qf_gate_result_t *r = &s->result;
+  memset(r, 0, sizeof *r);
+  r->decision = QF_DECISION_NEED_HITL;
+  r->decided_by = "gate";
+  r->nrules = 1;
+  snprintf(r->rules[0], sizeof r->rules[0], "high_risk_keyword:%s", hit);
+  snprintf(r->reason, sizeof r->reason,
+           "high-risk keyword detected: %s (approval required before the "
+           "tool runs)",
+           hit);
+  s->parked = s->decided = 1;
+  return QF_OK;
+}
+
 /* plan: the effective timeout and retries, and whether the tool may run
  * at all. The allowlist is checked before the tool is looked up (as the
  * reference does), and arguments are validated here, so a refused request
@@ -109,7 +131,7 @@ static int node_plan(qf_run_state_t *s, const qf_run_cfg_t *cfg,
   qf_error_clear(&why);
   if (tool->validate(s->request->args, s->workspace, p, &why) < 0)
     return block(s, why.message, "policy_block", err);
-  return QF_OK;
+  return park_if_needed(s);
 }
 
 /* <artifacts root>/<run_id>[/tools[/<tool>]] */

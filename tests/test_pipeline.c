@@ -305,3 +305,44 @@ Test(pipeline, screenshots_traces_and_videos_are_typed) {
   }
   qf_evidence_free(ev);
 }
+
+/* hitl.stage before_execute: a risky request parks after plan, before any
+ * tool runs; approved, it resumes at execute and the gate records the
+ * approval. */
+Test(pipeline, before_execute_parks_until_approved) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/before.yaml", ws);
+  FILE *f = fopen(path, "w");
+  fputs("high_risk_keywords: [drop]\nhitl: {stage: before_execute}\n", f);
+  fclose(f);
+  snprintf(policy_file, sizeof policy_file, "%s", path);
+  qf_run_state_t a, b;
+  qf_error_t err;
+  qf_run_cfg_t c = cfg();
+  start(&a,
+        "{\"nl_input\":\"drop the staging schema\",\"options\":{"
+        "\"args\":{\"test_path\":\"tests\"},\"dry_run\":true}}");
+  cr_assert_eq(qf_pipeline_run(&a, &c, NULL, NULL, &err), 0, "%s", err.message);
+  cr_expect(a.parked);
+  cr_expect_eq(a.result.decision, QF_DECISION_NEED_HITL);
+  cr_expect_str_eq(a.result.rules[0], "high_risk_keyword:drop");
+  cr_expect_str_eq(qf_pipeline_nodes[a.next].name, "execute");
+  cr_expect_eq(a.evidence->ntool_calls, 0, "nothing ran");
+  cJSON *cp = NULL;
+  cr_assert_eq(qf_pipeline_checkpoint(&a, &cp, &err), 0);
+  qf_run_state_fini(&a);
+  qf_run_state_init(&b, NULL, NULL);
+  cr_assert_eq(qf_pipeline_restore(&b, cp, &err), 0, "%s", err.message);
+  cJSON_Delete(cp);
+  cr_expect(b.parked, "the checkpoint keeps the run parked");
+  cr_assert_eq(qf_pipeline_approve_parked(&b, "alice", "go ahead", &err), 0);
+  cr_assert_eq(qf_pipeline_run(&b, &c, NULL, NULL, &err), 0, "%s", err.message);
+  cr_expect(!b.parked);
+  cr_expect_eq(b.evidence->ntool_calls, 1, "the tool step ran once");
+  cr_expect_eq(b.result.decision, QF_DECISION_PASS, "%s", b.result.reason);
+  cr_expect_str_eq(b.result.rules[0], "dry_run");
+  cr_expect_str_eq(b.result.rules[1], "high_risk_keyword:drop:approved");
+  cr_expect_str_eq(b.evidence->governance.approver, "alice");
+  qf_test_assert_evidence_valid(b.evidence_path);
+  qf_run_state_fini(&b);
+}

@@ -166,7 +166,8 @@ static void print_text(const qf_run_state_t *s) {
   printf("%s: %s\n", qf_decision_name(r->decision), r->reason);
   for (size_t i = 0; i < r->nrules; i++)
     printf("  rule: %s\n", r->rules[i]);
-  printf("  run: %s\n  evidence: %s\n", s->run_id, s->evidence_path);
+  printf("  run: %s\n  evidence: %s\n", s->run_id,
+         s->evidence_path ? s->evidence_path : "none (nothing ran yet)");
 }
 
 static int report(const qf_run_state_t *s, int json) {

@@ -56,6 +56,9 @@ typedef struct qf_run_state {
   /* gate */
   int decided;
   qf_gate_result_t result;
+  /* hitl.stage before_execute: a high-risk request stops after plan, as
+   * NEED_HITL, until a human approves; then it resumes at execute. */
+  int parked;
 } qf_run_state_t;
 
 typedef int (*qf_node_fn)(qf_run_state_t *s, const qf_run_cfg_t *cfg,
@@ -81,7 +84,9 @@ void qf_run_state_fini(qf_run_state_t *s);
 typedef int (*qf_node_done_fn)(const qf_run_state_t *s, const char *node,
                                void *ctx);
 
-/* Runs the nodes from s->next to the end. A node's failure stops the run
+/* Runs the nodes from s->next to the end (or until the run parks for an
+ * approval before execute: s->parked and s->decided set, NEED_HITL, next
+ * is execute). A node's failure stops the run
  * with its code: QF_EVALIDATE/QF_EPARSE for a request or policy that
  * cannot be run (bad workspace, invalid policy), others for trouble on
  * our side. A refused tool or argument is not a failure: it becomes a
@@ -97,6 +102,13 @@ int qf_pipeline_checkpoint(const qf_run_state_t *s, cJSON **out,
                            qf_error_t *err) QF_MUSTCHECK;
 int qf_pipeline_restore(qf_run_state_t *s, const cJSON *checkpoint,
                         qf_error_t *err) QF_MUSTCHECK;
+
+/* Resumes a run parked before execute once a human approved it: the
+ * approver is recorded in the evidence (the gate then treats the
+ * high-risk rule as satisfied) and the run goes on at execute. */
+int qf_pipeline_approve_parked(qf_run_state_t *s, const char *approver,
+                               const char *comment,
+                               qf_error_t *err) QF_MUSTCHECK;
 
 /* The decision message of DESIGN.md section 3 for a decided run
  * (correlation_id may be NULL). Caller frees with cJSON_Delete. */
