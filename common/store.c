@@ -8,6 +8,8 @@
  * first commits, and find nothing to change. */
 #include "qf/store.h"
 
+#include "store_internal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +24,6 @@
 #define RUN_COLS                                                       \
   "run_id, status, attempts, checkpoint, decision_message, evidence, " \
   "reply_to, correlation_id"
-
-struct qf_store {
-  qf_db_t *db;
-  char *conninfo; /* kept to reconnect with the same settings */
-  char *app;
-};
 
 /* Longest a statement (or a wait for a row lock) may take. */
 #define STORE_STATEMENT_TIMEOUT "30s"
@@ -128,14 +124,14 @@ static int parse_status(const char *s, qf_run_status_t *out) {
 
 /* NULL for SQL NULL; *bad set when the jsonb text does not parse (cJSON
  * allocation failure included). */
-static cJSON *json_col(const PGresult *res, int col, int *bad) {
+cJSON *qf__store_json_col(const PGresult *res, int col, int *bad) {
   if (PQgetisnull(res, 0, col)) return NULL;
   cJSON *j = cJSON_Parse(PQgetvalue(res, 0, col));
   if (j == NULL) *bad = 1;
   return j;
 }
 
-static char *text_col(const PGresult *res, int col, int *bad) {
+char *qf__store_text_col(const PGresult *res, int col, int *bad) {
   if (PQgetisnull(res, 0, col)) return NULL;
   char *s = strdup(PQgetvalue(res, 0, col));
   if (s == NULL) *bad = 1;
@@ -151,11 +147,11 @@ static int row_read(const PGresult *res, qf_run_row_t *row, qf_error_t *err) {
     return qf_error_set(err, QF_EINTERNAL, "run %s has unknown status %s",
                         row->run_id, PQgetvalue(res, 0, 1));
   row->attempts = atoi(PQgetvalue(res, 0, 2));
-  row->checkpoint = json_col(res, 3, &bad);
-  row->decision_message = json_col(res, 4, &bad);
-  row->evidence = json_col(res, 5, &bad);
-  row->reply_to = text_col(res, 6, &bad);
-  row->correlation_id = text_col(res, 7, &bad);
+  row->checkpoint = qf__store_json_col(res, 3, &bad);
+  row->decision_message = qf__store_json_col(res, 4, &bad);
+  row->evidence = qf__store_json_col(res, 5, &bad);
+  row->reply_to = qf__store_text_col(res, 6, &bad);
+  row->correlation_id = qf__store_text_col(res, 7, &bad);
   if (!bad) return QF_OK;
   qf_run_row_fini(row);
   return qf_error_set(err, QF_ENOMEM, "run %s: cannot load its row",
@@ -164,8 +160,8 @@ static int row_read(const PGresult *res, qf_run_row_t *row, qf_error_t *err) {
 
 /* Appends a run_events row; data is borrowed. A NULL actor records the
  * session user (the column's default). */
-static int add_event(qf_db_t *db, const char *run_id, const char *event,
-                     const char *actor, const cJSON *data, qf_error_t *err) {
+int qf__store_add_event(qf_db_t *db, const char *run_id, const char *event,
+                        const char *actor, const cJSON *data, qf_error_t *err) {
   char *text = cJSON_PrintUnformatted(data);
   if (text == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
   const char *p[] = {run_id, event, actor, text};
@@ -178,7 +174,7 @@ static int add_event(qf_db_t *db, const char *run_id, const char *event,
 }
 
 /* Explains why a compare-and-set UPDATE changed nothing. */
-static int conflict(qf_db_t *db, const char *run_id, qf_error_t *err) {
+int qf__store_conflict(qf_db_t *db, const char *run_id, qf_error_t *err) {
   PGresult *res = NULL;
   const char *p[] = {run_id};
   int rc = qf_db_exec(db, "SELECT status FROM runs WHERE run_id = $1", 1, p,
@@ -195,8 +191,8 @@ static int conflict(qf_db_t *db, const char *run_id, qf_error_t *err) {
 
 /* Serializes a document that will be stored as jsonb, refusing one over
  * STORE_MAX_DOC_BYTES. *out is NULL for a NULL doc; caller cJSON_free()s. */
-static int doc_text(const cJSON *doc, const char *what, char **out,
-                    qf_error_t *err) {
+int qf__store_doc_text(const cJSON *doc, const char *what, char **out,
+                       qf_error_t *err) {
   *out = NULL;
   if (doc == NULL) return QF_OK;
   char *text = cJSON_PrintUnformatted(doc);
@@ -261,7 +257,8 @@ static int claim_event(qf_db_t *db, claim_ctx_t *x, qf_error_t *err) {
   int rc = qf_error_set(err, QF_ENOMEM, "out of memory");
   if (data != NULL && cJSON_AddStringToObject(data, "worker", x->c->worker) &&
       cJSON_AddNumberToObject(data, "attempt", x->row.attempts))
-    rc = add_event(db, x->c->run_id, "claimed", x->c->worker, data, err);
+    rc = qf__store_add_event(db, x->c->run_id, "claimed", x->c->worker, data,
+                             err);
   cJSON_Delete(data);
   return rc;
 }
@@ -311,7 +308,7 @@ static int checkpoint_tx(qf_db_t *db, void *arg, qf_error_t *err) {
                       3, p, &res, err);
   if (rc < 0) goto out;
   if (PQntuples(res) == 0) {
-    rc = conflict(db, x->run_id, err);
+    rc = qf__store_conflict(db, x->run_id, err);
     goto out;
   }
   snprintf(event, sizeof event, "node.%s", x->node);
@@ -321,9 +318,9 @@ static int checkpoint_tx(qf_db_t *db, void *arg, qf_error_t *err) {
     rc = qf_error_set(err, QF_ENOMEM, "out of memory");
     goto out;
   }
-  rc = add_event(db, x->run_id, event,
-                 PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0), data,
-                 err);
+  rc = qf__store_add_event(
+      db, x->run_id, event,
+      PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0), data, err);
 out:
   cJSON_Delete(data);
   PQclear(res);
@@ -340,7 +337,7 @@ int qf_store_checkpoint(qf_store_t *st, const char *run_id, const char *node,
   checkpoint_ctx_t x = {
       .run_id = run_id, .node = node, .duration_ms = duration_ms};
   char *state = NULL;
-  int rc = doc_text(checkpoint, "the checkpoint", &state, err);
+  int rc = qf__store_doc_text(checkpoint, "the checkpoint", &state, err);
   if (rc < 0) return rc;
   x.state = state;
   rc = qf_db_tx(st->db, checkpoint_tx, &x, err);
@@ -419,7 +416,7 @@ static int update_run(qf_db_t *db, finish_ctx_t *x, const char *message,
       11, p, &res, err);
   if (rc < 0) return rc;
   if (PQntuples(res) == 0)
-    rc = conflict(db, f->run_id, err);
+    rc = qf__store_conflict(db, f->run_id, err);
   else if (!PQgetisnull(res, 0, 0) &&
            (*worker = strdup(PQgetvalue(res, 0, 0))) == NULL)
     rc = qf_error_set(err, QF_ENOMEM, "out of memory");
@@ -435,9 +432,10 @@ static int finish_event(qf_db_t *db, finish_ctx_t *x, const char *worker,
            (x->hitl ? cJSON_AddStringToObject(data, "approval_id",
                                               x->approval_id) != NULL
                     : cJSON_AddNullToObject(data, "approval_id") != NULL);
-  int rc = ok ? add_event(db, x->f->run_id, x->hitl ? "parked" : "decided",
-                          worker, data, err)
-              : qf_error_set(err, QF_ENOMEM, "out of memory");
+  int rc =
+      ok ? qf__store_add_event(db, x->f->run_id, x->hitl ? "parked" : "decided",
+                               worker, data, err)
+         : qf_error_set(err, QF_ENOMEM, "out of memory");
   cJSON_Delete(data);
   return rc;
 }
@@ -491,9 +489,9 @@ int qf_store_finish(qf_store_t *st, const qf_finish_t *f, cJSON **message_out,
   finish_ctx_t x = {.f = f, .hitl = strcmp(f->decision, "NEED_HITL") == 0};
   snprintf(x.expires_s, sizeof x.expires_s, "%d", f->expires_after_s);
   char *evidence = NULL, *rules = NULL;
-  rc = doc_text(f->evidence, "the evidence document", &evidence, err);
+  rc = qf__store_doc_text(f->evidence, "the evidence document", &evidence, err);
   if (rc == QF_OK)
-    rc = doc_text(f->triggered_rules, "triggered_rules", &rules, err);
+    rc = qf__store_doc_text(f->triggered_rules, "triggered_rules", &rules, err);
   if (rc < 0) goto out;
   x.evidence = evidence;
   x.rules = rules ? rules : "[]";

@@ -18,15 +18,7 @@
 
 #define PUBLISH_TRIES 3
 
-typedef struct job {
-  qf__worker_t *w;
-  const qf_amqp_message_t *m;
-  qf_log_ctx_t log;
-  char run_id[QF_UUID_STR_LEN + 1];
-  int64_t node_started_ms;
-} job_t;
-
-static qf__settled_t settle(job_t *j, int ack, int requeue) {
+qf__settled_t qf__job_settle(job_t *j, int ack, int requeue) {
   qf_error_t err;
   qf_amqp_t *c = j->w->con;
   int rc = c == NULL ? QF_EAMQPCONN
@@ -58,7 +50,7 @@ static int publish(job_t *j, const char *exchange, const char *key,
                        .body_len = strlen(body),
                        .content_type = "application/json",
                        .message_id = j->run_id,
-                       .correlation_id = j->m->correlation_id};
+                       .correlation_id = j->correlation_id};
   for (int i = 0; i < PUBLISH_TRIES; i++) {
     int rc = QF_EAMQPCONN;
     if (w->pub == NULL) {
@@ -93,8 +85,8 @@ static void lower(const char *s, char *out, size_t n) {
 }
 
 /* Evidence, decision, and the submitter's reply queue, in that order. */
-static int publish_all(job_t *j, const cJSON *message, const cJSON *evidence,
-                       const char *reply_to) {
+int qf__job_publish_all(job_t *j, const cJSON *message, const cJSON *evidence,
+                        const char *reply_to) {
   const qf_topology_t *t = &j->w->topo;
   const cJSON *d = cJSON_GetObjectItemCaseSensitive(message, "decision");
   char dec[16], key[64];
@@ -119,7 +111,7 @@ static int publish_all(job_t *j, const cJSON *message, const cJSON *evidence,
 
 /* A request that cannot be run goes to the dead-letter exchange with the
  * first problem in x-qf-error, and is acked: it is never run, never lost. */
-static qf__settled_t dead_letter(job_t *j, const char *why) {
+qf__settled_t qf__job_dead_letter(job_t *j, const char *why) {
   qf__worker_t *w = j->w;
   qf_error_t err;
   qf_amqp_header_t h[] = {{"x-qf-error", why},
@@ -137,12 +129,12 @@ static qf__settled_t dead_letter(job_t *j, const char *why) {
                                         w->cfg->publish_timeout_ms, &err) < 0) {
     qf_amqp_free(w->pub);
     w->pub = NULL;
-    return settle(j, 0, 1); /* try again later rather than lose it */
+    return qf__job_settle(j, 0, 1); /* try again later rather than lose it */
   }
-  return settle(j, 1, 0);
+  return qf__job_settle(j, 1, 0);
 }
 
-static int on_node(const qf_run_state_t *s, const char *node, void *ctx) {
+int qf__job_on_node(const qf_run_state_t *s, const char *node, void *ctx) {
   job_t *j = ctx;
   qf_error_t err;
   int64_t now = qf__worker_now_ms();
@@ -167,7 +159,7 @@ static int on_node(const qf_run_state_t *s, const char *node, void *ctx) {
 /* The decision message: the pipeline's, plus evidence_url when configured. */
 static cJSON *decision_message(job_t *j, const qf_run_state_t *s) {
   cJSON *msg = NULL;
-  if (qf_pipeline_decision_json(s, j->m->correlation_id, &msg, NULL) < 0)
+  if (qf_pipeline_decision_json(s, j->correlation_id, &msg, NULL) < 0)
     return NULL;
   const char *base = j->w->cfg->evidence_base_url;
   if (base && base[0]) {
@@ -180,19 +172,19 @@ static cJSON *decision_message(job_t *j, const qf_run_state_t *s) {
 
 /* The database failed mid-delivery: whatever it was doing rolled back.
  * Reconnect (serving AMQP meanwhile), then requeue the delivery. */
-static qf__settled_t db_failure(job_t *j, const char *what) {
+qf__settled_t qf__job_db_failure(job_t *j, const char *what) {
   qf_log_warn(&j->log, "db.failed", "%s; requeueing after reconnect", what);
-  if (qf__worker_restore_db(j->w) < 0) return settle(j, 0, 1);
-  return settle(j, 0, 1);
+  if (qf__worker_restore_db(j->w) < 0) return qf__job_settle(j, 0, 1);
+  return qf__job_settle(j, 0, 1);
 }
 
-static qf__settled_t republish(job_t *j, const qf_run_row_t *row) {
+qf__settled_t qf__job_republish(job_t *j, const qf_run_row_t *row) {
   qf_log_info(&j->log, "run.republish",
               "already decided: re-publishing the stored messages");
-  if (publish_all(j, row->decision_message, row->evidence,
-                  j->m->reply_to ? j->m->reply_to : row->reply_to) < 0)
-    return settle(j, 0, 1);
-  return settle(j, 1, 0);
+  if (qf__job_publish_all(j, row->decision_message, row->evidence,
+                          j->reply_to ? j->reply_to : row->reply_to) < 0)
+    return qf__job_settle(j, 0, 1);
+  return qf__job_settle(j, 1, 0);
 }
 
 static const char *first_rule(const qf_run_state_t *s) {
@@ -201,13 +193,13 @@ static const char *first_rule(const qf_run_state_t *s) {
 
 /* Commits the decision (a NEED_HITL run parks with a pending approval),
  * then publishes it. */
-static qf__settled_t finish(job_t *j, qf_run_state_t *s) {
+qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
   qf_error_t err;
   cJSON *msg = decision_message(j, s), *ev = NULL, *stored = NULL;
   cJSON *rules = cJSON_GetObjectItemCaseSensitive(msg, "triggered_rules");
   if (msg == NULL || qf_evidence_to_json(s->evidence, &ev, &err) < 0) {
     cJSON_Delete(msg);
-    return settle(j, 0, 1);
+    return qf__job_settle(j, 0, 1);
   }
   qf_finish_t f = {.run_id = s->run_id,
                    .decision = qf_decision_name(s->result.decision),
@@ -230,14 +222,14 @@ static qf__settled_t finish(job_t *j, qf_run_state_t *s) {
   if (rc == QF_ECONFLICT) {
     /* Another delivery of the same request finished it first. */
     qf_log_info(&j->log, "run.finished_elsewhere", "%s", err.message);
-    out = settle(j, 1, 0);
+    out = qf__job_settle(j, 1, 0);
   } else if (rc < 0) {
-    out = db_failure(j, err.message);
-  } else if (publish_all(j, stored, ev, j->m->reply_to) < 0) {
-    out = settle(j, 0, 1); /* decided: a redelivery re-publishes it */
+    out = qf__job_db_failure(j, err.message);
+  } else if (qf__job_publish_all(j, stored, ev, j->reply_to) < 0) {
+    out = qf__job_settle(j, 0, 1); /* decided: a redelivery re-publishes it */
   } else {
     qf_log_info(&j->log, "run.decided", "%s: %s", f.decision, f.reason);
-    out = settle(j, 1, 0);
+    out = qf__job_settle(j, 1, 0);
   }
   cJSON_Delete(stored);
   cJSON_Delete(ev);
@@ -248,17 +240,23 @@ static qf__settled_t finish(job_t *j, qf_run_state_t *s) {
 static int start_state(job_t *j, qf_request_t **req, const qf_run_row_t *row,
                        qf_run_state_t *s, qf_error_t *err) {
   if (row->checkpoint == NULL) {
+    if (req == NULL || *req == NULL)
+      return qf_error_set(err, QF_EINTERNAL, "run %s: nothing to resume",
+                          j->run_id);
     qf_run_state_init(s, j->run_id, *req);
     *req = NULL; /* the state owns it now */
     return QF_OK;
   }
   qf_log_info(&j->log, "run.resume", "resuming from its checkpoint");
   qf_run_state_init(s, NULL, NULL);
-  return qf_pipeline_restore(s, row->checkpoint, err);
+  int rc = qf_pipeline_restore(s, row->checkpoint, err);
+  if (rc == QF_OK && j->approver != NULL && s->parked)
+    rc = qf_pipeline_approve_parked(s, j->approver, j->approval_comment, err);
+  return rc;
 }
 
-static qf__settled_t run(job_t *j, qf_request_t **req,
-                         const qf_run_row_t *row) {
+qf__settled_t qf__job_run(job_t *j, qf_request_t **req,
+                          const qf_run_row_t *row) {
   qf_run_state_t s;
   qf_error_t err;
   qf__worker_t *w = j->w;
@@ -270,15 +268,15 @@ static qf__settled_t run(job_t *j, qf_request_t **req,
   qf__settled_t out;
   int rc = start_state(j, req, row, &s, &err);
   j->node_started_ms = qf__worker_now_ms();
-  if (rc == QF_OK) rc = qf_pipeline_run(&s, &cfg, on_node, j, &err);
+  if (rc == QF_OK) rc = qf_pipeline_run(&s, &cfg, qf__job_on_node, j, &err);
   if (rc == QF_OK)
-    out = finish(j, &s);
+    out = qf__job_finish(j, &s);
   else if (rc == QF_EDBCONN || rc == QF_EDB || rc == QF_ERETRY)
-    out = db_failure(j, err.message);
+    out = qf__job_db_failure(j, err.message);
   else if (rc == QF_EVALIDATE || rc == QF_EPARSE)
-    out = dead_letter(j, err.message);
+    out = qf__job_dead_letter(j, err.message);
   else /* canceled by shutdown, or our own trouble: another try later */
-    out = settle(j, 0, 1);
+    out = qf__job_settle(j, 0, 1);
   qf_run_state_fini(&s);
   return out;
 }
@@ -299,7 +297,8 @@ static qf__settled_t claim_and_run(job_t *j, qf_request_t **req) {
   char *request_json = NULL;
   qf_run_row_t row = {0};
   int created = 0;
-  if (qf_request_to_json(*req, &request_json, &err) < 0) return settle(j, 0, 1);
+  if (qf_request_to_json(*req, &request_json, &err) < 0)
+    return qf__job_settle(j, 0, 1);
   qf_claim_t c = {.run_id = j->run_id,
                   .message_id = j->m->message_id,
                   .request_json = request_json,
@@ -312,18 +311,22 @@ static qf__settled_t claim_and_run(job_t *j, qf_request_t **req) {
   free(request_json);
   qf__settled_t out;
   if (rc < 0)
-    out = db_failure(j, j->w->store ? err.message : "no database connection");
+    out = qf__job_db_failure(
+        j, j->w->store ? err.message : "no database connection");
   else if (row.status == QF_RUN_DECIDED ||
            row.status == QF_RUN_AWAITING_APPROVAL)
-    out = republish(j, &row);
+    out = qf__job_republish(j, &row);
   else
-    out = run(j, req, &row);
+    out = qf__job_run(j, req, &row);
   qf_run_row_fini(&row);
   return out;
 }
 
 qf__settled_t qf__worker_deliver(qf__worker_t *w, const qf_amqp_message_t *m) {
-  job_t j = {.w = w, .m = m};
+  job_t j = {.w = w,
+             .m = m,
+             .reply_to = m->reply_to,
+             .correlation_id = m->correlation_id};
   qf_error_t err;
   qf_request_t *req = NULL;
   j.log = (qf_log_ctx_t){.correlation_id = m->correlation_id,
@@ -331,11 +334,9 @@ qf__settled_t qf__worker_deliver(qf__worker_t *w, const qf_amqp_message_t *m) {
                          .delivery_tag = m->delivery_tag,
                          .redelivered = m->redelivered};
   if (m->routing_key && strcmp(m->routing_key, "resume") == 0)
-    return dead_letter(&j,
-                       "routing key resume: approvals are not handled by "
-                       "this worker version");
+    return qf__worker_resume(&j);
   if (qf_request_parse(m->body, m->body_len, &req, &err) < 0)
-    return dead_letter(&j, err.message);
+    return qf__job_dead_letter(&j, err.message);
   make_run_id(&j);
   j.log.run_id = j.run_id;
   qf_log_info(&j.log, "delivery.received", "%s", req->tool_name);

@@ -44,12 +44,12 @@ typedef enum qf_run_status {
 typedef struct qf_run_row {
   char run_id[QF_UUID_STR_LEN + 1];
   qf_run_status_t status;
-  int attempts;             /* deliveries that claimed it, this one included */
-  cJSON *checkpoint;        /* NULL before the first node completed */
-  cJSON *decision_message;  /* NULL until decided or parked */
-  cJSON *evidence;          /* NULL until decided or parked */
-  char *reply_to;           /* NULL when none */
-  char *correlation_id;     /* NULL when none */
+  int attempts;            /* deliveries that claimed it, this one included */
+  cJSON *checkpoint;       /* NULL before the first node completed */
+  cJSON *decision_message; /* NULL until decided or parked */
+  cJSON *evidence;         /* NULL until decided or parked */
+  char *reply_to;          /* NULL when none */
+  char *correlation_id;    /* NULL when none */
 } qf_run_row_t;
 
 void qf_run_row_fini(qf_run_row_t *row);
@@ -82,21 +82,21 @@ int qf_store_checkpoint(qf_store_t *st, const char *run_id, const char *node,
 /* The outcome of a run, to commit. */
 typedef struct qf_finish {
   const char *run_id;
-  const char *decision;          /* PASS, FAIL or NEED_HITL */
+  const char *decision; /* PASS, FAIL or NEED_HITL */
   const char *reason;
-  const cJSON *triggered_rules;  /* an array */
-  const char *decided_by;        /* gate or budget */
-  const cJSON *evidence;         /* the evidence document */
+  const cJSON *triggered_rules; /* an array */
+  const char *decided_by;       /* gate or budget */
+  const cJSON *evidence;        /* the evidence document */
   const char *evidence_path;
   const char *policy_version;
   const char *policy_hash;
   const cJSON *decision_message; /* what will be published (approval_id is
                                     filled in by qf_store_finish) */
   /* NEED_HITL only: */
-  const char *stage;             /* after_execute or before_execute */
-  const char *triggered_rule;    /* the rule that asked for a human */
+  const char *stage;          /* after_execute or before_execute */
+  const char *triggered_rule; /* the rule that asked for a human */
   const char *requested_by;
-  int expires_after_s;           /* from the policy's hitl block */
+  int expires_after_s; /* from the policy's hitl block */
 } qf_finish_t;
 
 /* In one transaction: the run becomes decided (final) or, for NEED_HITL,
@@ -109,5 +109,53 @@ typedef struct qf_finish {
  * frees with cJSON_Delete). */
 int qf_store_finish(qf_store_t *st, const qf_finish_t *f, cJSON **message_out,
                     qf_error_t *err) QF_MUSTCHECK;
+
+/* ------------------------------------------------------------ resuming */
+
+/* A run parked for a human, with the approval a resume message names. */
+typedef struct qf_resume_row {
+  qf_run_row_t run;
+  char *approval_status; /* pending, approved, rejected, expired */
+  char *stage;           /* after_execute or before_execute */
+  char *decided_by;      /* the approver's role name, or "expiry" */
+  char *reason;          /* the rejection's reason, or NULL */
+  char *comment;         /* the approval's comment, or NULL */
+  char *expires_at;      /* ISO-8601 */
+} qf_resume_row_t;
+
+void qf_resume_row_fini(qf_resume_row_t *r);
+
+/* Loads run_id and its approval approval_id. QF_ENOENT when there is no
+ * such approval for that run. */
+int qf_store_load_resume(qf_store_t *st, const char *run_id,
+                         const char *approval_id, qf_resume_row_t *out,
+                         qf_error_t *err) QF_MUSTCHECK;
+
+/* An approved run parked before execute goes back to running (so the
+ * pipeline can checkpoint again), with a run_events row ("resumed").
+ * A run already running (a resume redelivered) is fine too; QF_ECONFLICT
+ * when it is decided. */
+int qf_store_resume_parked(qf_store_t *st, const char *run_id,
+                           const char *approval_id,
+                           qf_error_t *err) QF_MUSTCHECK;
+
+/* The final decision of a parked run, taken by a human (or by expiry):
+ * status decided, final, with the updated evidence and decision message,
+ * and a run_events row ("resolved"); a compare-and-set from
+ * awaiting_approval or running, else QF_ECONFLICT. */
+typedef struct qf_resolve {
+  const char *run_id;
+  const char *approval_id;
+  const char *decision; /* PASS or FAIL */
+  const char *reason;
+  const cJSON *triggered_rules; /* an array */
+  const char *decided_by;       /* approval or expiry */
+  const cJSON *evidence;
+  const char *evidence_path;
+  const cJSON *decision_message;
+} qf_resolve_t;
+
+int qf_store_resolve(qf_store_t *st, const qf_resolve_t *r,
+                     qf_error_t *err) QF_MUSTCHECK;
 
 #endif

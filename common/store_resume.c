@@ -1,0 +1,162 @@
+/* store_resume.c: the store's side of resuming a run parked for a human:
+ * load the run with its approval, send an approved run parked before
+ * execute back to running, and record the human's final decision. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qf/store.h"
+#include "store_internal.h"
+
+void qf_resume_row_fini(qf_resume_row_t *r) {
+  if (r == NULL) return;
+  qf_run_row_fini(&r->run);
+  free(r->approval_status);
+  free(r->stage);
+  free(r->decided_by);
+  free(r->reason);
+  free(r->comment);
+  free(r->expires_at);
+  memset(r, 0, sizeof *r);
+}
+
+static const char *const run_status[] = {"received", "running",
+                                         "awaiting_approval", "decided"};
+
+static int read_resume(const PGresult *res, qf_resume_row_t *out,
+                       qf_error_t *err) {
+  int bad = 0;
+  qf_run_row_t *run = &out->run;
+  snprintf(run->run_id, sizeof run->run_id, "%s", PQgetvalue(res, 0, 0));
+  for (int i = 0; i < 4; i++)
+    if (strcmp(PQgetvalue(res, 0, 1), run_status[i]) == 0)
+      run->status = (qf_run_status_t)i;
+  run->attempts = atoi(PQgetvalue(res, 0, 2));
+  run->checkpoint = qf__store_json_col(res, 3, &bad);
+  run->decision_message = qf__store_json_col(res, 4, &bad);
+  run->evidence = qf__store_json_col(res, 5, &bad);
+  run->reply_to = qf__store_text_col(res, 6, &bad);
+  run->correlation_id = qf__store_text_col(res, 7, &bad);
+  out->approval_status = qf__store_text_col(res, 8, &bad);
+  out->stage = qf__store_text_col(res, 9, &bad);
+  out->decided_by = qf__store_text_col(res, 10, &bad);
+  out->reason = qf__store_text_col(res, 11, &bad);
+  out->comment = qf__store_text_col(res, 12, &bad);
+  out->expires_at = qf__store_text_col(res, 13, &bad);
+  if (!bad) return QF_OK;
+  qf_resume_row_fini(out);
+  return qf_error_set(err, QF_ENOMEM, "run %s: cannot load its row",
+                      run->run_id);
+}
+
+int qf_store_load_resume(qf_store_t *st, const char *run_id,
+                         const char *approval_id, qf_resume_row_t *out,
+                         qf_error_t *err) {
+  PGresult *res = NULL;
+  const char *p[] = {run_id, approval_id};
+  memset(out, 0, sizeof *out);
+  int rc = qf_db_exec(
+      st->db,
+      "SELECT r.run_id, r.status, r.attempts, r.checkpoint, "
+      "r.decision_message, r.evidence, r.reply_to, r.correlation_id, "
+      "a.status, a.stage, a.decided_by, a.reason, a.comment, "
+      "to_char(a.expires_at AT TIME ZONE 'UTC', "
+      "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+      "FROM runs r JOIN approvals a ON a.run_id = r.run_id "
+      "WHERE r.run_id = $1::uuid AND a.id = $2::uuid",
+      2, p, &res, err);
+  if (rc < 0) return rc;
+  if (PQntuples(res) == 0)
+    rc = qf_error_set(err, QF_ENOENT, "no approval %s for run %s", approval_id,
+                      run_id);
+  else
+    rc = read_resume(res, out, err);
+  PQclear(res);
+  return rc;
+}
+
+typedef struct parked_ctx {
+  const char *run_id, *approval_id;
+} parked_ctx_t;
+
+static int resume_parked_tx(qf_db_t *db, void *arg, qf_error_t *err) {
+  parked_ctx_t *x = arg;
+  PGresult *res = NULL;
+  const char *p[] = {x->run_id};
+  int rc = qf_db_exec(db,
+                      "UPDATE runs SET status = 'running', updated_at = now() "
+                      "WHERE run_id = $1::uuid AND status IN "
+                      "('awaiting_approval', 'running') RETURNING run_id",
+                      1, p, &res, err);
+  if (rc < 0) return rc;
+  int moved = PQntuples(res) == 1;
+  PQclear(res);
+  if (!moved) return qf__store_conflict(db, x->run_id, err);
+  cJSON *data = cJSON_CreateObject();
+  if (data == NULL ||
+      !cJSON_AddStringToObject(data, "approval_id", x->approval_id)) {
+    cJSON_Delete(data);
+    return qf_error_set(err, QF_ENOMEM, "out of memory");
+  }
+  rc = qf__store_add_event(db, x->run_id, "resumed", NULL, data, err);
+  cJSON_Delete(data);
+  return rc;
+}
+
+int qf_store_resume_parked(qf_store_t *st, const char *run_id,
+                           const char *approval_id, qf_error_t *err) {
+  parked_ctx_t x = {run_id, approval_id};
+  return qf_db_tx(st->db, resume_parked_tx, &x, err);
+}
+
+typedef struct resolve_ctx {
+  const qf_resolve_t *r;
+  char *rules, *evidence, *message;
+} resolve_ctx_t;
+
+static int resolve_tx(qf_db_t *db, void *arg, qf_error_t *err) {
+  resolve_ctx_t *x = arg;
+  const qf_resolve_t *r = x->r;
+  PGresult *res = NULL;
+  const char *p[] = {r->run_id,     r->decision, r->reason,        x->rules,
+                     r->decided_by, x->evidence, r->evidence_path, x->message};
+  int rc = qf_db_exec(
+      db,
+      "UPDATE runs SET status = 'decided', decision = $2, reason = $3, "
+      "triggered_rules = $4::jsonb, decided_by = $5, final = true, "
+      "evidence = $6::jsonb, evidence_path = $7, decision_message = "
+      "$8::jsonb, decided_at = now(), updated_at = now() "
+      "WHERE run_id = $1::uuid AND status IN ('awaiting_approval', "
+      "'running') RETURNING run_id",
+      8, p, &res, err);
+  if (rc < 0) return rc;
+  int moved = PQntuples(res) == 1;
+  PQclear(res);
+  if (!moved) return qf__store_conflict(db, r->run_id, err);
+  cJSON *data = cJSON_CreateObject();
+  if (data == NULL || !cJSON_AddStringToObject(data, "decision", r->decision) ||
+      !cJSON_AddStringToObject(data, "approval_id", r->approval_id) ||
+      !cJSON_AddStringToObject(data, "decided_by", r->decided_by)) {
+    cJSON_Delete(data);
+    return qf_error_set(err, QF_ENOMEM, "out of memory");
+  }
+  rc = qf__store_add_event(db, r->run_id, "resolved", NULL, data, err);
+  cJSON_Delete(data);
+  return rc;
+}
+
+int qf_store_resolve(qf_store_t *st, const qf_resolve_t *r, qf_error_t *err) {
+  resolve_ctx_t x = {.r = r};
+  int rc =
+      qf__store_doc_text(r->triggered_rules, "triggered_rules", &x.rules, err);
+  if (rc == QF_OK)
+    rc = qf__store_doc_text(r->evidence, "evidence", &x.evidence, err);
+  if (rc == QF_OK)
+    rc = qf__store_doc_text(r->decision_message, "decision message", &x.message,
+                            err);
+  if (rc == QF_OK) rc = qf_db_tx(st->db, resolve_tx, &x, err);
+  cJSON_free(x.rules);
+  cJSON_free(x.evidence);
+  cJSON_free(x.message);
+  return rc;
+}
