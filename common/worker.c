@@ -62,13 +62,17 @@ int qf__worker_tick(void *worker) {
   return must_stop_now(w);
 }
 
-/* Sleeps for the backoff of the current failure count: full jitter over
- * min(cap, 0.5 s * 2^n), in slices so that signals are noticed. */
-static void backoff(qf__worker_t *w) {
-  int64_t cap = (int64_t)w->cfg->max_backoff_s * 1000;
-  int64_t base = 500LL << (w->failures < 16 ? w->failures : 16);
+int64_t qf_backoff_delay_ms(int failures, int cap_s) {
+  int64_t cap = (int64_t)cap_s * 1000;
+  int64_t base = 500LL << (failures < 16 ? failures : 16);
   int64_t ms = base < cap ? base : cap;
-  ms = ms > 0 ? rand() % ms + 1 : 1;
+  return ms > 0 ? rand() % ms + 1 : 1;
+}
+
+/* Sleeps for the backoff of the current failure count, in slices so that
+ * signals are noticed and the connections stay served. */
+static void backoff(qf__worker_t *w) {
+  int64_t ms = qf_backoff_delay_ms(w->failures, w->cfg->max_backoff_s);
   w->failures++;
   qf_log_info(NULL, "worker.backoff", "reconnecting in %lld ms (attempt %d)",
               (long long)ms, w->failures);
@@ -102,18 +106,15 @@ static int connect_amqp(qf__worker_t *w, qf_amqp_t **c, const char *name,
   return qf_amqp_connect(&o, c, err);
 }
 
-/* Declared at every (re)connect; declaring what exists is a no-op, and
- * different arguments are an error (406) that names the queue. */
-static int declare_topology(qf__worker_t *w, qf_error_t *err) {
-  const qf_topology_t *t = &w->topo;
-  qf_amqp_t *c = w->con;
+int qf_topology_declare(qf_amqp_t *c, const qf_topology_t *t,
+                        int delivery_limit, qf_error_t *err) {
   amqp_table_entry_t e[3];
   e[0].key = amqp_cstring_bytes("x-queue-type");
   e[0].value.kind = AMQP_FIELD_KIND_UTF8;
   e[0].value.value.bytes = amqp_cstring_bytes("quorum");
   e[1].key = amqp_cstring_bytes("x-delivery-limit");
   e[1].value.kind = AMQP_FIELD_KIND_I64;
-  e[1].value.value.i64 = w->cfg->delivery_limit;
+  e[1].value.value.i64 = delivery_limit;
   e[2].key = amqp_cstring_bytes("x-dead-letter-exchange");
   e[2].value.kind = AMQP_FIELD_KIND_UTF8;
   e[2].value.value.bytes = amqp_cstring_bytes(t->dead);
@@ -149,7 +150,8 @@ static int connect_all(qf__worker_t *w, qf_error_t *err) {
   }
   if (rc == 0) rc = connect_amqp(w, &w->con, "qf-worker-consumer", 0, err);
   if (rc == 0) rc = connect_amqp(w, &w->pub, "qf-worker-publisher", 1, err);
-  if (rc == 0) rc = declare_topology(w, err);
+  if (rc == 0)
+    rc = qf_topology_declare(w->con, &w->topo, w->cfg->delivery_limit, err);
   if (rc == 0) rc = qf_amqp_qos(w->con, w->cfg->prefetch, err);
   if (rc == 0) rc = qf_amqp_consume(w->con, w->topo.queue, err);
   if (rc < 0) disconnect(w);

@@ -8,7 +8,7 @@ PKGS=(
   # build
   build-essential cmake pkg-config git ca-certificates clang clang-format
   # libraries (see DESIGN.md section 1)
-  librabbitmq-dev libpq-dev libyaml-dev libcjson-dev libpcre2-dev
+  librabbitmq-dev libpq-dev libyaml-dev libcjson-dev libpcre2-dev libcurl4-openssl-dev
   libexpat1-dev libssl-dev libcriterion-dev
   # servers, started on loopback by deploy/local/services.sh
   rabbitmq-server postgresql

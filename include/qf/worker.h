@@ -19,6 +19,9 @@
 #define QF_WORKER_H
 
 #include <signal.h>
+#include <stdint.h>
+
+#include "qf/amqp.h"
 
 #include "qf/err.h"
 
@@ -37,6 +40,16 @@ typedef struct qf_topology {
 
 /* Fills the names from prefix; QF_EINVAL when they would not fit. */
 int qf_topology_init(qf_topology_t *t, const char *prefix) QF_MUSTCHECK;
+
+/* Declares every exchange, queue and binding of t on c (idempotent: the
+ * worker and the approver both do it at every connect; different
+ * arguments are a 406 error naming the queue). */
+int qf_topology_declare(qf_amqp_t *c, const qf_topology_t *t,
+                        int delivery_limit, qf_error_t *err) QF_MUSTCHECK;
+
+/* Reconnect delay after `failures` consecutive failures: full jitter over
+ * min(cap_s, 0.5 s * 2^failures), in milliseconds. */
+int64_t qf_backoff_delay_ms(int failures, int cap_s);
 
 typedef struct qf_worker_cfg {
   const char *amqp_url;

@@ -1,0 +1,191 @@
+/* approver.c: the `qf approver` process (see include/qf/approver.h). */
+#include "qf/approver.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "qf/amqp.h"
+#include "qf/approvals.h"
+#include "qf/db.h"
+#include "qf/log.h"
+#include "qf/worker.h"
+
+/* Approvals handled per sweep: a backlog drains over several sweeps
+ * without holding row locks for long. */
+#define SWEEP_BATCH 50
+
+typedef struct approver {
+  const qf_approver_cfg_t *cfg;
+  qf_topology_t topo;
+  qf_amqp_t *con, *pub;
+  qf_db_t *db;
+  volatile sig_atomic_t *signals;
+  int failures;
+} approver_t;
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void disconnect(approver_t *a) {
+  qf_amqp_free(a->con);
+  qf_amqp_free(a->pub);
+  qf_db_free(a->db);
+  a->con = a->pub = NULL;
+  a->db = NULL;
+}
+
+static int connect_all(approver_t *a, qf_error_t *err) {
+  qf_amqp_opts_t o = {.url = a->cfg->amqp_url,
+                      .connection_name = "qf-approver",
+                      .heartbeat_s = a->cfg->heartbeat_s};
+  int rc = qf_db_connect(a->cfg->database_url, "qf-approver", &a->db, err);
+  if (rc == 0) rc = qf_amqp_connect(&o, &a->con, err);
+  o.confirm = 1;
+  o.connection_name = "qf-approver-publisher";
+  if (rc == 0) rc = qf_amqp_connect(&o, &a->pub, err);
+  if (rc == 0)
+    rc = qf_topology_declare(a->con, &a->topo, a->cfg->delivery_limit, err);
+  if (rc == 0) rc = qf_amqp_qos(a->con, 10, err);
+  if (rc == 0) rc = qf_amqp_consume(a->con, a->topo.hitl, err);
+  if (rc < 0) disconnect(a);
+  return rc;
+}
+
+/* A NEED_HITL decision arrived: tell the humans. Best effort: the approval
+ * is in the database either way (`qf approvals` lists it). */
+static void notify(approver_t *a, const qf_amqp_message_t *m) {
+  qf_error_t err;
+  cJSON *d = cJSON_ParseWithLength(m->body, m->body_len);
+  const cJSON *run = cJSON_GetObjectItemCaseSensitive(d, "run_id");
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(d, "approval_id");
+  const cJSON *why = cJSON_GetObjectItemCaseSensitive(d, "reason");
+  qf_log_ctx_t ctx = {.run_id = cJSON_IsString(run) ? run->valuestring : NULL,
+                      .correlation_id = m->correlation_id};
+  qf_log_info(&ctx, "approval.needed", "approval %s waits for a human: %s",
+              cJSON_IsString(id) ? id->valuestring : "?",
+              cJSON_IsString(why) ? why->valuestring : "");
+  if (a->cfg->webhook_url && d != NULL) {
+    cJSON *note = cJSON_CreateObject();
+    cJSON_AddStringToObject(note, "event", "approval.needed");
+    cJSON_AddItemToObject(note, "decision", cJSON_Duplicate(d, 1));
+    char *body = cJSON_PrintUnformatted(note);
+    if (body &&
+        qf_webhook_post(a->cfg->webhook_url, body, a->cfg->webhook_timeout_ms,
+                        a->cfg->webhook_tries, &err) < 0)
+      qf_log_error(&ctx, "webhook.failed", "%s", err.message);
+    cJSON_free(body);
+    cJSON_Delete(note);
+  }
+  cJSON_Delete(d);
+}
+
+/* Publishes one decided approval's resume and marks it; a failure leaves
+ * it for the next sweep. */
+static int publish_resume(approver_t *a, const qf_approval_t *ap,
+                          qf_error_t *err) {
+  int rc = qf_approvals_publish_resume(a->pub, a->topo.requests, ap,
+                                       a->cfg->publish_timeout_ms, err);
+  if (rc == QF_OK) rc = qf_approvals_mark_published(a->db, ap->id, NULL, err);
+  if (rc == QF_OK) {
+    qf_log_ctx_t ctx = {.run_id = ap->run_id};
+    qf_log_info(&ctx, "resume.published", "approval %s (%s): resume sent",
+                ap->id, ap->status);
+  }
+  return rc;
+}
+
+/* Overdue approvals become expired (never approved); their resumes go
+ * out in the publish sweep that follows. */
+static int sweep_expired(approver_t *a, qf_error_t *err) {
+  qf_approval_t *list = NULL;
+  size_t n = 0;
+  int rc = qf_approvals_expire_due(a->db, SWEEP_BATCH, &list, &n, err);
+  for (size_t i = 0; rc == QF_OK && i < n; i++) {
+    qf_log_ctx_t ctx = {.run_id = list[i].run_id};
+    qf_log_info(&ctx, "approval.expired", "approval %s expired at %s",
+                list[i].id, list[i].expires_at ? list[i].expires_at : "?");
+  }
+  qf_approvals_free(list, n);
+  return rc;
+}
+
+/* Decided approvals whose resume was never published, locked so that a
+ * second approver skips them, published, marked, committed. */
+static int sweep_unpublished(approver_t *a, qf_error_t *err) {
+  qf_approval_t *list = NULL;
+  size_t n = 0;
+  int rc = qf_db_begin(a->db, err);
+  if (rc == QF_OK)
+    rc = qf_approvals_claim_unpublished(a->db, SWEEP_BATCH, &list, &n, err);
+  for (size_t i = 0; rc == QF_OK && i < n; i++)
+    rc = publish_resume(a, &list[i], err);
+  if (rc == QF_OK) rc = qf_db_commit(a->db, err);
+  if (rc < 0) qf_db_rollback(a->db);
+  qf_approvals_free(list, n);
+  return rc;
+}
+
+/* Consumes and sweeps until a connection fails or a signal arrives. */
+static void serve(approver_t *a) {
+  qf_error_t err;
+  int64_t next_sweep = 0, healthy_since = now_ms();
+  while (!*a->signals) {
+    if (a->failures && now_ms() - healthy_since > 60000) a->failures = 0;
+    if (now_ms() >= next_sweep) {
+      if (sweep_expired(a, &err) < 0 || sweep_unpublished(a, &err) < 0) {
+        qf_log_warn(NULL, "approver.sweep_failed", "%s", err.message);
+        return;
+      }
+      next_sweep = now_ms() + a->cfg->sweep_ms;
+    }
+    qf_amqp_message_t m;
+    int rc = qf_amqp_next(a->con, 200, &m, &err);
+    if (rc < 0 || qf_amqp_service(a->pub, &err) < 0) {
+      qf_log_warn(NULL, "amqp.lost", "%s", err.message);
+      return;
+    }
+    if (rc == 0) continue;
+    notify(a, &m);
+    rc = qf_amqp_ack(a->con, m.delivery_tag, &err);
+    qf_amqp_message_fini(&m);
+    if (rc < 0) return;
+  }
+}
+
+static void backoff(approver_t *a) {
+  int64_t until =
+      now_ms() + qf_backoff_delay_ms(a->failures++, a->cfg->max_backoff_s);
+  while (!*a->signals && now_ms() < until) {
+    struct timespec ts = {0, 100 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+}
+
+int qf_approver_run(const qf_approver_cfg_t *cfg,
+                    volatile sig_atomic_t *signals) {
+  approver_t a = {.cfg = cfg, .signals = signals};
+  qf_error_t err;
+  if (qf_topology_init(&a.topo, cfg->prefix) < 0) return QF_EINVAL;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  srand((unsigned)now_ms());
+  while (!*signals) {
+    if (connect_all(&a, &err) < 0) {
+      qf_log_warn(NULL, "approver.connect_failed", "%s", err.message);
+      backoff(&a);
+      continue;
+    }
+    qf_log_info(NULL, "approver.ready", "consuming %s", a.topo.hitl);
+    serve(&a);
+    disconnect(&a);
+    if (!*signals) backoff(&a);
+  }
+  curl_global_cleanup();
+  qf_log_info(NULL, "approver.stop", "stopped cleanly");
+  return QF_OK;
+}

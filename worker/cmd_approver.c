@@ -1,0 +1,109 @@
+/* qf approver: notify, expire, and re-publish resumes. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "qf/approver.h"
+#include "qf/log.h"
+
+static const char usage[] =
+    "usage: qf approver [--prefix P]\n"
+    "\n"
+    "The approver process. It consumes <prefix>.hitl and, for each NEED_HITL\n"
+    "decision, logs it and, when QF_APPROVER_WEBHOOK is set, POSTs\n"
+    "{\"event\":\"approval.needed\",\"decision\":{...}} to that URL (each try\n"
+    "bounded by QF_WEBHOOK_TIMEOUT_S, QF_WEBHOOK_TRIES tries). Every\n"
+    "QF_APPROVER_SWEEP_S it expires pending approvals past their deadline\n"
+    "(the run then ends FAIL, decided_by expiry) and publishes the resume of\n"
+    "every decided approval whose resume was never published. Several\n"
+    "approvers may run at once. Connect as a role in qf_approver.\n"
+    "\n"
+    "  --prefix P  topology prefix (default $QF_TOPOLOGY_PREFIX, else qf)\n"
+    "\n"
+    "Environment: QF_AMQP_URL, QF_DATABASE_URL (required),\n"
+    "QF_APPROVER_WEBHOOK, QF_APPROVER_SWEEP_S (5), QF_WEBHOOK_TIMEOUT_S (5),\n"
+    "QF_WEBHOOK_TRIES (3), QF_HEARTBEAT_S (15), QF_DELIVERY_LIMIT (3),\n"
+    "QF_MAX_BACKOFF_S (30), QF_LOG_LEVEL.\n"
+    "\n"
+    "Exit codes: 0 stopped by a signal, 64 usage or configuration.\n";
+
+static int run(int argc, char **argv);
+
+const qf_cmd_t qf_cmd_approver = {
+    .name = "approver",
+    .run = run,
+    .summary = "notify humans, expire approvals, re-publish resumes",
+    .usage = usage,
+};
+
+static volatile sig_atomic_t g_signals;
+
+static void on_signal(int sig) {
+  (void)sig;
+  if (g_signals < 2) g_signals++;
+}
+
+static int env_int(const char *name, int def, int min, int max, int *out) {
+  const char *v = qf_cli_env(name, NULL);
+  char *end;
+  long n = v ? strtol(v, &end, 10) : def;
+  if (v && (*end != '\0' || n < min || n > max)) {
+    fprintf(stderr, "qf approver: %s must be an integer from %d to %d\n", name,
+            min, max);
+    return -1;
+  }
+  *out = (int)n;
+  return 0;
+}
+
+static int configure(qf_approver_cfg_t *c) {
+  int sweep_s, timeout_s, publish_s = 10;
+  c->amqp_url = qf_cli_env("QF_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/");
+  c->database_url = qf_cli_env("QF_DATABASE_URL", NULL);
+  c->webhook_url = qf_cli_env("QF_APPROVER_WEBHOOK", NULL);
+  if (c->prefix == NULL) c->prefix = qf_cli_env("QF_TOPOLOGY_PREFIX", "qf");
+  if (env_int("QF_APPROVER_SWEEP_S", 5, 1, 3600, &sweep_s) < 0 ||
+      env_int("QF_WEBHOOK_TIMEOUT_S", 5, 1, 120, &timeout_s) < 0 ||
+      env_int("QF_WEBHOOK_TRIES", 3, 1, 20, &c->webhook_tries) < 0 ||
+      env_int("QF_HEARTBEAT_S", 15, 1, 600, &c->heartbeat_s) < 0 ||
+      env_int("QF_DELIVERY_LIMIT", 3, 1, 1000, &c->delivery_limit) < 0 ||
+      env_int("QF_MAX_BACKOFF_S", 30, 1, 3600, &c->max_backoff_s) < 0)
+    return -1;
+  c->sweep_ms = sweep_s * 1000;
+  c->webhook_timeout_ms = timeout_s * 1000;
+  c->publish_timeout_ms = publish_s * 1000;
+  return 0;
+}
+
+static int run(int argc, char **argv) {
+  static const struct option opts[] = {{"prefix", 1, NULL, 'P'},
+                                       {NULL, 0, NULL, 0}};
+  qf_approver_cfg_t c = {0};
+  int opt;
+  optind = 1;
+  opterr = 0;
+  while ((opt = getopt_long(argc, argv, ":P:", opts, NULL)) != -1) {
+    if (opt != 'P')
+      return qf_cli_usage_error(&qf_cmd_approver, "%s %s", argv[optind - 1],
+                                opt == ':' ? "needs a value" : "is unknown");
+    c.prefix = optarg;
+  }
+  if (optind < argc)
+    return qf_cli_usage_error(&qf_cmd_approver, "unexpected argument '%s'",
+                              argv[optind]);
+  if (configure(&c) < 0) return QF_EXIT_USAGE;
+  if (c.database_url == NULL)
+    return qf_cli_usage_error(&qf_cmd_approver, "QF_DATABASE_URL is not set");
+  struct sigaction sa = {.sa_handler = on_signal};
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  qf_log_set_program("qf-approver");
+  if (qf_approver_run(&c, &g_signals) < 0)
+    return qf_cli_usage_error(&qf_cmd_approver, "invalid --prefix '%s'",
+                              c.prefix);
+  return QF_EXIT_PASS;
+}
