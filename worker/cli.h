@@ -24,6 +24,11 @@ extern const qf_cmd_t qf_cmd_gate;
 extern const qf_cmd_t qf_cmd_evals;
 extern const qf_cmd_t qf_cmd_run;
 extern const qf_cmd_t qf_cmd_worker;
+extern const qf_cmd_t qf_cmd_approver;
+extern const qf_cmd_t qf_cmd_approvals;
+extern const qf_cmd_t qf_cmd_approval;
+extern const qf_cmd_t qf_cmd_approve;
+extern const qf_cmd_t qf_cmd_reject;
 
 /* Returns the value of the environment variable, or def when unset or
  * empty (borrowed). */
