@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "reqflags.h"
 #include "qf/pipeline.h"
 
 static const char usage[] =
@@ -45,9 +46,9 @@ const qf_cmd_t qf_cmd_run = {
 };
 
 typedef struct flags {
-  const char *nl, *tool, *workspace, *policy, *artifacts;
-  int timeout_s, dry_run, json;
-  cJSON *args; /* owned */
+  qf_reqflags_t req;
+  const char *policy, *artifacts;
+  int json;
 } flags_t;
 
 static volatile sig_atomic_t g_stop;
@@ -61,104 +62,37 @@ static int tick(void *ctx) {
   return g_stop != 0; /* nonzero cancels the tool's group */
 }
 
-static int add_arg(flags_t *f, const char *kv) {
-  const char *eq = strchr(kv, '=');
-  if (eq == NULL || eq == kv) return -1;
-  char key[128];
-  snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
-  cJSON *v = cJSON_Parse(eq + 1);
-  if (v == NULL) v = cJSON_CreateString(eq + 1);
-  cJSON_DeleteItemFromObjectCaseSensitive(f->args, key);
-  if (v == NULL || !cJSON_AddItemToObject(f->args, key, v)) {
-    cJSON_Delete(v);
-    return -1;
-  }
-  return 0;
-}
-
 static int parse(int argc, char **argv, flags_t *f) {
-  static const struct option opts[] = {
-      {"nl", 1, NULL, 'n'},      {"tool", 1, NULL, 't'},
-      {"arg", 1, NULL, 'a'},     {"timeout", 1, NULL, 'T'},
-      {"dry-run", 0, NULL, 'd'}, {"workspace", 1, NULL, 'w'},
-      {"policy", 1, NULL, 'p'},  {"artifacts", 1, NULL, 'A'},
-      {"json", 0, NULL, 'j'},    {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {QF_REQFLAGS_LONG,
+                                       {"policy", 1, NULL, 'p'},
+                                       {"artifacts", 1, NULL, 'A'},
+                                       {"json", 0, NULL, 'j'},
+                                       {NULL, 0, NULL, 0}};
   int c;
-  char *end;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, ":n:t:a:T:dw:p:A:j", opts, NULL)) != -1) {
-    switch (c) {
-      case 'n':
-        f->nl = optarg;
-        break;
-      case 't':
-        f->tool = optarg;
-        break;
-      case 'w':
-        f->workspace = optarg;
-        break;
-      case 'p':
-        f->policy = optarg;
-        break;
-      case 'A':
-        f->artifacts = optarg;
-        break;
-      case 'd':
-        f->dry_run = 1;
-        break;
-      case 'j':
-        f->json = 1;
-        break;
-      case 'a':
-        if (add_arg(f, optarg) < 0)
-          return qf_cli_usage_error(&qf_cmd_run, "--arg needs K=V, got '%s'",
-                                    optarg);
-        break;
-      case 'T':
-        f->timeout_s = (int)strtol(optarg, &end, 10);
-        if (*end != '\0' || f->timeout_s < 1 || f->timeout_s > 3600)
-          return qf_cli_usage_error(&qf_cmd_run, "--timeout must be 1..3600");
-        break;
-      case ':':
-        return qf_cli_usage_error(&qf_cmd_run, "%s needs a value",
-                                  argv[optind - 1]);
-      default:
-        return qf_cli_usage_error(&qf_cmd_run, "unknown option %s",
-                                  argv[optind - 1]);
+  while ((c = getopt_long(argc, argv, ":" QF_REQFLAGS_SHORT "p:A:j", opts,
+                          NULL)) != -1) {
+    int taken = qf_reqflags_take(&f->req, c, optarg, &qf_cmd_run);
+    if (taken > 1) return taken;
+    if (taken == 1) continue;
+    if (c == 'p') {
+      f->policy = optarg;
+    } else if (c == 'A') {
+      f->artifacts = optarg;
+    } else if (c == 'j') {
+      f->json = 1;
+    } else {
+      return qf_cli_usage_error(&qf_cmd_run, "%s %s", argv[optind - 1],
+                                c == ':' ? "needs a value" : "is unknown");
     }
   }
   if (optind < argc)
     return qf_cli_usage_error(&qf_cmd_run, "unexpected argument '%s'",
                               argv[optind]);
-  if (f->nl == NULL) return qf_cli_usage_error(&qf_cmd_run, "--nl is required");
+  if (f->req.nl == NULL)
+    return qf_cli_usage_error(&qf_cmd_run, "--nl is required");
   return 0;
-}
-
-/* The request as the worker would receive it: built from the flags, then
- * validated by the same parser (the workspace rule included). */
-static int build_request(const flags_t *f, qf_request_t **out,
-                         qf_error_t *err) {
-  qf_request_t *r = NULL;
-  char *text = NULL;
-  int has_args = cJSON_GetArraySize(f->args) > 0;
-  int rc = qf_request_new(f->nl, f->tool, has_args ? f->args : NULL,
-                          f->timeout_s, f->dry_run, &r, err);
-  if (rc < 0 || f->workspace == NULL) {
-    *out = r;
-    return rc;
-  }
-  rc = qf_request_to_json(r, &text, err);
-  qf_request_free(r);
-  if (rc < 0) return rc;
-  cJSON *doc = cJSON_Parse(text);
-  free(text);
-  cJSON_ReplaceItemInObject(doc, "workspace", cJSON_CreateString(f->workspace));
-  text = cJSON_PrintUnformatted(doc);
-  cJSON_Delete(doc);
-  rc = text ? qf_request_parse(text, strlen(text), out, err) : QF_ENOMEM;
-  cJSON_free(text);
-  return rc;
 }
 
 static void print_text(const qf_run_state_t *s) {
@@ -199,7 +133,7 @@ static int execute(const flags_t *f) {
   qf_run_state_t s;
   char run_id[QF_UUID_STR_LEN + 1];
   qf_error_clear(&err);
-  if (build_request(f, &req, &err) < 0)
+  if (qf_reqflags_build(&f->req, &req, &err) < 0)
     return qf_cli_fail("run", QF_EXIT_DATAERR, "invalid request: %s",
                        err.message);
   if (qf_uuid_v4(run_id) < 0) {
@@ -228,8 +162,9 @@ static int execute(const flags_t *f) {
 }
 
 static int run(int argc, char **argv) {
-  flags_t f = {.args = cJSON_CreateObject()};
-  if (f.args == NULL) return qf_cli_fail("run", QF_EXIT_SOFTWARE, "oom");
+  flags_t f = {0};
+  if (qf_reqflags_init(&f.req) < 0)
+    return qf_cli_fail("run", QF_EXIT_SOFTWARE, "out of memory");
   int code = parse(argc, argv, &f);
   if (code == 0) {
     struct sigaction sa = {.sa_handler = on_signal};
@@ -238,6 +173,6 @@ static int run(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     code = execute(&f);
   }
-  cJSON_Delete(f.args);
+  qf_reqflags_fini(&f.req);
   return code;
 }
