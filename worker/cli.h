@@ -25,6 +25,7 @@ extern const qf_cmd_t qf_cmd_evals;
 extern const qf_cmd_t qf_cmd_run;
 extern const qf_cmd_t qf_cmd_worker;
 extern const qf_cmd_t qf_cmd_approver;
+extern const qf_cmd_t qf_cmd_submit;
 extern const qf_cmd_t qf_cmd_approvals;
 extern const qf_cmd_t qf_cmd_approval;
 extern const qf_cmd_t qf_cmd_approve;
