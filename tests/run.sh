@@ -22,7 +22,10 @@ step "dependencies"
 bash deploy/local/install-deps.sh
 
 step "services"
-eval "$(bash deploy/local/services.sh start)"
+# Assigned first: a failing start stops the script (set -e), which an
+# eval of a command substitution would not.
+services_env=$(bash deploy/local/services.sh start)
+eval "$services_env"
 export QF_AMQP_URL QF_DATABASE_URL
 
 configure_and_build() { # dir cmake-args...

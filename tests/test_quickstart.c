@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "support.h"
 
@@ -28,7 +29,11 @@ TestSuite(quickstart, .fini = stop_clone, .timeout = 1200);
 
 Test(quickstart, reaches_the_end_with_three_decisions) {
   char cmd[1024];
-  snprintf(clone_dir, sizeof clone_dir, "%s/qf", qf_test_tmpdir());
+  const char *tmp = qf_test_tmpdir();
+  /* The servers run as the postgres and rabbitmq users: they must be able
+   * to reach the clone's state directory. */
+  cr_assert_eq(chmod(tmp, 0755), 0);
+  snprintf(clone_dir, sizeof clone_dir, "%s/qf", tmp);
   snprintf(cmd, sizeof cmd,
            "git clone -q %s %s && cd %s && %s bash deploy/local/quickstart.sh",
            QF_SOURCE_DIR, clone_dir, clone_dir, PORTS);

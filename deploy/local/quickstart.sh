@@ -46,7 +46,10 @@ cmake -S . -B build/normal -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/normal -j "$(nproc 2>/dev/null || echo 2)" --target qf
 
 say "services"
-eval "$(bash deploy/local/services.sh start)"
+# Assigned first: a failing start stops the script (set -e), which an
+# eval of a command substitution would not.
+services_env=$(bash deploy/local/services.sh start)
+eval "$services_env"
 export QF_AMQP_URL QF_DATABASE_URL
 
 say "database"

@@ -203,6 +203,13 @@ rmq_stop() {
   rm -f "$STATE/rabbitmq.started-by-us" "$(rmq_dir)/rabbit.pid"
 }
 
+# The servers run as their own users: they must be able to reach STATE.
+reachable_by() {
+  is_root || return 0
+  runuser -u "$1" -- test -x "$STATE" 2>/dev/null ||
+    die "user $1 cannot reach $STATE (a parent directory is not traversable: chmod o+x it, or set QF_LOCAL_DIR to a directory $1 can reach)"
+}
+
 # ------------------------------------------------------------------ commands
 print_env() {
   # %2f is the default vhost "/" for every client (a bare trailing "/"
@@ -226,6 +233,8 @@ main() {
       need_packages
       mkdir -p "$STATE"
       chmod 755 "$STATE"
+      reachable_by postgres
+      reachable_by rabbitmq
       pg_start
       rmq_start
       print_env
