@@ -285,6 +285,22 @@ int qf_store_claim(qf_store_t *st, const qf_claim_t *c, qf_run_row_t *out,
   return QF_OK;
 }
 
+int qf_store_load(qf_store_t *st, const char *run_id, qf_run_row_t *out,
+                  qf_error_t *err) {
+  PGresult *res = NULL;
+  const char *p[] = {run_id};
+  int rc = qf_db_exec(st->db,
+                      "SELECT " RUN_COLS " FROM runs WHERE run_id = $1::uuid",
+                      1, p, &res, err);
+  if (rc < 0) return rc;
+  if (PQntuples(res) == 0)
+    rc = qf_error_set(err, QF_ENOENT, "run %s does not exist", run_id);
+  else
+    rc = row_read(res, out, err);
+  PQclear(res);
+  return rc;
+}
+
 /* ---------------------------------------------------------- checkpoint */
 
 typedef struct checkpoint_ctx {

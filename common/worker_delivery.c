@@ -187,6 +187,16 @@ qf__settled_t qf__job_republish(job_t *j, const qf_run_row_t *row) {
   return qf__job_settle(j, 1, 0);
 }
 
+static qf__settled_t republish_current(job_t *j) {
+  qf_run_row_t row = {0};
+  qf_error_t err;
+  int rc = qf_store_load(j->w->store, j->run_id, &row, &err);
+  qf__settled_t out =
+      rc < 0 ? qf__job_db_failure(j, err.message) : qf__job_republish(j, &row);
+  qf_run_row_fini(&row);
+  return out;
+}
+
 static const char *first_rule(const qf_run_state_t *s) {
   return s->result.nrules > 0 ? s->result.rules[0] : NULL;
 }
@@ -220,9 +230,10 @@ qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
   int rc = qf_store_finish(j->w->store, &f, &stored, &err);
   qf__settled_t out;
   if (rc == QF_ECONFLICT) {
-    /* Another delivery of the same request finished it first. */
+    /* Another delivery of the same request finished it first: publish
+     * what it decided, so this delivery's reply_to gets an answer too. */
     qf_log_info(&j->log, "run.finished_elsewhere", "%s", err.message);
-    out = qf__job_settle(j, 1, 0);
+    out = republish_current(j);
   } else if (rc < 0) {
     out = qf__job_db_failure(j, err.message);
   } else if (qf__job_publish_all(j, stored, ev, j->reply_to) < 0) {

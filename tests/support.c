@@ -58,7 +58,13 @@ void qf_test_run(const char *const *argv, const char *const *env_extra,
   int po[2], pe[2];
   qf_strbuf_init(&p->out);
   qf_strbuf_init(&p->err);
+  /* Close-on-exec: only the dup2'ed 1 and 2 reach the child, so a daemon
+   * it starts (a database server) cannot hold our pipe open forever. */
   cr_assert(pipe(po) == 0 && pipe(pe) == 0);
+  for (int i = 0; i < 2; i++) {
+    fcntl(po[i], F_SETFD, FD_CLOEXEC);
+    fcntl(pe[i], F_SETFD, FD_CLOEXEC);
+  }
   pid_t pid = fork();
   cr_assert(pid >= 0);
   if (pid == 0) child(argv, env_extra, po[1], pe[1]);

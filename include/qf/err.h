@@ -36,7 +36,7 @@
   X(EPERM, "permission denied")                   \
   X(ECHILD, "child process failed")               \
   X(ECANCELED, "canceled")                        \
-  X(EINTERNAL, "internal error")                          \
+  X(EINTERNAL, "internal error")                  \
   X(ENOROUTE, "message returned: no queue bound for it")
 
 typedef enum qf_err {

@@ -71,6 +71,11 @@ typedef struct qf_claim {
 int qf_store_claim(qf_store_t *st, const qf_claim_t *c, qf_run_row_t *out,
                    int *created, qf_error_t *err) QF_MUSTCHECK;
 
+/* Reads the run as it is now (no event, no attempt counted). QF_ENOENT
+ * when there is no such run. */
+int qf_store_load(qf_store_t *st, const char *run_id, qf_run_row_t *out,
+                  qf_error_t *err) QF_MUSTCHECK;
+
 /* After a node completed: saves the checkpoint (status running,
  * current_node = node) and appends a run_events row ("node.<node>", data
  * {"duration_ms": N}), in one transaction. QF_ECONFLICT when the run is

@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""Checks the CI snippets: valid YAML with the expected shape, the job
+script passes `bash -n`, uses `qf submit --wait --json` with a stable
+--message-id (no per-attempt/per-job id) and QF_AMQP_URL from the CI's
+secret store, and, run with a fake `qf` that answers each exit code of
+`qf submit --wait`, exits with that code (0 passes; 1 FAIL, 2 NEED_HITL, 3
+fail the job) after printing the decision and the evidence path.
+Needs python3-yaml and bash. Exits 1 on any problem."""
+import json, os, pathlib, re, subprocess, sys, tempfile
+import yaml
+
+HERE = pathlib.Path(__file__).resolve().parent
+problems = []
+
+
+def scripts():
+    gh = yaml.safe_load((HERE / "github-actions.yml").read_text())
+    on = gh.get("on", gh.get(True))  # YAML 1.1 reads the key `on` as true
+    if not on:
+        problems.append("github-actions.yml: no `on:` triggers")
+    job = (gh.get("jobs") or {}).get("quality-gate") or {}
+    if "${{ secrets.QF_AMQP_URL }}" != (job.get("env") or {}).get("QF_AMQP_URL"):
+        problems.append("github-actions.yml: QF_AMQP_URL must come from secrets.QF_AMQP_URL")
+    steps = [s for s in job.get("steps") or [] if "qf submit" in (s.get("run") or "")]
+    if len(steps) != 1:
+        problems.append("github-actions.yml: expected one step running qf submit")
+    else:
+        yield "github-actions.yml", steps[0]["run"], {
+            "GITHUB_REPOSITORY": "acme/shop", "GITHUB_SHA": "abc", "GITHUB_RUN_ID": "42",
+            "GITHUB_JOB": "quality-gate", "GITHUB_ACTOR": "alice"}, r"GITHUB_RUN_ID"
+    gl = yaml.safe_load((HERE / "gitlab-ci.yml").read_text())
+    job = gl.get("qualityfoundry") or {}
+    if "QF_AMQP_URL" in json.dumps(gl.get("variables") or {}) or "QF_AMQP_URL:" in json.dumps(job):
+        problems.append("gitlab-ci.yml: QF_AMQP_URL must come from a CI/CD variable, not the file")
+    body = "\n".join(job.get("script") or [])
+    yield "gitlab-ci.yml", body, {
+        "CI_PROJECT_PATH": "acme/shop", "CI_PROJECT_NAME": "shop", "CI_COMMIT_SHA": "abc",
+        "CI_PROJECT_ID": "7", "CI_PIPELINE_ID": "42", "CI_JOB_NAME": "qualityfoundry",
+        "GITLAB_USER_LOGIN": "alice"}, r"CI_PIPELINE_ID"
+
+
+def main():
+    for name, body, env, stable in scripts():
+        if subprocess.run(["bash", "-n"], input=body, text=True).returncode != 0:
+            problems.append(f"{name}: the job script is not valid bash")
+            continue
+        m = re.search(r'--message-id\s+"([^"]+)"', body)
+        if not m or not re.search(stable, m.group(1)) or re.search(
+                r"run_attempt|RUN_ATTEMPT|CI_JOB_ID", m.group(1)):
+            problems.append(f"{name}: --message-id must be the pipeline/run id, "
+                            "stable across retries")
+        for flag in ("--wait", "--json"):
+            if flag not in body:
+                problems.append(f"{name}: qf submit lacks {flag}")
+        with tempfile.TemporaryDirectory() as tmp:
+            fake = pathlib.Path(tmp, "qf")
+            fake.write_text(
+                "#!/bin/sh\nprintf '%s' \"$*\" >\"$FAKE_ARGS\"\n"
+                "printf '{\"decision\":\"X\",\"evidence_path\":\"/var/lib/qf/artifacts/r/evidence.json\"}\\n'\n"
+                "exit \"$FAKE_RC\"\n")
+            fake.chmod(0o755)
+            for rc in (0, 1, 2, 3):
+                e = dict(os.environ, **env, PATH=f"{tmp}:{os.environ['PATH']}",
+                         FAKE_RC=str(rc), FAKE_ARGS=f"{tmp}/args",
+                         QF_AMQP_URL="amqp://x@127.0.0.1:1/")
+                r = subprocess.run(["bash", "-e", "-c", body], env=e, cwd=tmp, text=True,
+                                   capture_output=True)
+                if r.returncode != rc:
+                    problems.append(f"{name}: qf exit {rc} gave job exit {r.returncode}")
+                if "evidence: /var/lib/qf/artifacts/r/evidence.json" not in r.stdout:
+                    problems.append(f"{name}: the evidence path is not printed (exit {rc})")
+                args = pathlib.Path(tmp, "args").read_text()
+                if not args.startswith("submit "):
+                    problems.append(f"{name}: qf called as `qf {args}`")
+        print(f"{name}: YAML ok, bash ok, message-id {m.group(1) if m else '?'}, "
+              "job exit follows qf submit (0/1/2/3)")
+    for p in problems:
+        print("deploy/ci: " + p, file=sys.stderr)
+    if problems:
+        print("deploy/ci: FAILED", file=sys.stderr)
+        return 1
+    print("deploy/ci: ok")
+    return 0
+
+
+sys.exit(main())
