@@ -1,0 +1,135 @@
+/* qf submit against a real worker: the exit code is the decision (0 PASS,
+ * 1 FAIL, 2 still NEED_HITL when the wait ends), 3 when the broker cannot
+ * be reached, 65 for an invalid request (nothing published), and a
+ * NEED_HITL approved while --wait waits ends in 0. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support.h"
+#include "worker_support.h"
+
+static qf_wt_t T;
+
+static void setup(void) {
+  qf_wt_init(&T);
+  qf_wt_start_worker(&T, 0, NULL);
+  qf_wt_wait_log(&T, 0, 1, 60, "\"event\":\"worker.ready\"", NULL);
+}
+
+static void teardown(void) {
+  qf_wt_fini(&T);
+}
+
+TestSuite(submit, .init = setup, .fini = teardown, .timeout = 240);
+
+static char env_url[600], env_prefix[128];
+
+/* Runs qf submit with the test's broker and prefix. */
+static int submit(const char *nl, const char *test_path, const char *wait,
+                  const char *amqp_url, qf_test_proc_t *p) {
+  char arg[128];
+  snprintf(arg, sizeof arg, "test_path=%s", test_path);
+  snprintf(env_url, sizeof env_url, "QF_AMQP_URL=%s",
+           amqp_url ? amqp_url : qf_test_require_env("QF_AMQP_URL"));
+  snprintf(env_prefix, sizeof env_prefix, "QF_TOPOLOGY_PREFIX=%s", T.prefix);
+  const char *env[] = {env_url, env_prefix, NULL};
+  const char *argv[] = {QF_TEST_BIN,   "submit", "--nl",   nl,
+                        "--workspace", "demo",   "--arg",  arg,
+                        "--wait",      wait,     "--json", NULL};
+  qf_test_run(argv, env, 120, p);
+  return p->status;
+}
+
+Test(submit, exit_code_is_the_decision) {
+  qf_test_proc_t p;
+  cr_expect_eq(submit("run the login tests", "tests/passing", "60", NULL, &p),
+               0, "%s%s", p.out.data, p.err.data);
+  cr_expect_not_null(strstr(p.out.data, "\"decision\":\"PASS\""), "%s",
+                     p.out.data);
+  qf_test_proc_fini(&p);
+  cr_expect_eq(submit("run the cart tests", "tests/failing", "60", NULL, &p), 1,
+               "%s%s", p.out.data, p.err.data);
+  cr_expect_not_null(strstr(p.out.data, "\"decision\":\"FAIL\""));
+  qf_test_proc_fini(&p);
+  /* Nobody approves: the wait ends on the NEED_HITL. */
+  cr_expect_eq(
+      submit("smoke test production login", "tests/passing", "4", NULL, &p), 2,
+      "%s%s", p.out.data, p.err.data);
+  cr_expect_not_null(strstr(p.err.data, "qf approve "), "%s", p.err.data);
+  cr_expect_not_null(strstr(p.out.data, "\"decision\":\"NEED_HITL\""));
+  qf_test_proc_fini(&p);
+}
+
+Test(submit, unreachable_broker_exits_3) {
+  qf_test_proc_t p;
+  cr_expect_eq(submit("run the login tests", "tests/passing", "5",
+                      "amqp://guest:guest@127.0.0.1:1/%2f", &p),
+               3, "%s", p.err.data);
+  cr_expect_not_null(strstr(p.err.data, "cannot connect"), "%s", p.err.data);
+  qf_test_proc_fini(&p);
+}
+
+Test(submit, invalid_request_exits_65_and_publishes_nothing) {
+  qf_test_proc_t p;
+  const char *before = qf_wt_query(&T, "SELECT count(*) FROM runs");
+  char n_before[16];
+  snprintf(n_before, sizeof n_before, "%s", before);
+  const char *argv[] = {QF_TEST_BIN, "submit", "--nl", "", NULL};
+  qf_test_run(argv, NULL, 30, &p);
+  cr_expect_eq(p.status, 65);
+  cr_expect_not_null(strstr(p.err.data, "nl_input"), "%s", p.err.data);
+  qf_test_proc_fini(&p);
+  const char *argv2[] = {QF_TEST_BIN,   "submit", "--nl", "x",
+                         "--workspace", "/etc",   NULL};
+  qf_test_run(argv2, NULL, 30, &p);
+  cr_expect_eq(p.status, 65);
+  cr_expect_not_null(strstr(p.err.data, "workspace"), "%s", p.err.data);
+  qf_test_proc_fini(&p);
+  sleep(1);
+  cr_expect_str_eq(qf_wt_query(&T, "SELECT count(*) FROM runs"), n_before,
+                   "nothing was published");
+}
+
+/* A NEED_HITL that a human approves while --wait waits: exit 0. */
+Test(submit, approved_while_waiting_ends_in_0) {
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    setenv("QF_TOPOLOGY_PREFIX", T.prefix, 1);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(QF_TEST_BIN, "qf", "submit", "--nl", "smoke test production login",
+          "--workspace", "demo", "--arg", "test_path=tests/passing",
+          "--requested-by", "ci-bot", "--wait", "90", (char *)NULL);
+    _exit(127);
+  }
+  char id[64] = "";
+  for (int i = 0; i < 300 && strlen(id) != 36; i++) {
+    snprintf(id, sizeof id, "%s",
+             qf_wt_query(&T,
+                         "SELECT coalesce(max(id::text), '') FROM "
+                         "approvals WHERE status = 'pending'"));
+    if (strlen(id) != 36) usleep(100 * 1000);
+  }
+  cr_assert_eq(strlen(id), 36, "no pending approval appeared");
+  char env_db[600];
+  snprintf(env_db, sizeof env_db, "QF_DATABASE_URL=%s", T.db_url);
+  snprintf(env_prefix, sizeof env_prefix, "QF_TOPOLOGY_PREFIX=%s", T.prefix);
+  const char *env[] = {env_db, env_prefix, NULL};
+  qf_test_proc_t p;
+  qf_test_run((const char *[]){QF_TEST_BIN, "approve", id, "--comment",
+                               "ship it", NULL},
+              env, 60, &p);
+  cr_expect_eq(p.status, 0, "%s%s", p.out.data, p.err.data);
+  qf_test_proc_fini(&p);
+  int st = 0;
+  cr_assert_eq(waitpid(pid, &st, 0), pid);
+  cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "qf submit status %d", st);
+}
