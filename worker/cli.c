@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,4 +75,34 @@ const char *qf_cli_policy_path(const char *flag) {
   if (env != NULL) return env;
   if (access("policy/default.yaml", R_OK) == 0) return "policy/default.yaml";
   return QF_DATADIR "/policy/default.yaml";
+}
+
+int qf_cli_env_int(const char *cmd, const char *name, int def, int min, int max,
+                   int *out) {
+  const char *v = qf_cli_env(name, NULL);
+  char *end;
+  long n = v ? strtol(v, &end, 10) : def;
+  if (v && (*end != '\0' || n < min || n > max)) {
+    fprintf(stderr, "qf %s: %s must be an integer from %d to %d\n", cmd, name,
+            min, max);
+    return -1;
+  }
+  *out = (int)n;
+  return 0;
+}
+
+static volatile sig_atomic_t g_signals;
+
+static void count_signal(int sig) {
+  (void)sig;
+  if (g_signals < 2) g_signals++;
+}
+
+volatile sig_atomic_t *qf_cli_catch_signals(void) {
+  struct sigaction sa = {.sa_handler = count_signal};
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  return &g_signals;
 }

@@ -3,6 +3,8 @@
 #ifndef QF_CLI_H
 #define QF_CLI_H
 
+#include <signal.h>
+
 #include "qf/err.h"
 #include "qf/exitcode.h"
 
@@ -38,6 +40,16 @@ const char *qf_cli_env(const char *name, const char *def);
 /* The policy file to use: flag when given, else $QF_POLICY, else
  * ./policy/default.yaml when it exists, else the installed copy. */
 const char *qf_cli_policy_path(const char *flag);
+
+/* An integer setting from the environment within [min, max] (def when
+ * unset); prints "qf CMD: NAME must be ..." and returns -1 when invalid. */
+int qf_cli_env_int(const char *cmd, const char *name, int def, int min, int max,
+                   int *out);
+
+/* Counts SIGTERM/SIGINT (up to 2) for a long-running command and ignores
+ * SIGPIPE (a dead socket is an error return, not death). Returns the
+ * counter the command's loop watches. */
+volatile sig_atomic_t *qf_cli_catch_signals(void);
 
 /* Prints "qf CMD: message" on stderr and returns code. */
 int qf_cli_fail(const char *cmd, int code, const char *fmt, ...)

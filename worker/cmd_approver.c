@@ -38,38 +38,24 @@ const qf_cmd_t qf_cmd_approver = {
     .usage = usage,
 };
 
-static volatile sig_atomic_t g_signals;
-
-static void on_signal(int sig) {
-  (void)sig;
-  if (g_signals < 2) g_signals++;
-}
-
-static int env_int(const char *name, int def, int min, int max, int *out) {
-  const char *v = qf_cli_env(name, NULL);
-  char *end;
-  long n = v ? strtol(v, &end, 10) : def;
-  if (v && (*end != '\0' || n < min || n > max)) {
-    fprintf(stderr, "qf approver: %s must be an integer from %d to %d\n", name,
-            min, max);
-    return -1;
-  }
-  *out = (int)n;
-  return 0;
-}
-
 static int configure(qf_approver_cfg_t *c) {
   int sweep_s, timeout_s, publish_s = 10;
   c->amqp_url = qf_cli_env("QF_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/");
   c->database_url = qf_cli_env("QF_DATABASE_URL", NULL);
   c->webhook_url = qf_cli_env("QF_APPROVER_WEBHOOK", NULL);
   if (c->prefix == NULL) c->prefix = qf_cli_env("QF_TOPOLOGY_PREFIX", "qf");
-  if (env_int("QF_APPROVER_SWEEP_S", 5, 1, 3600, &sweep_s) < 0 ||
-      env_int("QF_WEBHOOK_TIMEOUT_S", 5, 1, 120, &timeout_s) < 0 ||
-      env_int("QF_WEBHOOK_TRIES", 3, 1, 20, &c->webhook_tries) < 0 ||
-      env_int("QF_HEARTBEAT_S", 15, 1, 600, &c->heartbeat_s) < 0 ||
-      env_int("QF_DELIVERY_LIMIT", 3, 1, 1000, &c->delivery_limit) < 0 ||
-      env_int("QF_MAX_BACKOFF_S", 30, 1, 3600, &c->max_backoff_s) < 0)
+  if (qf_cli_env_int("approver", "QF_APPROVER_SWEEP_S", 5, 1, 3600, &sweep_s) <
+          0 ||
+      qf_cli_env_int("approver", "QF_WEBHOOK_TIMEOUT_S", 5, 1, 120,
+                     &timeout_s) < 0 ||
+      qf_cli_env_int("approver", "QF_WEBHOOK_TRIES", 3, 1, 20,
+                     &c->webhook_tries) < 0 ||
+      qf_cli_env_int("approver", "QF_HEARTBEAT_S", 15, 1, 600,
+                     &c->heartbeat_s) < 0 ||
+      qf_cli_env_int("approver", "QF_DELIVERY_LIMIT", 3, 1, 1000,
+                     &c->delivery_limit) < 0 ||
+      qf_cli_env_int("approver", "QF_MAX_BACKOFF_S", 30, 1, 3600,
+                     &c->max_backoff_s) < 0)
     return -1;
   c->sweep_ms = sweep_s * 1000;
   c->webhook_timeout_ms = timeout_s * 1000;
@@ -96,13 +82,9 @@ static int run(int argc, char **argv) {
   if (configure(&c) < 0) return QF_EXIT_USAGE;
   if (c.database_url == NULL)
     return qf_cli_usage_error(&qf_cmd_approver, "QF_DATABASE_URL is not set");
-  struct sigaction sa = {.sa_handler = on_signal};
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  volatile sig_atomic_t *signals = qf_cli_catch_signals();
   qf_log_set_program("qf-approver");
-  if (qf_approver_run(&c, &g_signals) < 0)
+  if (qf_approver_run(&c, signals) < 0)
     return qf_cli_usage_error(&qf_cmd_approver, "invalid --prefix '%s'",
                               c.prefix);
   return QF_EXIT_PASS;

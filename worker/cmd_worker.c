@@ -45,31 +45,6 @@ const qf_cmd_t qf_cmd_worker = {
     .usage = usage,
 };
 
-static volatile sig_atomic_t g_signals;
-
-static void on_signal(int sig) {
-  (void)sig;
-  if (g_signals < 2) g_signals++;
-}
-
-/* An integer setting from the environment within [min, max]. */
-static int env_int(const char *name, int def, int min, int max, int *out) {
-  const char *v = qf_cli_env(name, NULL);
-  char *end;
-  if (v == NULL) {
-    *out = def;
-    return 0;
-  }
-  long n = strtol(v, &end, 10);
-  if (*end != '\0' || n < min || n > max) {
-    fprintf(stderr, "qf worker: %s must be an integer from %d to %d\n", name,
-            min, max);
-    return -1;
-  }
-  *out = (int)n;
-  return 0;
-}
-
 static int read_env(qf_worker_cfg_t *c) {
   c->amqp_url = qf_cli_env("QF_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/");
   c->database_url = qf_cli_env("QF_DATABASE_URL", NULL);
@@ -78,12 +53,17 @@ static int read_env(qf_worker_cfg_t *c) {
   c->evidence_base_url = qf_cli_env("QF_EVIDENCE_BASE_URL", NULL);
   if (c->prefix == NULL) c->prefix = qf_cli_env("QF_TOPOLOGY_PREFIX", "qf");
   int publish_s = 10;
-  if (env_int("QF_PREFETCH", 1, 1, 1000, &c->prefetch) < 0 ||
-      env_int("QF_HEARTBEAT_S", 15, 1, 600, &c->heartbeat_s) < 0 ||
-      env_int("QF_SHUTDOWN_GRACE_S", 30, 0, 86400, &c->shutdown_grace_s) < 0 ||
-      env_int("QF_DELIVERY_LIMIT", 3, 1, 1000, &c->delivery_limit) < 0 ||
-      env_int("QF_PUBLISH_TIMEOUT_S", 10, 1, 600, &publish_s) < 0 ||
-      env_int("QF_MAX_BACKOFF_S", 30, 1, 3600, &c->max_backoff_s) < 0)
+  if (qf_cli_env_int("worker", "QF_PREFETCH", 1, 1, 1000, &c->prefetch) < 0 ||
+      qf_cli_env_int("worker", "QF_HEARTBEAT_S", 15, 1, 600, &c->heartbeat_s) <
+          0 ||
+      qf_cli_env_int("worker", "QF_SHUTDOWN_GRACE_S", 30, 0, 86400,
+                     &c->shutdown_grace_s) < 0 ||
+      qf_cli_env_int("worker", "QF_DELIVERY_LIMIT", 3, 1, 1000,
+                     &c->delivery_limit) < 0 ||
+      qf_cli_env_int("worker", "QF_PUBLISH_TIMEOUT_S", 10, 1, 600, &publish_s) <
+          0 ||
+      qf_cli_env_int("worker", "QF_MAX_BACKOFF_S", 30, 1, 3600,
+                     &c->max_backoff_s) < 0)
     return -1;
   c->publish_timeout_ms = publish_s * 1000;
   return 0;
@@ -135,13 +115,9 @@ static int run(int argc, char **argv) {
   gethostname(host, sizeof host - 1);
   snprintf(id, sizeof id, "%s:%ld", host, (long)getpid());
   c.worker_id = id;
-  struct sigaction sa = {.sa_handler = on_signal};
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN); /* a dead socket is an error return, not death */
+  volatile sig_atomic_t *signals = qf_cli_catch_signals();
   qf_log_set_program("qf-worker");
-  if (qf_worker_run(&c, &g_signals) < 0)
+  if (qf_worker_run(&c, signals) < 0)
     return qf_cli_usage_error(&qf_cmd_worker, "invalid --prefix '%s'",
                               c.prefix);
   return QF_EXIT_PASS;
