@@ -6,14 +6,19 @@
 -- are per database and are granted here.
 
 -- Group roles (NOLOGIN). Login roles join them: GRANT qf_worker TO ci;
+-- Roles are cluster-wide while migrations lock per database: two
+-- databases migrated at once may both try to create them, so the loser's
+-- duplicate is not an error.
 DO $$
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'qf_worker') THEN
-    CREATE ROLE qf_worker NOLOGIN;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'qf_approver') THEN
-    CREATE ROLE qf_approver NOLOGIN;
-  END IF;
+  CREATE ROLE qf_worker NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END
+$$;
+DO $$
+BEGIN
+  CREATE ROLE qf_approver NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END
 $$;
 
