@@ -53,9 +53,13 @@ def load_all(path):
 
 
 def c_default(var):
-    m = re.search(r'env_int\("%s",\s*(\d+)' % var,
+    # qf_cli_env_int("worker", "QF_X", default, ...) in worker/cmd_worker.c
+    m = re.search(r'env_int\((?:"[a-z]+",\s*)?"%s",\s*(\d+)' % var,
                   (REPO / "worker" / "cmd_worker.c").read_text())
-    return int(m.group(1)) if m else 30
+    if m is None:
+        problem(f"cannot find the default of {var} in worker/cmd_worker.c")
+        return 0
+    return int(m.group(1))
 
 
 def env_map(container):

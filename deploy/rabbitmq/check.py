@@ -106,7 +106,9 @@ def compare(what, want, got):
 
 
 def c_default(path, var):
-    m = re.search(r'env_int\("%s",\s*(\d+)' % var, path.read_text())
+    # qf_cli_env_int("worker", "QF_X", default, ...) in worker/cmd_*.c
+    m = re.search(r'env_int\((?:"[a-z]+",\s*)?"%s",\s*(\d+)' % var,
+                  path.read_text())
     return int(m.group(1)) if m else None
 
 
