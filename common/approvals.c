@@ -56,25 +56,34 @@ enum {
 static const char *const statuses[] = {"pending", "approved", "rejected",
                                        "expired"};
 
+/* The string members, in the order of the SELECT's columns from
+ * COL_STATUS on: one list serves reading and freeing. */
+static const size_t string_members[] = {
+    offsetof(qf_approval_t, status),
+    offsetof(qf_approval_t, stage),
+    offsetof(qf_approval_t, triggered_rule),
+    offsetof(qf_approval_t, requested_by),
+    offsetof(qf_approval_t, decided_by),
+    offsetof(qf_approval_t, reason),
+    offsetof(qf_approval_t, comment),
+    offsetof(qf_approval_t, created_at),
+    offsetof(qf_approval_t, expires_at),
+    offsetof(qf_approval_t, decided_at),
+    offsetof(qf_approval_t, resume_published_at),
+    offsetof(qf_approval_t, nl_input),
+    offsetof(qf_approval_t, tool_name),
+    offsetof(qf_approval_t, evidence_path),
+    offsetof(qf_approval_t, correlation_id)};
+#define NSTRINGS (sizeof string_members / sizeof string_members[0])
+
+static char **member(qf_approval_t *a, size_t i) {
+  return (char **)((char *)a + string_members[i]);
+}
+
 void qf_approval_fini(qf_approval_t *a) {
   if (a == NULL) return;
-  char **strs[] = {&a->status,
-                   &a->stage,
-                   &a->triggered_rule,
-                   &a->requested_by,
-                   &a->decided_by,
-                   &a->reason,
-                   &a->comment,
-                   &a->created_at,
-                   &a->expires_at,
-                   &a->decided_at,
-                   &a->resume_published_at,
-                   &a->nl_input,
-                   &a->tool_name,
-                   &a->evidence_path,
-                   &a->correlation_id};
-  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
-    free(*strs[i]);
+  for (size_t i = 0; i < NSTRINGS; i++)
+    free(*member(a, i));
   cJSON_Delete(a->summary);
   memset(a, 0, sizeof *a);
 }
@@ -105,23 +114,10 @@ static int row_read(const PGresult *res, int row, qf_approval_t *a,
                         PQnfields(res), NCOLS);
   snprintf(a->id, sizeof a->id, "%s", PQgetvalue(res, row, COL_ID));
   snprintf(a->run_id, sizeof a->run_id, "%s", PQgetvalue(res, row, COL_RUN_ID));
-  char **dst[] = {&a->status,
-                  &a->stage,
-                  &a->triggered_rule,
-                  &a->requested_by,
-                  &a->decided_by,
-                  &a->reason,
-                  &a->comment,
-                  &a->created_at,
-                  &a->expires_at,
-                  &a->decided_at,
-                  &a->resume_published_at,
-                  &a->nl_input,
-                  &a->tool_name,
-                  &a->evidence_path,
-                  &a->correlation_id};
-  for (int i = 0; i < COL_SUMMARY - COL_STATUS; i++)
-    *dst[i] = text_col(res, row, COL_STATUS + i, &bad);
+  _Static_assert(NSTRINGS == COL_SUMMARY - COL_STATUS,
+                 "one string member per column from status to summary");
+  for (size_t i = 0; i < NSTRINGS; i++)
+    *member(a, i) = text_col(res, row, COL_STATUS + (int)i, &bad);
   if (!PQgetisnull(res, row, COL_SUMMARY)) {
     a->summary = cJSON_Parse(PQgetvalue(res, row, COL_SUMMARY));
     if (a->summary == NULL) bad = 1;
