@@ -43,6 +43,9 @@ void qf_test_assert_evidence_valid(const char *path);
  * test when the file cannot be opened. Returns buf. */
 char *qf_test_slurp(const char *path, char *buf, size_t n);
 
+/* A TCP port on loopback where nothing listens. */
+int qf_test_closed_port(void);
+
 /* Makes a fresh temporary directory (static buffer, valid until the next
  * call). */
 const char *qf_test_tmpdir(void);

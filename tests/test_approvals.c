@@ -552,23 +552,11 @@ Test(approvals, an_expired_approval_cannot_be_decided) {
   cr_expect_str_eq(admin("SELECT count(*) FROM run_events", NULL, NULL), "0");
 }
 
-/* A TCP port on loopback where nothing listens. */
-static int closed_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  cr_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-  cr_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 Test(approvals, broker_down_after_commit_keeps_the_decision_exit_3) {
   seeded_t s = seed("ci-bot", 0);
   char amqp[128];
   snprintf(amqp, sizeof amqp, "amqp://guest:guest@127.0.0.1:%d/",
-           closed_port());
+           qf_test_closed_port());
   qf_test_proc_t p;
   const char *args[] = {"approve", s.id, "--comment", "ok", NULL};
   qf_as(ALICE, NULL, amqp, args, &p);

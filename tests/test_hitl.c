@@ -871,18 +871,6 @@ Test(hitl, an_undecided_approval_is_expired_by_the_approver) {
 
 /* ------------------------------------------- 6 approve dies after commit */
 
-/* A TCP port on loopback where nothing listens. */
-static int closed_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  cr_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-  cr_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 Test(hitl, a_resume_lost_after_the_commit_is_published_by_the_approver) {
   start_worker(NULL);
   char run_id[QF_UUID_STR_LEN + 1], corr[128], id[QF_UUID_STR_LEN + 1];
@@ -892,7 +880,7 @@ Test(hitl, a_resume_lost_after_the_commit_is_published_by_the_approver) {
 
   char amqp[128];
   snprintf(amqp, sizeof amqp, "amqp://guest:guest@127.0.0.1:%d/",
-           closed_port());
+           qf_test_closed_port());
   const char *args[] = {"approve", id, "--comment", "ok", NULL};
   qf_test_proc_t p;
   qf_as(ALICE, amqp, args, &p);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "qf/request.h"
+#include "json_equal.h"
 #include "qf/utf8.h"
 
 TestSuite(request, .timeout = 30);
@@ -423,35 +424,15 @@ Test(request, normalize_follows_pipeline_b) {
 
 /* ----------------------------------------------------------- round trip */
 
-static int same_str(const char *a, const char *b) {
-  return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-}
-
-/* Exact, ordered equality of two JSON trees, in linear time (cJSON_Compare
- * compares objects both ways at every level: exponential in the depth, and
- * it takes doubles within an epsilon as equal). */
-static int same_json(const cJSON *a, const cJSON *b) {
-  if ((a->type & 0xFF) != (b->type & 0xFF)) return 0;
-  if (cJSON_IsNumber(a)) return a->valuedouble == b->valuedouble;
-  if (cJSON_IsString(a)) return strcmp(a->valuestring, b->valuestring) == 0;
-  for (a = a->child, b = b->child; a != NULL && b != NULL;
-       a = a->next, b = b->next) {
-    if ((a->string == NULL) != (b->string == NULL)) return 0;
-    if (a->string != NULL && strcmp(a->string, b->string) != 0) return 0;
-    if (!same_json(a, b)) return 0;
-  }
-  return a == NULL && b == NULL;
-}
-
 static void expect_same(const qf_request_t *a, const qf_request_t *b) {
-  cr_expect(same_str(a->nl_input, b->nl_input));
-  cr_expect(same_str(a->environment_id, b->environment_id));
-  cr_expect(same_str(a->tool_name, b->tool_name));
-  cr_expect(same_json(a->args, b->args));
+  cr_expect(qf_test_same_str(a->nl_input, b->nl_input));
+  cr_expect(qf_test_same_str(a->environment_id, b->environment_id));
+  cr_expect(qf_test_same_str(a->tool_name, b->tool_name));
+  cr_expect(qf_test_same_json(a->args, b->args));
   cr_expect_eq(a->timeout_s, b->timeout_s);
   cr_expect_eq(a->dry_run, b->dry_run);
-  cr_expect(same_str(a->requested_by, b->requested_by));
-  cr_expect(same_str(a->workspace, b->workspace));
+  cr_expect(qf_test_same_str(a->requested_by, b->requested_by));
+  cr_expect(qf_test_same_str(a->workspace, b->workspace));
 }
 
 static char *to_json(const qf_request_t *r) {

@@ -9,37 +9,19 @@
 #include <string.h>
 
 #include "qf/request.h"
+#include "../json_equal.h"
 #include "qf/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int same_str(const char *a, const char *b) {
-  return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-}
-
-/* Exact, ordered equality of two JSON trees, in linear time (cJSON_Compare
- * compares objects both ways at every level: exponential in the depth, and
- * it takes doubles within an epsilon as equal). */
-static int same_json(const cJSON *a, const cJSON *b) {
-  if ((a->type & 0xFF) != (b->type & 0xFF)) return 0;
-  if (cJSON_IsNumber(a)) return a->valuedouble == b->valuedouble;
-  if (cJSON_IsString(a)) return strcmp(a->valuestring, b->valuestring) == 0;
-  for (a = a->child, b = b->child; a != NULL && b != NULL;
-       a = a->next, b = b->next) {
-    if ((a->string == NULL) != (b->string == NULL)) return 0;
-    if (a->string != NULL && strcmp(a->string, b->string) != 0) return 0;
-    if (!same_json(a, b)) return 0;
-  }
-  return a == NULL && b == NULL;
-}
-
 static int same_request(const qf_request_t *a, const qf_request_t *b) {
-  return same_str(a->nl_input, b->nl_input) &&
-         same_str(a->environment_id, b->environment_id) &&
-         same_str(a->tool_name, b->tool_name) && same_json(a->args, b->args) &&
-         a->timeout_s == b->timeout_s && a->dry_run == b->dry_run &&
-         same_str(a->requested_by, b->requested_by) &&
-         same_str(a->workspace, b->workspace);
+  return qf_test_same_str(a->nl_input, b->nl_input) &&
+         qf_test_same_str(a->environment_id, b->environment_id) &&
+         qf_test_same_str(a->tool_name, b->tool_name) &&
+         qf_test_same_json(a->args, b->args) && a->timeout_s == b->timeout_s &&
+         a->dry_run == b->dry_run &&
+         qf_test_same_str(a->requested_by, b->requested_by) &&
+         qf_test_same_str(a->workspace, b->workspace);
 }
 
 static void check(int ok, const char *what, const char *text) {
