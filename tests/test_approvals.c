@@ -16,7 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "qf/amqp.h"
 #include "qf/approvals.h"
+#include "qf/resume_msg.h"
 #include "support.h"
 
 #define DEFAULT_POLICY QF_SOURCE_DIR "/policy/default.yaml"

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "qf/evidence.h"
+#include "qf/repro.h"
 #include "support.h"
 
 #define RUN_ID "0b6f6f0e-4a3c-5d7e-9f10-1234567890ab"
@@ -225,7 +226,7 @@ Test(evidence, repro_reads_git_sha_branch_and_dirty_state) {
      "git init -q -b feature/x && git -c user.email=t@t -c user.name=t commit "
      "-q --allow-empty -m init");
   qf_evidence_t *ev = sample();
-  cr_assert_eq(qf_evidence_collect_repro(ev, dir, 5000), 0);
+  cr_assert_eq(qf_repro_collect(ev, dir, 5000), 0);
   cr_expect_eq(strlen(ev->repro.git_sha), 40, "%s", ev->repro.git_sha);
   cr_expect_str_eq(ev->repro.git_branch, "feature/x");
   cr_expect_eq(ev->repro.git_dirty, 0);
@@ -234,7 +235,7 @@ Test(evidence, repro_reads_git_sha_branch_and_dirty_state) {
 
   sh(dir, "echo change > file.txt");
   ev = sample();
-  cr_assert_eq(qf_evidence_collect_repro(ev, dir, 5000), 0);
+  cr_assert_eq(qf_repro_collect(ev, dir, 5000), 0);
   cr_expect_eq(ev->repro.git_dirty, 1);
   const char *out = qf_test_tmpdir();
   char *path = NULL;
@@ -248,7 +249,7 @@ Test(evidence, repro_reads_git_sha_branch_and_dirty_state) {
 Test(evidence, repro_outside_a_repository_is_unknown_not_an_error) {
   const char *dir = qf_test_tmpdir();
   qf_evidence_t *ev = sample();
-  cr_assert_eq(qf_evidence_collect_repro(ev, dir, 5000), 0);
+  cr_assert_eq(qf_repro_collect(ev, dir, 5000), 0);
   cr_expect_null(ev->repro.git_sha);
   cr_expect_null(ev->repro.git_branch);
   cr_expect_eq(ev->repro.git_dirty, -1);

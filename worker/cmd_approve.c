@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "qf/approvals.h"
+#include "qf/resume_msg.h"
 #include "qf/worker.h"
 
 #define USAGE_COMMON                                                           \
@@ -163,7 +164,7 @@ static int resume(const decide_opts_t *o, qf_db_t *db, const qf_approval_t *a) {
   if (rc < 0) qf_error_set(&err, rc, "invalid --prefix '%s'", o->prefix);
   if (rc == QF_OK) rc = qf_amqp_connect(&ao, &pub, &err);
   if (rc == QF_OK)
-    rc = qf_approvals_publish_resume(pub, topo.requests, a,
+    rc = qf_resume_msg_publish(pub, topo.requests, a,
                                      o->publish_timeout_ms, &err);
   qf_amqp_free(pub);
   if (rc < 0)

@@ -1,38 +1,14 @@
-/* evidence_io.c: writing evidence.json atomically, and repro facts. */
+/* repro.c: the repro facts of a run (git sha, branch, dirty state of the
+ * workspace, qf version, platform). It runs git, so it lives beside the
+ * process runner, not in the evidence core. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
-#include <unistd.h>
 
-#include "qf/evidence.h"
-#include "qf/fsutil.h"
 #include "qf/proc.h"
+#include "qf/repro.h"
 #include "qf/version.h"
-
-int qf_evidence_write(const qf_evidence_t *ev, const char *dir, char **path_out,
-                      qf_error_t *err) {
-  cJSON *doc = NULL;
-  char *text = NULL;
-  int rc = qf_evidence_to_json(ev, &doc, err);
-  if (rc == QF_OK && (text = cJSON_Print(doc)) == NULL)
-    rc = qf_error_set(err, QF_ENOMEM, "out of memory");
-  /* Atomic: a reader (a decision consumer following evidence_path, a
-   * resumed run) never sees half a document. */
-  if (rc == QF_OK)
-    rc = qf_fs_write_atomic(dir, "evidence.json", text, strlen(text), err);
-  if (rc == QF_OK && path_out) {
-    size_t n = strlen(dir) + sizeof "/evidence.json";
-    *path_out = malloc(n);
-    if (*path_out == NULL)
-      rc = qf_error_set(err, QF_ENOMEM, "out of memory");
-    else
-      snprintf(*path_out, n, "%s/evidence.json", dir);
-  }
-  cJSON_free(text);
-  cJSON_Delete(doc);
-  return rc;
-}
 
 /* Runs git in the workspace; returns its first output line or NULL. */
 static char *git_line(const char *workspace, const char *const *args,
@@ -56,7 +32,7 @@ static int is_hex_sha(const char *s) {
   return strspn(s, "0123456789abcdef") == n;
 }
 
-int qf_evidence_collect_repro(qf_evidence_t *ev, const char *workspace,
+int qf_repro_collect(qf_evidence_t *ev, const char *workspace,
                               int timeout_ms) {
   static const char *const sha[] = {"git", "rev-parse", "HEAD", NULL};
   static const char *const branch[] = {"git", "branch", "--show-current", NULL};

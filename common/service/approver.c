@@ -9,6 +9,7 @@
 
 #include "qf/amqp.h"
 #include "qf/approvals.h"
+#include "qf/resume_msg.h"
 #include "qf/db.h"
 #include "qf/log.h"
 #include "qf/worker.h"
@@ -89,7 +90,7 @@ static void notify(approver_t *a, const qf_amqp_message_t *m) {
  * it for the next sweep. */
 static int publish_resume(approver_t *a, const qf_approval_t *ap,
                           qf_error_t *err) {
-  int rc = qf_approvals_publish_resume(a->pub, a->topo.requests, ap,
+  int rc = qf_resume_msg_publish(a->pub, a->topo.requests, ap,
                                        a->cfg->publish_timeout_ms, err);
   if (rc == QF_OK) rc = qf_approvals_mark_published(a->db, ap->id, NULL, err);
   if (rc == QF_OK) {

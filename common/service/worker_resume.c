@@ -13,27 +13,8 @@
 #include <string.h>
 
 #include "qf/fsutil.h"
+#include "qf/resume_msg.h"
 #include "worker_internal.h"
-
-static int parse_resume(const qf_amqp_message_t *m, char *run_id,
-                        char *approval_id, char *why, size_t n) {
-  cJSON *doc = cJSON_ParseWithLength(m->body, m->body_len);
-  const cJSON *r = cJSON_GetObjectItemCaseSensitive(doc, "run_id");
-  const cJSON *a = cJSON_GetObjectItemCaseSensitive(doc, "approval_id");
-  int ok = cJSON_IsObject(doc) && cJSON_GetArraySize(doc) == 2;
-  if (!ok)
-    snprintf(why, n, "body: a resume is {\"run_id\", \"approval_id\"}");
-  else if (!cJSON_IsString(r) || !qf_uuid_is_valid(r->valuestring))
-    ok = 0, snprintf(why, n, "run_id: must be a UUID");
-  else if (!cJSON_IsString(a) || !qf_uuid_is_valid(a->valuestring))
-    ok = 0, snprintf(why, n, "approval_id: must be a UUID");
-  if (ok) {
-    snprintf(run_id, QF_UUID_STR_LEN + 1, "%s", r->valuestring);
-    snprintf(approval_id, QF_UUID_STR_LEN + 1, "%s", a->valuestring);
-  }
-  cJSON_Delete(doc);
-  return ok ? 0 : -1;
-}
 
 /* The human's decision, as the run's final decision. */
 typedef struct verdict {
@@ -179,7 +160,8 @@ qf__settled_t qf__worker_resume(job_t *j) {
   char approval_id[QF_UUID_STR_LEN + 1], why[160];
   qf_resume_row_t row;
   qf_error_t err;
-  if (parse_resume(j->m, j->run_id, approval_id, why, sizeof why) < 0)
+  if (qf_resume_msg_parse(j->m->body, j->m->body_len, j->run_id, approval_id,
+                          why, sizeof why) < 0)
     return qf__job_dead_letter(j, why);
   j->log.run_id = j->run_id;
   if (j->w->store == NULL)

@@ -5,9 +5,9 @@
  * compare-and-set UPDATE (WHERE status = 'pending' AND expires_at > now())
  * in a transaction that also appends the decision to run_events; the
  * approvals_guard trigger records decided_by = session_user and
- * decided_at = now() and freezes the decision afterwards. Then the resume
- * message is published to <prefix>.requests (routing key "resume") with a
- * publisher confirm, and resume_published_at is set, once. A decision
+ * decided_at = now() and freezes the decision afterwards. Then the caller
+ * publishes the resume message (qf/resume_msg.h; this module never talks
+ * to the broker) and marks it here: resume_published_at is set, once. A decision
  * whose resume was never published (broker down, crash) is found again by
  * qf_approvals_claim_unpublished; overdue approvals are closed by
  * qf_approvals_expire_due. Both are for the approver process.
@@ -37,7 +37,6 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
-#include "qf/amqp.h"
 #include "qf/db.h"
 #include "qf/err.h"
 #include "qf/policy.h"
@@ -116,17 +115,6 @@ int qf_approvals_get(qf_db_t *db, const char *id, qf_approval_t *out,
 int qf_approvals_decide(qf_db_t *db, const char *id, int approve,
                         const char *text, const qf_policy_t *policy,
                         qf_approval_t *out, qf_error_t *err) QF_MUSTCHECK;
-
-/* Publishes the resume message of a decided approval: body {"run_id",
- * "approval_id"}, content_type application/json, message_id
- * "resume:<approval_id>", correlation_id of the run, persistent, to
- * exchange (<prefix>.requests) with routing key "resume". pub must be a
- * confirm-mode connection; waits up to timeout_ms for the broker's ack.
- * Returns 0 or the amqp module's codes (QF_ENOROUTE when nothing is bound
- * to the key: no worker declared the topology). */
-int qf_approvals_publish_resume(qf_amqp_t *pub, const char *exchange,
-                                const qf_approval_t *a, int timeout_ms,
-                                qf_error_t *err) QF_MUSTCHECK;
 
 /* Marks the resume of approval id published: UPDATE ... SET
  * resume_published_at = now() WHERE id = $1 AND status <> 'pending' AND

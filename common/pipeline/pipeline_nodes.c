@@ -9,6 +9,7 @@
 
 #include "qf/fsutil.h"
 #include "qf/pipeline.h"
+#include "qf/repro.h"
 
 /* Repro commands (git) are bounded: evidence must not wait on a wedged
  * repository. */
@@ -264,7 +265,7 @@ static int node_collect(qf_run_state_t *s, const qf_run_cfg_t *cfg,
   if (rc < 0) return rc;
   qf_evidence_summarize(ev, s->has_junit ? &s->junit : NULL);
   if (!ev->has_repro &&
-      qf_evidence_collect_repro(ev, s->workspace, REPRO_TIMEOUT_MS) < 0)
+      qf_repro_collect(ev, s->workspace, REPRO_TIMEOUT_MS) < 0)
     return oom(err);
   qf_evidence_stamp(ev);
   return write_evidence(s, cfg, err);

@@ -167,11 +167,4 @@ int qf_evidence_load(const char *path, qf_evidence_t **out,
 int qf_evidence_write(const qf_evidence_t *ev, const char *dir, char **path_out,
                       qf_error_t *err) QF_MUSTCHECK;
 
-/* Collects repro facts about workspace: git sha, branch and dirty state
- * (each git command bounded to timeout_ms; unknown on any failure), the qf
- * version and the platform. Never fails for a missing git or repository;
- * returns QF_ENOMEM only. */
-int qf_evidence_collect_repro(qf_evidence_t *ev, const char *workspace,
-                              int timeout_ms) QF_MUSTCHECK;
-
 #endif

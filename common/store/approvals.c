@@ -343,34 +343,6 @@ int qf_approvals_decide(qf_db_t *db, const char *id, int approve,
   return rc;
 }
 
-/* ------------------------------------------------------------ resuming */
-
-int qf_approvals_publish_resume(qf_amqp_t *pub, const char *exchange,
-                                const qf_approval_t *a, int timeout_ms,
-                                qf_error_t *err) {
-  cJSON *body = cJSON_CreateObject();
-  char *text = NULL, message_id[64];
-  int rc = QF_ENOMEM;
-  if (body == NULL ||
-      cJSON_AddStringToObject(body, "run_id", a->run_id) == NULL ||
-      cJSON_AddStringToObject(body, "approval_id", a->id) == NULL ||
-      (text = cJSON_PrintUnformatted(body)) == NULL) {
-    qf_error_set(err, rc, "out of memory");
-    goto out;
-  }
-  snprintf(message_id, sizeof message_id, "resume:%s", a->id);
-  qf_amqp_msg_t m = {.body = text,
-                     .body_len = strlen(text),
-                     .content_type = "application/json",
-                     .message_id = message_id,
-                     .correlation_id = a->correlation_id};
-  rc = qf_amqp_publish(pub, exchange, "resume", &m, timeout_ms, err);
-out:
-  cJSON_free(text);
-  cJSON_Delete(body);
-  return rc;
-}
-
 int qf_approvals_mark_published(qf_db_t *db, const char *id, int *marked,
                                 qf_error_t *err) {
   if (marked) *marked = 0;

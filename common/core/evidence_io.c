@@ -1,0 +1,31 @@
+/* evidence_io.c: writing evidence.json atomically. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qf/evidence.h"
+#include "qf/fsutil.h"
+
+int qf_evidence_write(const qf_evidence_t *ev, const char *dir, char **path_out,
+                      qf_error_t *err) {
+  cJSON *doc = NULL;
+  char *text = NULL;
+  int rc = qf_evidence_to_json(ev, &doc, err);
+  if (rc == QF_OK && (text = cJSON_Print(doc)) == NULL)
+    rc = qf_error_set(err, QF_ENOMEM, "out of memory");
+  /* Atomic: a reader (a decision consumer following evidence_path, a
+   * resumed run) never sees half a document. */
+  if (rc == QF_OK)
+    rc = qf_fs_write_atomic(dir, "evidence.json", text, strlen(text), err);
+  if (rc == QF_OK && path_out) {
+    size_t n = strlen(dir) + sizeof "/evidence.json";
+    *path_out = malloc(n);
+    if (*path_out == NULL)
+      rc = qf_error_set(err, QF_ENOMEM, "out of memory");
+    else
+      snprintf(*path_out, n, "%s/evidence.json", dir);
+  }
+  cJSON_free(text);
+  cJSON_Delete(doc);
+  return rc;
+}
