@@ -46,14 +46,15 @@ for b in $builds; do
   case "$b" in
     normal)
       step "build (normal)"
-      configure_and_build build/normal -DCMAKE_BUILD_TYPE=RelWithDebInfo
+      configure_and_build build/normal -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQF_WERROR=ON
       cmake --build build/normal --target qf_header_check format-check
       step "tests (normal)"
       run_suites build/normal
       ;;
     sanitize)
       step "build (ASan+UBSan)"
-      configure_and_build build/sanitize -DCMAKE_BUILD_TYPE=Debug -DQF_SANITIZE=ON
+      configure_and_build build/sanitize -DCMAKE_BUILD_TYPE=Debug -DQF_SANITIZE=ON \
+        -DQF_WERROR=ON
       step "tests (ASan+UBSan)"
       # test_quickstart builds and runs its own normal build from a clean
       # clone: a second run here would test nothing new.

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "qf/clock.h"
 #include "cli.h"
 #include "qf/amqp.h"
 #include "qf/uuid.h"
@@ -135,12 +135,6 @@ static const char *default_requester(void) {
   return pw ? pw->pw_name : NULL;
 }
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const char *jstr(const cJSON *o, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
   return cJSON_IsString(v) ? v->valuestring : NULL;
@@ -187,9 +181,9 @@ static int wait_decision(qf_amqp_t *con, const char *run_id, int wait_s,
                          int json) {
   qf_error_t err;
   cJSON *last = NULL;
-  int64_t deadline = now_ms() + (int64_t)wait_s * 1000;
+  int64_t deadline = qf_clock_now_ms() + (int64_t)wait_s * 1000;
   int code = -1;
-  while (code < 0 && now_ms() < deadline) {
+  while (code < 0 && qf_clock_now_ms() < deadline) {
     qf_amqp_message_t m;
     int rc = qf_amqp_next(con, 1000, &m, &err);
     if (rc < 0) {

@@ -5,6 +5,7 @@
  * something to do; the timers are checked on every poll. */
 /* pipe2, close_range, prctl and pidfd are Linux/GNU extensions. */
 #define _GNU_SOURCE
+#include "qf/clock.h"
 #include "qf/exec.h"
 
 #include <errno.h>
@@ -48,12 +49,6 @@ struct qf_exec {
   int done;
   qf_exec_result_t res;
 };
-
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void close_fd(int *fd) {
   if (*fd >= 0) close(*fd);
@@ -260,7 +255,7 @@ static int spawn(qf_exec_t *x, const qf_exec_opts_t *o, qf_error_t *err) {
   }
   /* Orphaned grandchildren come back to us, so that we can reap them. */
   prctl(PR_SET_CHILD_SUBREAPER, 1);
-  x->start_ms = now_ms();
+  x->start_ms = qf_clock_now_ms();
   x->pid = fork();
   if (x->pid < 0) {
     rc = qf_error_set(err, QF_ECHILD, "exec: fork: %s", strerror(errno));
@@ -367,7 +362,7 @@ static void reap_leader(qf_exec_t *x) {
   if (r == 0) return;
   x->leader_reaped = 1;
   x->leader_status = r == x->pid ? st : 0;
-  x->leader_gone_ms = now_ms();
+  x->leader_gone_ms = qf_clock_now_ms();
   unwatch(x, x->pidfd);
   close_fd(&x->pidfd);
 }
@@ -382,12 +377,12 @@ static void sweep_group(qf_exec_t *x) {
   }
   if (kill(-x->pid, 0) < 0 && errno == ESRCH) x->group_gone = 1;
   /* Zombies whose parent left the group (setsid) are out of our reach. */
-  else if (now_ms() - x->leader_gone_ms > GROUP_GONE_MAX_MS)
+  else if (qf_clock_now_ms() - x->leader_gone_ms > GROUP_GONE_MAX_MS)
     x->group_gone = 1;
 }
 
 static void enforce_timers(qf_exec_t *x) {
-  long long t = now_ms();
+  long long t = qf_clock_now_ms();
   if (x->leader_reaped) return;
   if (!x->term_sent && t >= x->deadline_ms) {
     x->res.timed_out = 1;
@@ -404,7 +399,7 @@ static void enforce_timers(qf_exec_t *x) {
 static void fill_result(qf_exec_t *x) {
   qf_exec_result_t *r = &x->res;
   int st = x->leader_status;
-  r->duration_ms = now_ms() - x->start_ms;
+  r->duration_ms = qf_clock_now_ms() - x->start_ms;
   r->stdout_bytes = x->out.bytes, r->stderr_bytes = x->err.bytes;
   r->stdout_truncated = x->out.truncated;
   r->stderr_truncated = x->err.truncated;
@@ -458,7 +453,7 @@ void qf_exec_cancel(qf_exec_t *x) {
   if (x == NULL || x->done || x->term_sent || x->res.start_failed) return;
   x->res.canceled = 1;
   x->term_sent = 1;
-  x->kill_at_ms = now_ms() + x->grace_ms;
+  x->kill_at_ms = qf_clock_now_ms() + x->grace_ms;
   signal_group(x, SIGTERM);
 }
 
@@ -471,7 +466,7 @@ static void kill_and_reap(qf_exec_t *x) {
     while (waitpid(x->pid, &st, 0) < 0 && errno == EINTR) {
     }
     x->leader_reaped = 1;
-    x->leader_gone_ms = now_ms();
+    x->leader_gone_ms = qf_clock_now_ms();
   }
   while (!x->group_gone) {
     sweep_group(x);
@@ -497,7 +492,7 @@ void qf_exec_free(qf_exec_t *x) {
 /* How long run may sleep in poll(2): until the next tick or timer, and
  * briefly while the group is being swept (its members die unannounced). */
 static int next_wait(const qf_exec_t *x, long long next_tick) {
-  long long t = now_ms(), w = next_tick - t;
+  long long t = qf_clock_now_ms(), w = next_tick - t;
   long long timer = x->term_sent ? x->kill_at_ms : x->deadline_ms;
   if (!x->leader_reaped && !x->kill_sent && timer - t < w) w = timer - t;
   if (x->leader_reaped || x->res.start_failed) w = w < 2 ? w : 2;
@@ -510,15 +505,15 @@ int qf_exec_run(const qf_exec_opts_t *opts, int (*tick)(void *), void *tick_ctx,
   int rc = qf_exec_start(opts, &x, err);
   if (rc < 0) return rc;
   if (tick_ms <= 0) tick_ms = 250;
-  long long next_tick = now_ms() + tick_ms;
+  long long next_tick = qf_clock_now_ms() + tick_ms;
   while ((rc = qf_exec_poll(x, res, err)) == 0) {
     struct pollfd p = {qf_exec_fd(x), POLLIN, 0};
     if (poll(&p, 1, next_wait(x, next_tick)) < 0 && errno != EINTR) {
       rc = qf_error_set(err, QF_EIO, "exec: poll: %s", strerror(errno));
       break;
     }
-    if (now_ms() < next_tick) continue;
-    next_tick = now_ms() + tick_ms;
+    if (qf_clock_now_ms() < next_tick) continue;
+    next_tick = qf_clock_now_ms() + tick_ms;
     if (tick && tick(tick_ctx)) qf_exec_cancel(x);
   }
   qf_exec_free(x);

@@ -1,5 +1,6 @@
 /* pipe2 and posix_spawn_file_actions_addchdir_np are GNU extensions. */
 #define _GNU_SOURCE
+#include "qf/clock.h"
 #include "qf/proc.h"
 
 #include <errno.h>
@@ -10,18 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "qf/strbuf.h"
 
 extern char **environ;
-
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int spawn(const char *const *argv, const char *cwd, int out_fd,
                  pid_t *pid) {
@@ -42,7 +36,7 @@ static int spawn(const char *const *argv, const char *cwd, int out_fd,
 static int drain(int fd, long long deadline, size_t max, qf_strbuf_t *sb) {
   char buf[4096];
   for (;;) {
-    long long left = deadline - now_ms();
+    long long left = deadline - qf_clock_now_ms();
     if (left <= 0) return QF_ETIMEDOUT;
     struct pollfd p = {fd, POLLIN, 0};
     int n = poll(&p, 1, (int)left);
@@ -74,7 +68,7 @@ int qf_proc_capture(const char *const *argv, const char *cwd, int timeout_ms,
     return qf_error_set(err, QF_ECHILD, "%s: cannot start: %s", argv[0],
                         strerror(rc));
   }
-  rc = drain(fds[0], now_ms() + timeout_ms, max_out, &sb);
+  rc = drain(fds[0], qf_clock_now_ms() + timeout_ms, max_out, &sb);
   close(fds[0]);
   if (rc == QF_ETIMEDOUT) kill(pid, SIGKILL);
   int st = 0;

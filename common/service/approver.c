@@ -1,4 +1,5 @@
 /* approver.c: the `qf approver` process (see include/qf/approver.h). */
+#include "qf/clock.h"
 #include "qf/approver.h"
 
 #include <curl/curl.h>
@@ -26,12 +27,6 @@ typedef struct approver {
   volatile sig_atomic_t *signals;
   int failures;
 } approver_t;
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void disconnect(approver_t *a) {
   qf_amqp_free(a->con);
@@ -91,7 +86,7 @@ static void notify(approver_t *a, const qf_amqp_message_t *m) {
 static int publish_resume(approver_t *a, const qf_approval_t *ap,
                           qf_error_t *err) {
   int rc = qf_resume_msg_publish(a->pub, a->topo.requests, ap,
-                                       a->cfg->publish_timeout_ms, err);
+                                 a->cfg->publish_timeout_ms, err);
   if (rc == QF_OK) rc = qf_approvals_mark_published(a->db, ap->id, NULL, err);
   if (rc == QF_OK) {
     qf_log_ctx_t ctx = {.run_id = ap->run_id};
@@ -135,15 +130,16 @@ static int sweep_unpublished(approver_t *a, qf_error_t *err) {
 /* Consumes and sweeps until a connection fails or a signal arrives. */
 static void serve(approver_t *a) {
   qf_error_t err;
-  int64_t next_sweep = 0, healthy_since = now_ms();
+  int64_t next_sweep = 0, healthy_since = qf_clock_now_ms();
   while (!*a->signals) {
-    if (a->failures && now_ms() - healthy_since > 60000) a->failures = 0;
-    if (now_ms() >= next_sweep) {
+    if (a->failures && qf_clock_now_ms() - healthy_since > 60000)
+      a->failures = 0;
+    if (qf_clock_now_ms() >= next_sweep) {
       if (sweep_expired(a, &err) < 0 || sweep_unpublished(a, &err) < 0) {
         qf_log_warn(NULL, "approver.sweep_failed", "%s", err.message);
         return;
       }
-      next_sweep = now_ms() + a->cfg->sweep_ms;
+      next_sweep = qf_clock_now_ms() + a->cfg->sweep_ms;
     }
     qf_amqp_message_t m;
     int rc = qf_amqp_next(a->con, 200, &m, &err);
@@ -160,9 +156,9 @@ static void serve(approver_t *a) {
 }
 
 static void backoff(approver_t *a) {
-  int64_t until =
-      now_ms() + qf_backoff_delay_ms(a->failures++, a->cfg->max_backoff_s);
-  while (!*a->signals && now_ms() < until) {
+  int64_t until = qf_clock_now_ms() +
+                  qf_backoff_delay_ms(a->failures++, a->cfg->max_backoff_s);
+  while (!*a->signals && qf_clock_now_ms() < until) {
     struct timespec ts = {0, 100 * 1000000L};
     nanosleep(&ts, NULL);
   }
@@ -174,7 +170,7 @@ int qf_approver_run(const qf_approver_cfg_t *cfg,
   qf_error_t err;
   if (qf_topology_init(&a.topo, cfg->prefix) < 0) return QF_EINVAL;
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  srand((unsigned)now_ms());
+  srand((unsigned)qf_clock_now_ms());
   while (!*signals) {
     if (connect_all(&a, &err) < 0) {
       qf_log_warn(NULL, "approver.connect_failed", "%s", err.message);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <stddef.h>
 
+#include "qf/clock.h"
 #include "qf/log.h"
 #include "worker_internal.h"
 
@@ -31,16 +32,10 @@ int qf_topology_init(qf_topology_t *t, const char *prefix) {
   return QF_OK;
 }
 
-int64_t qf__worker_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int must_stop_now(qf__worker_t *w) {
   if (*w->signals >= 2) return 1;
   return *w->signals == 1 && w->stop_deadline_ms > 0 &&
-         qf__worker_now_ms() > w->stop_deadline_ms;
+         qf_clock_now_ms() > w->stop_deadline_ms;
 }
 
 int qf__worker_tick(void *worker) {
@@ -48,7 +43,7 @@ int qf__worker_tick(void *worker) {
   qf_error_t err;
   if (*w->signals && w->stop_deadline_ms == 0)
     w->stop_deadline_ms =
-        qf__worker_now_ms() + (int64_t)w->cfg->shutdown_grace_s * 1000;
+        qf_clock_now_ms() + (int64_t)w->cfg->shutdown_grace_s * 1000;
   /* librabbitmq does nothing in the background: without this a long tool
    * run loses both connections to missed heartbeats. A lost connection
    * is noticed here and dealt with after the run (its delivery is then
@@ -76,8 +71,8 @@ static void backoff(qf__worker_t *w) {
   w->failures++;
   qf_log_info(NULL, "worker.backoff", "reconnecting in %lld ms (attempt %d)",
               (long long)ms, w->failures);
-  int64_t until = qf__worker_now_ms() + ms;
-  while (!*w->signals && qf__worker_now_ms() < until) {
+  int64_t until = qf_clock_now_ms() + ms;
+  while (!*w->signals && qf_clock_now_ms() < until) {
     struct timespec ts = {0, 100 * 1000000L};
     nanosleep(&ts, NULL);
     if (w->con) (void)qf__worker_tick(w);
@@ -160,11 +155,11 @@ static int connect_all(qf__worker_t *w, qf_error_t *err) {
 
 /* Consumes until the connection fails or a signal asks us to stop. */
 static void serve(qf__worker_t *w) {
-  int64_t healthy_since = qf__worker_now_ms();
+  int64_t healthy_since = qf_clock_now_ms();
   qf_error_t err;
   while (!*w->signals) {
     qf_amqp_message_t m;
-    if (w->failures && qf__worker_now_ms() - healthy_since > 60000)
+    if (w->failures && qf_clock_now_ms() - healthy_since > 60000)
       w->failures = 0; /* a minute of health resets the backoff */
     int rc = qf_amqp_next(w->con, 1000, &m, &err);
     if (rc < 0) {
@@ -196,7 +191,7 @@ int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals) {
   qf__worker_t w = {.cfg = cfg, .signals = signals};
   qf_error_t err;
   if (qf_topology_init(&w.topo, cfg->prefix) < 0) return QF_EINVAL;
-  srand((unsigned)(qf__worker_now_ms() ^ (int64_t)getpid()));
+  srand((unsigned)(qf_clock_now_ms() ^ (int64_t)getpid()));
   log_start(cfg);
   while (!*signals) {
     if (connect_all(&w, &err) < 0) {

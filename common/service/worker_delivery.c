@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qf/clock.h"
 #include "qf/log.h"
 #include "qf/pipeline.h"
 #include "qf/uuid.h"
@@ -137,7 +138,7 @@ qf__settled_t qf__job_dead_letter(job_t *j, const char *why) {
 int qf__job_on_node(const qf_run_state_t *s, const char *node, void *ctx) {
   job_t *j = ctx;
   qf_error_t err;
-  int64_t now = qf__worker_now_ms();
+  int64_t now = qf_clock_now_ms();
   long long ms = (long long)(now - j->node_started_ms);
   j->node_started_ms = now;
   cJSON *cp = NULL;
@@ -278,7 +279,7 @@ qf__settled_t qf__job_run(job_t *j, qf_request_t **req,
                       .tick_ctx = w};
   qf__settled_t out;
   int rc = start_state(j, req, row, &s, &err);
-  j->node_started_ms = qf__worker_now_ms();
+  j->node_started_ms = qf_clock_now_ms();
   if (rc == QF_OK) rc = qf_pipeline_run(&s, &cfg, qf__job_on_node, j, &err);
   if (rc == QF_OK)
     out = qf__job_finish(j, &s);

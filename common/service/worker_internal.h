@@ -74,9 +74,6 @@ qf__settled_t qf__worker_resume(job_t *j);
 /* Processes one delivery to its settlement. */
 qf__settled_t qf__worker_deliver(qf__worker_t *w, const qf_amqp_message_t *m);
 
-/* Milliseconds on the monotonic clock. */
-int64_t qf__worker_now_ms(void);
-
 /* Serves both AMQP connections while the worker is busy; nonzero means
  * "stop what you are doing" (a second signal, or the shutdown grace ran
  * out). */

@@ -1,3 +1,4 @@
+#include "qf/clock.h"
 #include "qf/amqp.h"
 
 #include <amqp_framing.h>
@@ -10,12 +11,6 @@
 
 #include "amqp_internal.h"
 #include "qf/log.h"
-
-int64_t qf__amqp_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 char *qf__amqp_bytes_dup(amqp_bytes_t b) {
   char *s = malloc(b.len + 1);
@@ -255,10 +250,10 @@ static int confirm_frame(qf_amqp_t *c, const amqp_frame_t *f, uint64_t tag,
 
 static int wait_confirm(qf_amqp_t *c, uint64_t tag, int timeout_ms,
                         qf_error_t *err) {
-  int64_t deadline = qf__amqp_now_ms() + timeout_ms;
+  int64_t deadline = qf_clock_now_ms() + timeout_ms;
   int returned = 0, result = QF_OK;
   for (;;) {
-    int64_t left = deadline - qf__amqp_now_ms();
+    int64_t left = deadline - qf_clock_now_ms();
     if (left <= 0)
       return qf_error_set(err, QF_ETIMEDOUT, "no publisher confirm in %d ms",
                           timeout_ms);
@@ -370,12 +365,12 @@ static int get_once(qf_amqp_t *c, const char *queue, int no_ack,
 
 int qf_amqp_get(qf_amqp_t *c, const char *queue, int no_ack, int timeout_ms,
                 qf_amqp_message_t *out, qf_error_t *err) {
-  int64_t deadline = qf__amqp_now_ms() + timeout_ms;
+  int64_t deadline = qf_clock_now_ms() + timeout_ms;
   for (;;) {
     int got = 0;
     int rc = get_once(c, queue, no_ack, out, &got, err);
     if (rc < 0 || got) return rc;
-    if (qf__amqp_now_ms() >= deadline)
+    if (qf_clock_now_ms() >= deadline)
       return qf_error_set(err, QF_ETIMEDOUT, "no message on %s in %d ms", queue,
                           timeout_ms);
     struct timespec ts = {0, 20 * 1000000L};

@@ -28,7 +28,6 @@ struct qf_amqp {
   qf__pending_t *pending, *pending_tail;
 };
 
-int64_t qf__amqp_now_ms(void);
 char *qf__amqp_bytes_dup(amqp_bytes_t b);
 int qf__amqp_reply_check(qf_amqp_t *c, amqp_rpc_reply_t r, const char *what,
                          qf_error_t *err);
