@@ -375,6 +375,44 @@ Test(store, finish_need_hitl_parks_the_run_with_one_pending_approval) {
   qf_store_close(st);
 }
 
+/* A status this worker does not know (a newer migration's) is an error on
+ * both reads of a run row, never mistaken for a run just received. */
+Test(store, an_unknown_status_fails_both_reads_of_the_run) {
+  qf_store_t *st = open_store();
+  qf_run_row_t row;
+  int created;
+  claim(st, "host:1", &row, &created);
+  qf_run_row_fini(&row);
+  qf_error_t err;
+  cJSON *msg = NULL;
+  cr_assert_eq(finish(st, "NEED_HITL", &msg, &err), 0, "%s", err.message);
+  const cJSON *mid = cJSON_GetObjectItemCaseSensitive(msg, "approval_id");
+  cr_assert(cJSON_IsString(mid));
+  char id[64];
+  snprintf(id, sizeof id, "%s", mid->valuestring);
+  cJSON_Delete(msg);
+  /* Only the column's CHECK stands in the way of such a row. */
+  cr_assert_str_eq(
+      admin1("ALTER TABLE runs DROP CONSTRAINT runs_status_check", NULL), "");
+  cr_assert_str_eq(admin1("UPDATE runs SET status = 'paused'", NULL), "");
+
+  cr_expect_eq(qf_store_load(st, RUN_ID, &row, &err), QF_EINTERNAL, "%s",
+               err.message);
+  cr_expect_not_null(strstr(err.message, RUN_ID), "%s", err.message);
+  cr_expect_not_null(strstr(err.message, "unknown status paused"), "%s",
+                     err.message);
+  qf_run_row_fini(&row);
+
+  qf_resume_row_t r;
+  cr_expect_eq(qf_store_load_resume(st, RUN_ID, id, &r, &err), QF_EINTERNAL,
+               "%s", err.message);
+  cr_expect_not_null(strstr(err.message, RUN_ID), "%s", err.message);
+  cr_expect_not_null(strstr(err.message, "unknown status paused"), "%s",
+                     err.message);
+  qf_resume_row_fini(&r);
+  qf_store_close(st);
+}
+
 Test(store, run_events_record_each_step_in_order_with_the_worker) {
   qf_store_t *st = open_store();
   qf_run_row_t row;

@@ -1,4 +1,5 @@
-/* store_internal.h: what store.c and store_resume.c share. Not public. */
+/* store_internal.h: what store.c, store_run.c and store_resume.c share.
+ * Not public. */
 #ifndef QF_STORE_INTERNAL_H
 #define QF_STORE_INTERNAL_H
 
@@ -13,6 +14,20 @@ struct qf_store {
   char *app;
 };
 
+/* The columns of qf_run_row_t, in the order qf__store_run_read expects,
+ * each prefixed with p ("" or a table alias such as "r."). A query that
+ * needs more columns lists them after these. */
+#define QF__STORE_RUN_COLS(p)                                 \
+  p "run_id, " p "status, " p "attempts, " p "checkpoint, " p \
+    "decision_message, " p "evidence, " p "reply_to, " p "correlation_id"
+/* How many columns QF__STORE_RUN_COLS lists. */
+#define QF__STORE_RUN_NCOLS 8
+
+/* Reads the run columns (QF__STORE_RUN_COLS, first in the SELECT) of row
+ * 0 into row. An unknown status is QF_EINTERNAL: a schema newer than this
+ * worker must not be mistaken for a run that was merely received. On
+ * failure row holds nothing to free. */
+int qf__store_run_read(const PGresult *res, qf_run_row_t *row, qf_error_t *err);
 /* A jsonb column of row 0 as cJSON (NULL for SQL NULL); *bad is set when
  * it does not parse. */
 cJSON *qf__store_json_col(const PGresult *res, int col, int *bad);

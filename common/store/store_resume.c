@@ -20,33 +20,25 @@ void qf_resume_row_fini(qf_resume_row_t *r) {
   memset(r, 0, sizeof *r);
 }
 
-static const char *const run_status[] = {"received", "running",
-                                         "awaiting_approval", "decided"};
-
+/* The approval's columns, after the run's in the SELECT of
+ * qf_store_load_resume. */
 static int read_resume(const PGresult *res, qf_resume_row_t *out,
                        qf_error_t *err) {
-  int bad = 0;
-  qf_run_row_t *run = &out->run;
-  snprintf(run->run_id, sizeof run->run_id, "%s", PQgetvalue(res, 0, 0));
-  for (int i = 0; i < 4; i++)
-    if (strcmp(PQgetvalue(res, 0, 1), run_status[i]) == 0)
-      run->status = (qf_run_status_t)i;
-  run->attempts = atoi(PQgetvalue(res, 0, 2));
-  run->checkpoint = qf__store_json_col(res, 3, &bad);
-  run->decision_message = qf__store_json_col(res, 4, &bad);
-  run->evidence = qf__store_json_col(res, 5, &bad);
-  run->reply_to = qf__store_text_col(res, 6, &bad);
-  run->correlation_id = qf__store_text_col(res, 7, &bad);
-  out->approval_status = qf__store_text_col(res, 8, &bad);
-  out->stage = qf__store_text_col(res, 9, &bad);
-  out->decided_by = qf__store_text_col(res, 10, &bad);
-  out->reason = qf__store_text_col(res, 11, &bad);
-  out->comment = qf__store_text_col(res, 12, &bad);
-  out->expires_at = qf__store_text_col(res, 13, &bad);
+  int bad = 0, col = QF__STORE_RUN_NCOLS;
+  int rc = qf__store_run_read(res, &out->run, err);
+  if (rc < 0) return rc;
+  out->approval_status = qf__store_text_col(res, col++, &bad);
+  out->stage = qf__store_text_col(res, col++, &bad);
+  out->decided_by = qf__store_text_col(res, col++, &bad);
+  out->reason = qf__store_text_col(res, col++, &bad);
+  out->comment = qf__store_text_col(res, col++, &bad);
+  out->expires_at = qf__store_text_col(res, col++, &bad);
   if (!bad) return QF_OK;
+  /* The message first: fini clears run_id. */
+  rc = qf_error_set(err, QF_ENOMEM, "run %s: cannot load its row",
+                    out->run.run_id);
   qf_resume_row_fini(out);
-  return qf_error_set(err, QF_ENOMEM, "run %s: cannot load its row",
-                      run->run_id);
+  return rc;
 }
 
 int qf_store_load_resume(qf_store_t *st, const char *run_id,
@@ -57,8 +49,7 @@ int qf_store_load_resume(qf_store_t *st, const char *run_id,
   memset(out, 0, sizeof *out);
   int rc = qf_db_exec(
       st->db,
-      "SELECT r.run_id, r.status, r.attempts, r.checkpoint, "
-      "r.decision_message, r.evidence, r.reply_to, r.correlation_id, "
+      "SELECT " QF__STORE_RUN_COLS("r.") ", "
       "a.status, a.stage, a.decided_by, a.reason, a.comment, "
       "to_char(a.expires_at AT TIME ZONE 'UTC', "
       "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "

@@ -1,0 +1,313 @@
+/* store_run.c: the transactions of a run's first pass (see
+ * include/qf/store.h): claim a delivery, checkpoint after each node, and
+ * finish with a decision or park for a human. State changes are
+ * compare-and-set updates guarded by the run's status (see store.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qf/store.h"
+#include "store_internal.h"
+
+/* --------------------------------------------------------------- claim */
+
+typedef struct claim_ctx {
+  const qf_claim_t *c;
+  qf_run_row_t row;
+  int created;
+} claim_ctx_t;
+
+static int claim_body(qf_db_t *db, void *arg, qf_error_t *err) {
+  claim_ctx_t *x = arg;
+  const qf_claim_t *c = x->c;
+  PGresult *res = NULL;
+  qf_run_row_fini(&x->row); /* from an attempt that was retried */
+  const char *ins[] = {c->run_id,       c->message_id, c->request_json,
+                       c->requested_by, c->reply_to,   c->correlation_id,
+                       c->worker};
+  int rc = qf_db_exec(
+      db,
+      "INSERT INTO runs (run_id, message_id, request, "
+      "requested_by, reply_to, correlation_id, worker, "
+      "attempts) VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, 1) "
+      "ON CONFLICT (run_id) DO NOTHING RETURNING " QF__STORE_RUN_COLS(""),
+      7, ins, &res, err);
+  if (rc < 0) goto out;
+  x->created = PQntuples(res) == 1;
+  if (!x->created) {
+    PQclear(res);
+    res = NULL;
+    const char *upd[] = {c->run_id, c->worker};
+    rc = qf_db_exec(
+        db,
+        "UPDATE runs SET attempts = attempts + 1, worker = $2, "
+        "updated_at = now() WHERE run_id = $1 RETURNING " QF__STORE_RUN_COLS(
+            ""),
+        2, upd, &res, err);
+    if (rc < 0) goto out;
+    if (PQntuples(res) != 1) {
+      rc = qf_error_set(err, QF_EINTERNAL, "run %s vanished while claimed",
+                        c->run_id);
+      goto out;
+    }
+  }
+  rc = qf__store_run_read(res, &x->row, err);
+out:
+  PQclear(res);
+  return rc;
+}
+
+static int claim_event(qf_db_t *db, claim_ctx_t *x, qf_error_t *err) {
+  cJSON *data = cJSON_CreateObject();
+  int rc = qf_error_set(err, QF_ENOMEM, "out of memory");
+  if (data != NULL && cJSON_AddStringToObject(data, "worker", x->c->worker) &&
+      cJSON_AddNumberToObject(data, "attempt", x->row.attempts))
+    rc = qf__store_add_event(db, x->c->run_id, "claimed", x->c->worker, data,
+                             err);
+  cJSON_Delete(data);
+  return rc;
+}
+
+static int claim_tx(qf_db_t *db, void *arg, qf_error_t *err) {
+  int rc = claim_body(db, arg, err);
+  return rc < 0 ? rc : claim_event(db, arg, err);
+}
+
+int qf_store_claim(qf_store_t *st, const qf_claim_t *c, qf_run_row_t *out,
+                   int *created, qf_error_t *err) {
+  if (st == NULL || c == NULL || out == NULL || c->request_json == NULL ||
+      c->worker == NULL || !qf_uuid_is_valid(c->run_id))
+    return qf_error_set(err, QF_EINVAL,
+                        "claim needs a run id, a request and a worker");
+  claim_ctx_t x = {.c = c};
+  int rc = qf_db_tx(st->db, claim_tx, &x, err);
+  if (rc < 0) {
+    qf_run_row_fini(&x.row);
+    return rc;
+  }
+  *out = x.row;
+  if (created) *created = x.created;
+  return QF_OK;
+}
+
+/* ---------------------------------------------------------- checkpoint */
+
+typedef struct checkpoint_ctx {
+  const char *run_id;
+  const char *node;
+  const char *state; /* the checkpoint as JSON text */
+  long long duration_ms;
+} checkpoint_ctx_t;
+
+static int checkpoint_tx(qf_db_t *db, void *arg, qf_error_t *err) {
+  checkpoint_ctx_t *x = arg;
+  PGresult *res = NULL;
+  cJSON *data = NULL;
+  char event[128];
+  const char *p[] = {x->run_id, x->state, x->node};
+  int rc = qf_db_exec(db,
+                      "UPDATE runs SET checkpoint = $2::jsonb, current_node = "
+                      "$3, status = 'running', updated_at = now() WHERE "
+                      "run_id = $1 AND status IN ('received', 'running') "
+                      "RETURNING worker",
+                      3, p, &res, err);
+  if (rc < 0) goto out;
+  if (PQntuples(res) == 0) {
+    rc = qf__store_conflict(db, x->run_id, err);
+    goto out;
+  }
+  snprintf(event, sizeof event, "node.%s", x->node);
+  data = cJSON_CreateObject();
+  if (data == NULL ||
+      !cJSON_AddNumberToObject(data, "duration_ms", (double)x->duration_ms)) {
+    rc = qf_error_set(err, QF_ENOMEM, "out of memory");
+    goto out;
+  }
+  rc = qf__store_add_event(
+      db, x->run_id, event,
+      PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0), data, err);
+out:
+  cJSON_Delete(data);
+  PQclear(res);
+  return rc;
+}
+
+int qf_store_checkpoint(qf_store_t *st, const char *run_id, const char *node,
+                        const cJSON *checkpoint, long long duration_ms,
+                        qf_error_t *err) {
+  if (st == NULL || !qf_uuid_is_valid(run_id) || node == NULL ||
+      strlen(node) > 64 || checkpoint == NULL)
+    return qf_error_set(err, QF_EINVAL,
+                        "checkpoint needs a run id, a node and a state");
+  checkpoint_ctx_t x = {
+      .run_id = run_id, .node = node, .duration_ms = duration_ms};
+  char *state = NULL;
+  int rc = qf__store_doc_text(checkpoint, "the checkpoint", &state, err);
+  if (rc < 0) return rc;
+  x.state = state;
+  rc = qf_db_tx(st->db, checkpoint_tx, &x, err);
+  cJSON_free(state);
+  return rc;
+}
+
+/* -------------------------------------------------------------- finish */
+
+typedef struct finish_ctx {
+  const qf_finish_t *f;
+  int hitl;
+  char expires_s[16];
+  const char *rules;    /* triggered_rules as JSON text */
+  const char *evidence; /* NULL when there is none */
+  char approval_id[QF_UUID_STR_LEN + 1];
+  cJSON *message; /* our copy, with approval_id set */
+} finish_ctx_t;
+
+/* Opens the pending approval; the unique partial index turns a second
+ * one for the run into QF_ECONFLICT. */
+static int open_approval(qf_db_t *db, finish_ctx_t *x, qf_error_t *err) {
+  PGresult *res = NULL;
+  const qf_finish_t *f = x->f;
+  const char *p[] = {f->run_id, f->stage ? f->stage : "after_execute",
+                     f->triggered_rule, f->requested_by, x->expires_s};
+  int rc = qf_db_exec(db,
+                      "INSERT INTO approvals (run_id, stage, triggered_rule, "
+                      "requested_by, expires_at) VALUES ($1, $2, $3, $4, "
+                      "now() + make_interval(secs => $5::integer)) "
+                      "RETURNING id",
+                      5, p, &res, err);
+  if (rc == QF_ECONFLICT)
+    return qf_error_prefix(err, "run %s already has a pending approval",
+                           f->run_id);
+  if (rc < 0) return rc;
+  snprintf(x->approval_id, sizeof x->approval_id, "%s", PQgetvalue(res, 0, 0));
+  PQclear(res);
+  cJSON *id = cJSON_CreateString(x->approval_id);
+  if (id == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
+  cJSON_DeleteItemFromObjectCaseSensitive(x->message, "approval_id");
+  if (!cJSON_AddItemToObject(x->message, "approval_id", id)) {
+    cJSON_Delete(id);
+    return qf_error_set(err, QF_ENOMEM, "out of memory");
+  }
+  return QF_OK;
+}
+
+/* The compare-and-set that decides or parks the run; *worker receives the
+ * run's worker (for the event's actor) or NULL. */
+static int update_run(qf_db_t *db, finish_ctx_t *x, const char *message,
+                      char **worker, qf_error_t *err) {
+  PGresult *res = NULL;
+  const qf_finish_t *f = x->f;
+  const char *p[] = {f->run_id,
+                     f->decision,
+                     f->reason,
+                     x->rules,
+                     f->decided_by,
+                     x->evidence,
+                     f->evidence_path,
+                     f->policy_version,
+                     f->policy_hash,
+                     message,
+                     x->hitl ? x->approval_id : NULL};
+  int rc = qf_db_exec(
+      db,
+      "UPDATE runs SET status = CASE WHEN $2::text = 'NEED_HITL' THEN "
+      "'awaiting_approval' ELSE 'decided' END, decision = $2::text, reason = "
+      "$3, triggered_rules = $4::jsonb, decided_by = $5, final = ($2::text <> "
+      "'NEED_HITL'), evidence = $6::jsonb, evidence_path = $7, policy_version "
+      "= $8, policy_hash = $9, decision_message = $10::jsonb, approval_id = "
+      "$11::uuid, decided_at = CASE WHEN $2::text <> 'NEED_HITL' THEN now() "
+      "END, updated_at = now() WHERE run_id = $1 AND status IN ('received', "
+      "'running') RETURNING worker",
+      11, p, &res, err);
+  if (rc < 0) return rc;
+  if (PQntuples(res) == 0)
+    rc = qf__store_conflict(db, f->run_id, err);
+  else if (!PQgetisnull(res, 0, 0) &&
+           (*worker = strdup(PQgetvalue(res, 0, 0))) == NULL)
+    rc = qf_error_set(err, QF_ENOMEM, "out of memory");
+  PQclear(res);
+  return rc;
+}
+
+static int finish_event(qf_db_t *db, finish_ctx_t *x, const char *worker,
+                        qf_error_t *err) {
+  cJSON *data = cJSON_CreateObject();
+  int ok = data != NULL &&
+           cJSON_AddStringToObject(data, "decision", x->f->decision) &&
+           (x->hitl ? cJSON_AddStringToObject(data, "approval_id",
+                                              x->approval_id) != NULL
+                    : cJSON_AddNullToObject(data, "approval_id") != NULL);
+  int rc =
+      ok ? qf__store_add_event(db, x->f->run_id, x->hitl ? "parked" : "decided",
+                               worker, data, err)
+         : qf_error_set(err, QF_ENOMEM, "out of memory");
+  cJSON_Delete(data);
+  return rc;
+}
+
+static int finish_tx(qf_db_t *db, void *arg, qf_error_t *err) {
+  finish_ctx_t *x = arg;
+  char *message = NULL, *worker = NULL;
+  int rc = QF_ENOMEM;
+  /* A fresh copy per attempt: a retried body must not see the approval
+   * id of a rolled-back attempt. */
+  cJSON_Delete(x->message);
+  x->approval_id[0] = '\0';
+  x->message = cJSON_Duplicate(x->f->decision_message, 1);
+  if (x->message == NULL) goto nomem;
+  if (x->hitl && (rc = open_approval(db, x, err)) < 0) goto out;
+  if ((message = cJSON_PrintUnformatted(x->message)) == NULL) goto nomem;
+  rc = update_run(db, x, message, &worker, err);
+  if (rc == QF_OK) rc = finish_event(db, x, worker, err);
+  goto out;
+nomem:
+  rc = qf_error_set(err, QF_ENOMEM, "out of memory");
+out:
+  cJSON_free(message);
+  free(worker);
+  return rc;
+}
+
+static int finish_check(const qf_finish_t *f, qf_error_t *err) {
+  if (f == NULL || !qf_uuid_is_valid(f->run_id) || f->decision == NULL ||
+      f->decided_by == NULL || !cJSON_IsObject(f->decision_message))
+    return qf_error_set(err, QF_EINVAL,
+                        "finish needs a run id, a decision, decided_by and a "
+                        "decision message (an object)");
+  if (strcmp(f->decision, "PASS") != 0 && strcmp(f->decision, "FAIL") != 0 &&
+      strcmp(f->decision, "NEED_HITL") != 0)
+    return qf_error_set(err, QF_EINVAL, "unknown decision %s", f->decision);
+  if (f->triggered_rules != NULL && !cJSON_IsArray(f->triggered_rules))
+    return qf_error_set(err, QF_EINVAL, "triggered_rules must be an array");
+  /* An approval must expire after it was created (a CHECK says so). */
+  if (strcmp(f->decision, "NEED_HITL") == 0 && f->expires_after_s <= 0)
+    return qf_error_set(err, QF_EINVAL,
+                        "an approval needs expires_after_s > 0");
+  return QF_OK;
+}
+
+int qf_store_finish(qf_store_t *st, const qf_finish_t *f, cJSON **message_out,
+                    qf_error_t *err) {
+  if (st == NULL) return qf_error_set(err, QF_EINVAL, "store: NULL");
+  int rc = finish_check(f, err);
+  if (rc < 0) return rc;
+  finish_ctx_t x = {.f = f, .hitl = strcmp(f->decision, "NEED_HITL") == 0};
+  snprintf(x.expires_s, sizeof x.expires_s, "%d", f->expires_after_s);
+  char *evidence = NULL, *rules = NULL;
+  rc = qf__store_doc_text(f->evidence, "the evidence document", &evidence, err);
+  if (rc == QF_OK)
+    rc = qf__store_doc_text(f->triggered_rules, "triggered_rules", &rules, err);
+  if (rc < 0) goto out;
+  x.evidence = evidence;
+  x.rules = rules ? rules : "[]";
+  rc = qf_db_tx(st->db, finish_tx, &x, err);
+  if (rc == QF_OK && message_out != NULL) {
+    *message_out = x.message;
+    x.message = NULL;
+  }
+out:
+  cJSON_Delete(x.message);
+  cJSON_free(evidence);
+  cJSON_free(rules);
+  return rc;
+}
