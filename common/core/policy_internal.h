@@ -1,5 +1,6 @@
-/* policy_internal.h: what the policy sources (policy.c, policy_schema.c,
- * policy_match.c, policy_json.c) share. Not a public header. */
+/* policy_internal.h: what the policy sources (policy.c, policy_yaml.c,
+ * policy_schema.c, policy_match.c, policy_json.c) share. Not a public
+ * header. */
 #ifndef QF_POLICY_INTERNAL_H
 #define QF_POLICY_INTERNAL_H
 
@@ -43,8 +44,17 @@ typedef struct qf__pfield {
 extern const qf__pfield_t qf__policy_fields[];
 extern const size_t qf__policy_nfields;
 
-/* Writes the dotted path of field i ("cost_governance.timeout_s"). */
+/* Writes the dotted path of field i ("cost_governance.timeout_s") into
+ * out (size n), cut to fit. */
 void qf__policy_field_path(size_t i, char *out, size_t n);
+
+/* Reads the YAML text[0..len) (text may be NULL when len is 0) into p,
+ * which holds the defaults: the keys it gives replace them. On a problem
+ * err gets "NAME:LINE: KEY: problem" (NAME is p->path) and the result is
+ * a negative QF_E* code (QF_EPARSE for YAML syntax, QF_EVALIDATE for
+ * content, QF_ENOMEM); p may then be partly filled, for qf_policy_free. */
+int qf__policy_read_yaml(qf_policy_t *p, const char *text, size_t len,
+                         qf_error_t *err);
 
 /* Fills every key with its default. Returns 0 or QF_ENOMEM. */
 int qf__policy_set_defaults(qf_policy_t *p);

@@ -100,7 +100,8 @@ static int utf8_copy(const char *s, int lower, qf_strbuf_t *sb) {
   return rc;
 }
 
-/* Compiles src; on failure writes "invalid regex at offset N: why". */
+/* Compiles src; on failure writes "invalid regex at offset N: why" into
+ * why (size n) unless why is NULL. */
 static pcre2_code *compile(const char *src, uint32_t opts, char *why,
                            size_t n) {
   int ec = 0;
@@ -184,7 +185,6 @@ void qf__policy_compiled_free(void *internal) {
 static int compile_keywords(const qf_strlist_t *kw, compiled_t *c) {
   qf_strbuf_t sb;
   int rc = QF_OK;
-  char why[256];
   if (kw->n == 0) return QF_OK;
   qf_strbuf_init(&sb);
   rc = qf_strbuf_puts(&sb, "(?<!\\w)(?:");
@@ -192,7 +192,9 @@ static int compile_keywords(const qf_strlist_t *kw, compiled_t *c) {
     rc = qf_strbuf_printf(&sb, "%s(%s)", i ? "|" : "", kw->items[i]);
   if (rc == QF_OK) rc = qf_strbuf_puts(&sb, ")(?!\\w)");
   if (rc == QF_OK) {
-    c->kw = compile(sb.data, RX_OPTS, why, sizeof why);
+    /* The keywords are \w+ (checked at load), so this always compiles; a
+     * failure is internal and reported without PCRE2's reason. */
+    c->kw = compile(sb.data, RX_OPTS, NULL, 0);
     if (c->kw == NULL) rc = QF_EINTERNAL;
   }
   qf_strbuf_fini(&sb);
@@ -202,7 +204,6 @@ static int compile_keywords(const qf_strlist_t *kw, compiled_t *c) {
 int qf__policy_compile(qf_policy_t *p, qf_error_t *err) {
   compiled_t *c = calloc(1, sizeof *c);
   int rc = QF_ENOMEM;
-  char why[256];
   if (c == NULL) goto out;
   c->mctx = pcre2_match_context_create(NULL);
   if (c->mctx == NULL) goto out;
@@ -217,8 +218,10 @@ int qf__policy_compile(qf_policy_t *p, qf_error_t *err) {
     if (c->pat == NULL) goto out;
   }
   for (; c->npat < p->high_risk_patterns.n; c->npat++) {
+    /* Checked at load (qf__policy_check_item) with its reason; a failure
+     * now is internal, reported without one. */
     c->pat[c->npat] =
-        compile(p->high_risk_patterns.items[c->npat], RX_OPTS, why, sizeof why);
+        compile(p->high_risk_patterns.items[c->npat], RX_OPTS, NULL, 0);
     rc = QF_EINTERNAL;
     if (c->pat[c->npat] == NULL) goto out;
   }

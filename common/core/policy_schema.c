@@ -161,15 +161,18 @@ const qf__pfield_t qf__policy_fields[] = {
 const size_t qf__policy_nfields =
     sizeof qf__policy_fields / sizeof qf__policy_fields[0];
 
+/* The parents' path goes straight into out and the name is appended after
+ * it: a buffer per level would bound the parent by one size and then need
+ * more than that size for parent + "." + name. */
 void qf__policy_field_path(size_t i, char *out, size_t n) {
   const qf__pfield_t *f = &qf__policy_fields[i];
-  if (f->parent < 0) {
-    snprintf(out, n, "%s", f->name);
-    return;
+  size_t len = 0;
+  if (n == 0) return;
+  if (f->parent >= 0) {
+    qf__policy_field_path((size_t)f->parent, out, n);
+    len = strlen(out);
   }
-  char parent[128];
-  qf__policy_field_path((size_t)f->parent, parent, sizeof parent);
-  snprintf(out, n, "%s.%s", parent, f->name);
+  snprintf(out + len, n - len, "%s%s", f->parent >= 0 ? "." : "", f->name);
 }
 
 static int set_list(qf_strlist_t *l, const char *const *def) {
