@@ -143,8 +143,10 @@ typedef struct stop_after {
   const char *node;
 } stop_after_t;
 
-static int stop_at(const qf_run_state_t *s, const char *node, void *ctx) {
+static int stop_at(const qf_run_state_t *s, const char *node, long long ms,
+                   void *ctx) {
   (void)s;
+  (void)ms;
   return strcmp(node, ((stop_after_t *)ctx)->node) == 0 ? QF_ECANCELED : 0;
 }
 
@@ -169,7 +171,7 @@ Test(pipeline, checkpoint_resumes_after_the_last_completed_node) {
   qf_run_state_init(&b, NULL, NULL);
   cr_assert_eq(qf_pipeline_restore(&b, back, &err), 0, "%s", err.message);
   cJSON_Delete(back);
-  cr_expect_str_eq(qf_pipeline_nodes[b.next].name, "enforce_budget");
+  cr_expect_str_eq(qf_pipeline_node_at(b.next)->name, "enforce_budget");
   cr_expect_eq(b.evidence->ntool_calls, 1, "the tool call is not repeated");
   cr_assert_eq(qf_pipeline_run(&b, &c, NULL, NULL, &err), 0, "%s", err.message);
   cr_expect_eq(b.evidence->ntool_calls, 1);
@@ -177,7 +179,7 @@ Test(pipeline, checkpoint_resumes_after_the_last_completed_node) {
   cr_expect_str_eq(b.result.rules[0], "dry_run");
   qf_test_assert_evidence_valid(b.evidence_path);
   cJSON *msg = NULL;
-  cr_assert_eq(qf_pipeline_decision_json(&b, "corr-7", &msg, &err), 0);
+  cr_assert_eq(qf_pipeline_decision_json(&b, "corr-7", NULL, &msg, &err), 0);
   cr_expect_str_eq(cJSON_GetObjectItem(msg, "run_id")->valuestring, RUN_ID);
   cr_expect_str_eq(cJSON_GetObjectItem(msg, "correlation_id")->valuestring,
                    "corr-7");
@@ -326,7 +328,7 @@ Test(pipeline, before_execute_parks_until_approved) {
   cr_expect(a.parked);
   cr_expect_eq(a.result.decision, QF_DECISION_NEED_HITL);
   cr_expect_str_eq(a.result.rules[0], "high_risk_keyword:drop");
-  cr_expect_str_eq(qf_pipeline_nodes[a.next].name, "execute");
+  cr_expect_str_eq(qf_pipeline_node_at(a.next)->name, "execute");
   cr_expect_eq(a.evidence->ntool_calls, 0, "nothing ran");
   cJSON *cp = NULL;
   cr_assert_eq(qf_pipeline_checkpoint(&a, &cp, &err), 0);

@@ -35,27 +35,26 @@ int qf_cli_usage_error(const qf_cmd_t *cmd, const char *fmt, ...) {
 }
 
 int qf_cli_exit_for(int code) {
-  switch (code) {
-    case QF_OK:
+  switch (qf_err_class(code)) {
+    case QF_ERRC_OK:
       return QF_EXIT_PASS;
-    case QF_EDB:
-    case QF_EDBCONN:
-    case QF_EAMQP:
-    case QF_EAMQPCONN:
-    case QF_ENACK:
-    case QF_ETIMEDOUT:
-    case QF_ERETRY:
-      return QF_EXIT_INFRA;
-    case QF_EPARSE:
-    case QF_EVALIDATE:
-    case QF_ETOOBIG:
-    case QF_ECONFLICT:
-      return QF_EXIT_DATAERR;
-    case QF_EUSAGE:
+    case QF_ERRC_USAGE:
       return QF_EXIT_USAGE;
+    case QF_ERRC_INPUT:
+      return QF_EXIT_DATAERR;
+    case QF_ERRC_INFRA:
+      return QF_EXIT_INFRA;
+    case QF_ERRC_INTERNAL:
+      return QF_EXIT_SOFTWARE;
+    case QF_ERRC_REFUSED:
     default:
       return QF_EXIT_FAIL;
   }
+}
+
+int qf_cli_exit_for_file(int code) {
+  int exit = qf_cli_exit_for(code);
+  return exit == QF_EXIT_FAIL ? QF_EXIT_DATAERR : exit;
 }
 
 int qf_cli_wants_help(const qf_cmd_t *cmd, int argc, char **argv) {

@@ -59,9 +59,15 @@ int qf_cli_fail(const char *cmd, int code, const char *fmt, ...)
 int qf_cli_usage_error(const qf_cmd_t *cmd, const char *fmt, ...)
     QF_PRINTF(2, 3);
 
-/* Maps a QF error code to the exit code of a failed command: database and
- * broker trouble is 3, bad input 65, the rest 1. */
+/* The exit code of a failed command, from the code's class (qf_err_class):
+ * usage 64, invalid input 65, broker/database/timeout 3, refused or absent
+ * 1, out of memory or a bug 70. Every command decides its exit code here. */
 int qf_cli_exit_for(int qf_code);
+
+/* The same for a command whose operand is a file or folder the user named
+ * (a report, a policy, the migrations): that it is missing, unreadable or
+ * refused (a changed migration) is invalid input, 65, not 1. */
+int qf_cli_exit_for_file(int qf_code);
 
 /* Handles "-h"/"--help" anywhere in argv: prints the usage on stdout and
  * returns 1 (the caller exits 0); returns 0 otherwise. */

@@ -64,14 +64,6 @@ const qf_cmd_t qf_cmd_approval = {
     .usage = usage_show,
 };
 
-/* Exit code of a failed database call. */
-static int exit_for(int rc) {
-  if (rc == QF_EDB || rc == QF_EDBCONN || rc == QF_ETIMEDOUT || rc == QF_ERETRY)
-    return QF_EXIT_INFRA;
-  if (rc == QF_EINVAL) return QF_EXIT_USAGE;
-  return QF_EXIT_FAIL;
-}
-
 static int connect_db(const char *cmd, const char *url, qf_db_t **db) {
   qf_error_t err;
   if (url == NULL)
@@ -198,7 +190,8 @@ static int run_list(int argc, char **argv) {
   qf_error_t err;
   int rc = qf_approvals_list(db, o.status, o.run_id, o.limit, &list, &n, &err);
   qf_db_free(db);
-  if (rc < 0) return qf_cli_fail("approvals", exit_for(rc), "%s", err.message);
+  if (rc < 0)
+    return qf_cli_fail("approvals", qf_cli_exit_for(rc), "%s", err.message);
   if (o.json) {
     code = print_json("approvals", list, n, 1);
   } else {
@@ -246,7 +239,8 @@ static int run_show(int argc, char **argv) {
   qf_error_t err;
   int rc = qf_approvals_get(db, id, &a, &err);
   qf_db_free(db);
-  if (rc < 0) return qf_cli_fail("approval", exit_for(rc), "%s", err.message);
+  if (rc < 0)
+    return qf_cli_fail("approval", qf_cli_exit_for(rc), "%s", err.message);
   if (json)
     code = print_json("approval", &a, 1, 0);
   else

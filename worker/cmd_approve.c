@@ -139,14 +139,7 @@ static int read_env(decide_opts_t *o) {
 
 /* Exit code and message of a decision that did not happen. */
 static int refused(const decide_opts_t *o, int rc, const qf_error_t *err) {
-  int code = QF_EXIT_FAIL;
-  if (rc == QF_EDB || rc == QF_EDBCONN || rc == QF_ETIMEDOUT || rc == QF_ERETRY)
-    code = QF_EXIT_INFRA;
-  else if (rc == QF_EINVAL)
-    code = QF_EXIT_USAGE;
-  else if (rc != QF_ENOENT && rc != QF_EPERM && rc != QF_ECONFLICT)
-    code = qf_cli_exit_for(rc);
-  return qf_cli_fail(o->cmd->name, code, "%s", err->message);
+  return qf_cli_fail(o->cmd->name, qf_cli_exit_for(rc), "%s", err->message);
 }
 
 /* Publishes the resume with a confirm and marks it published. The
@@ -164,8 +157,8 @@ static int resume(const decide_opts_t *o, qf_db_t *db, const qf_approval_t *a) {
   if (rc < 0) qf_error_set(&err, rc, "invalid --prefix '%s'", o->prefix);
   if (rc == QF_OK) rc = qf_amqp_connect(&ao, &pub, &err);
   if (rc == QF_OK)
-    rc = qf_resume_msg_publish(pub, topo.requests, a,
-                                     o->publish_timeout_ms, &err);
+    rc = qf_resume_msg_publish(pub, topo.requests, a, o->publish_timeout_ms,
+                               &err);
   qf_amqp_free(pub);
   if (rc < 0)
     return qf_cli_fail(o->cmd->name, QF_EXIT_INFRA,

@@ -61,9 +61,7 @@ static int parse_all(int n, char **files, qf_junit_summary_t *total,
     qf_error_clear(&err);
     int rc = qf_junit_parse_file(files[i], &sums[i], &err);
     if (rc < 0) {
-      int code = qf_cli_exit_for(rc);
-      if (rc == QF_ENOENT || rc == QF_EIO) code = QF_EXIT_DATAERR;
-      return qf_cli_fail("junit", code, "%s", err.message);
+      return qf_cli_fail("junit", qf_cli_exit_for_file(rc), "%s", err.message);
     }
     qf_junit_summary_add(total, &sums[i]);
   }

@@ -95,9 +95,7 @@ static int run(int argc, char **argv) {
   if (rc == QF_OK) rc = qf_migrate_run(db, dir, on_applied, &quiet, &rep, &err);
   qf_db_free(db);
   if (rc < 0) {
-    int code = (rc == QF_EDBCONN || rc == QF_ETIMEDOUT) ? QF_EXIT_INFRA
-                                                        : QF_EXIT_DATAERR;
-    return qf_cli_fail("migrate", code, "%s", err.message);
+    return qf_cli_fail("migrate", qf_cli_exit_for_file(rc), "%s", err.message);
   }
   if (rep.unknown > 0)
     fprintf(stderr,

@@ -104,9 +104,7 @@ static int check(const char *file, int json) {
   qf_error_clear(&err);
   int rc = qf_policy_load(file, &p, &err);
   if (rc < 0) {
-    int code = rc == QF_ENOMEM || rc == QF_EINTERNAL ? QF_EXIT_SOFTWARE
-                                                     : QF_EXIT_DATAERR;
-    return qf_cli_fail("policy", code, "%s", err.message);
+    return qf_cli_fail("policy", qf_cli_exit_for_file(rc), "%s", err.message);
   }
   if (json)
     rc = print_json(p);

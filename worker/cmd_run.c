@@ -109,7 +109,7 @@ static int report(const qf_run_state_t *s, int json) {
   cJSON *msg = NULL;
   if (!json) {
     print_text(s);
-  } else if (qf_pipeline_decision_json(s, NULL, &msg, &err) == 0) {
+  } else if (qf_pipeline_decision_json(s, NULL, NULL, &msg, &err) == 0) {
     char *text = cJSON_PrintUnformatted(msg);
     if (text) puts(text);
     cJSON_free(text);
@@ -118,13 +118,6 @@ static int report(const qf_run_state_t *s, int json) {
   return s->result.decision == QF_DECISION_PASS   ? QF_EXIT_PASS
          : s->result.decision == QF_DECISION_FAIL ? QF_EXIT_FAIL
                                                   : QF_EXIT_HITL;
-}
-
-static int failure_exit(int rc) {
-  return rc == QF_EVALIDATE || rc == QF_EPARSE || rc == QF_ETOOBIG ||
-                 rc == QF_ENOENT
-             ? QF_EXIT_DATAERR
-             : QF_EXIT_INFRA;
 }
 
 static int execute(const flags_t *f) {
@@ -154,7 +147,7 @@ static int execute(const flags_t *f) {
     code = qf_cli_fail("run", QF_EXIT_INFRA, "interrupted by signal %d",
                        (int)g_stop);
   else if (rc < 0)
-    code = qf_cli_fail("run", failure_exit(rc), "%s", err.message);
+    code = qf_cli_fail("run", qf_cli_exit_for_file(rc), "%s", err.message);
   else
     code = report(&s, f->json);
   qf_run_state_fini(&s);

@@ -5,12 +5,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#define QF__ERR_CASE_MSG(name, msg) \
-  case QF_##name:                   \
+#define QF__ERR_CASE_MSG(name, cls, msg) \
+  case QF_##name:                        \
     return msg;
-#define QF__ERR_CASE_NAME(name, msg) \
-  case QF_##name:                    \
+#define QF__ERR_CASE_NAME(name, cls, msg) \
+  case QF_##name:                         \
     return #name;
+#define QF__ERR_CASE_CLASS(name, cls, msg) \
+  case QF_##name:                          \
+    return QF_ERRC_##cls;
 
 const char *qf_strerror(int code) {
   if (code == QF_OK) return "success";
@@ -28,6 +31,19 @@ const char *qf_err_name(int code) {
     default:
       return "EUNKNOWN";
   }
+}
+
+qf_err_class_t qf_err_class(int code) {
+  if (code == QF_OK) return QF_ERRC_OK;
+  switch (code) {
+    QF_ERR_MAP(QF__ERR_CASE_CLASS)
+    default:
+      return QF_ERRC_INTERNAL;
+  }
+}
+
+int qf_err_retryable(int code) {
+  return qf_err_class(code) == QF_ERRC_INFRA;
 }
 
 void qf_error_clear(qf_error_t *err) {

@@ -25,11 +25,6 @@
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
-void qf__exec_close_fd(int *fd) {
-  if (*fd >= 0) close(*fd);
-  *fd = -1;
-}
-
 /* ---------------------------------------------------------------- child */
 
 /* Only async-signal-safe calls from here to execve: the parent may have

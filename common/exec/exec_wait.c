@@ -21,13 +21,6 @@
 /* Bytes read from one stream per qf_exec_poll, so that a flood does not
  * keep the caller away from its own work. */
 #define DRAIN_BUDGET (4u << 20)
-/* How long the group may outlive its SIGKILL (zombies held by a process
- * that left the group) before we stop waiting for it. */
-#define GROUP_GONE_MAX_MS 5000
-
-static void unwatch(qf_exec_t *x, int fd) {
-  if (fd >= 0 && x->epfd >= 0) epoll_ctl(x->epfd, EPOLL_CTL_DEL, fd, NULL);
-}
 
 /* ---------------------------------------------------------------- output */
 
@@ -51,7 +44,7 @@ static int drain(qf_exec_t *x, qf__exec_stream_t *s, size_t budget,
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return QF_OK;
     if (n <= 0) { /* EOF, or a broken pipe: either way no more output */
-      unwatch(x, s->pipe);
+      qf__exec_unwatch(x, s->pipe);
       qf__exec_close_fd(&s->pipe);
       return QF_OK;
     }
@@ -82,36 +75,6 @@ static int finish_log(qf_exec_t *x, qf__exec_stream_t *s, qf_error_t *err) {
 
 /* ------------------------------------------------------------- the group */
 
-static void signal_group(qf_exec_t *x, int sig) {
-  if (x->pid > 0 && !x->group_gone) kill(-x->pid, sig);
-}
-
-static void reap_leader(qf_exec_t *x) {
-  int st;
-  if (x->leader_reaped || x->pid <= 0) return;
-  pid_t r = waitpid(x->pid, &st, WNOHANG);
-  if (r == 0) return;
-  x->leader_reaped = 1;
-  x->leader_status = r == x->pid ? st : 0;
-  x->leader_gone_ms = qf_clock_now_ms();
-  unwatch(x, x->pidfd);
-  qf__exec_close_fd(&x->pidfd);
-}
-
-/* Once the leader is gone nothing of the group may stay: SIGKILL the rest
- * and reap the members that were reparented to us (the subreaper). */
-static void sweep_group(qf_exec_t *x) {
-  int st;
-  if (!x->leader_reaped || x->group_gone) return;
-  kill(-x->pid, SIGKILL);
-  while (waitpid(-x->pid, &st, WNOHANG) > 0) {
-  }
-  if (kill(-x->pid, 0) < 0 && errno == ESRCH) x->group_gone = 1;
-  /* Zombies whose parent left the group (setsid) are out of our reach. */
-  else if (qf_clock_now_ms() - x->leader_gone_ms > GROUP_GONE_MAX_MS)
-    x->group_gone = 1;
-}
-
 static void enforce_timers(qf_exec_t *x) {
   long long t = qf_clock_now_ms();
   if (x->leader_reaped) return;
@@ -119,11 +82,11 @@ static void enforce_timers(qf_exec_t *x) {
     x->res.timed_out = 1;
     x->term_sent = 1;
     x->kill_at_ms = t + x->grace_ms;
-    signal_group(x, SIGTERM);
+    qf__exec_signal_group(x, SIGTERM);
   }
   if (x->term_sent && !x->kill_sent && t >= x->kill_at_ms) {
     x->kill_sent = 1;
-    signal_group(x, SIGKILL);
+    qf__exec_signal_group(x, SIGKILL);
   }
 }
 
@@ -149,8 +112,8 @@ static int finish(qf_exec_t *x, qf_error_t *err) {
   int rc = drain(x, &x->out, 16u << 20, err);
   if (rc == QF_OK) rc = drain(x, &x->err, 16u << 20, err);
   /* A process that left the group may hold the pipes; we stop here. */
-  unwatch(x, x->out.pipe);
-  unwatch(x, x->err.pipe);
+  qf__exec_unwatch(x, x->out.pipe);
+  qf__exec_unwatch(x, x->err.pipe);
   qf__exec_close_fd(&x->out.pipe);
   qf__exec_close_fd(&x->err.pipe);
   if (rc == QF_OK) rc = finish_log(x, &x->out, err);
@@ -167,16 +130,16 @@ int qf_exec_poll(qf_exec_t *x, qf_exec_result_t *res, qf_error_t *err) {
   if ((rc = drain(x, &x->out, DRAIN_BUDGET, err)) < 0 ||
       (rc = drain(x, &x->err, DRAIN_BUDGET, err)) < 0)
     goto fail;
-  reap_leader(x);
+  qf__exec_reap_leader(x);
   enforce_timers(x);
-  sweep_group(x);
+  qf__exec_sweep_group(x);
   if (!x->group_gone) return 0;
   if ((rc = finish(x, err)) < 0) return rc;
 done:
   if (res) *res = x->res;
   return 1;
 fail:
-  signal_group(x, SIGKILL);
+  qf__exec_signal_group(x, SIGKILL);
   return rc;
 }
 
@@ -185,37 +148,7 @@ void qf_exec_cancel(qf_exec_t *x) {
   x->res.canceled = 1;
   x->term_sent = 1;
   x->kill_at_ms = qf_clock_now_ms() + x->grace_ms;
-  signal_group(x, SIGTERM);
-}
-
-/* Blocks until the leader and its group are gone (SIGKILLed). */
-static void kill_and_reap(qf_exec_t *x) {
-  if (x->pid <= 0) return;
-  if (!x->leader_reaped) {
-    signal_group(x, SIGKILL);
-    int st;
-    while (waitpid(x->pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    x->leader_reaped = 1;
-    x->leader_gone_ms = qf_clock_now_ms();
-  }
-  while (!x->group_gone) {
-    sweep_group(x);
-    if (!x->group_gone) nanosleep(&(struct timespec){0, 2000000}, NULL);
-  }
-}
-
-void qf_exec_free(qf_exec_t *x) {
-  if (x == NULL) return;
-  kill_and_reap(x);
-  qf__exec_close_fd(&x->out.pipe);
-  qf__exec_close_fd(&x->err.pipe);
-  qf__exec_close_fd(&x->out.log);
-  qf__exec_close_fd(&x->err.log);
-  qf__exec_close_fd(&x->pidfd);
-  qf__exec_close_fd(&x->errpipe);
-  qf__exec_close_fd(&x->epfd);
-  free(x);
+  qf__exec_signal_group(x, SIGTERM);
 }
 
 /* --------------------------------------------------------------- run */

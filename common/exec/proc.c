@@ -1,7 +1,7 @@
 /* pipe2 and posix_spawn_file_actions_addchdir_np are GNU extensions. */
 #define _GNU_SOURCE
-#include "qf/clock.h"
 #include "qf/proc.h"
+#include "qf/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -32,8 +32,7 @@ static int is_hex_sha(const char *s) {
   return strspn(s, "0123456789abcdef") == n;
 }
 
-int qf_repro_collect(qf_evidence_t *ev, const char *workspace,
-                              int timeout_ms) {
+int qf_repro_collect(qf_evidence_t *ev, const char *workspace, int timeout_ms) {
   static const char *const sha[] = {"git", "rev-parse", "HEAD", NULL};
   static const char *const branch[] = {"git", "branch", "--show-current", NULL};
   static const char *const status[] = {"git", "status", "--porcelain",

@@ -9,19 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Defined in common/tool_pytest.c and common/tool_playwright.c. */
-extern const qf_tool_t qf__tool_pytest;
-extern const qf_tool_t qf__tool_playwright;
-
-static const qf_tool_t *const registry[] = {&qf__tool_pytest,
-                                            &qf__tool_playwright};
-
-const qf_tool_t *qf_tools_find(const char *name) {
-  for (size_t i = 0; name && i < sizeof registry / sizeof registry[0]; i++)
-    if (strcmp(registry[i]->name, name) == 0) return registry[i];
-  return NULL;
-}
-
 static int has_dotdot(const char *p) {
   for (const char *s = p; (s = strstr(s, "..")) != NULL; s += 2) {
     int starts = s == p || s[-1] == '/';

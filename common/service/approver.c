@@ -1,6 +1,7 @@
 /* approver.c: the `qf approver` process (see include/qf/approver.h). */
-#include "qf/clock.h"
 #include "qf/approver.h"
+#include "qf/backoff.h"
+#include "qf/clock.h"
 
 #include <curl/curl.h>
 #include <stdio.h>

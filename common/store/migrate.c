@@ -169,6 +169,9 @@ static int apply_one(qf_db_t *db, const mfile_t *f, const char *sql,
   int rc = qf_db_begin(db, err);
   if (rc == QF_OK) {
     rc = qf_db_exec_script(db, sql, &pos, err);
+    /* A statement the database refused is a fault of the migration file,
+     * not of the database: invalid input, not an outage to retry. */
+    if (rc == QF_EDB) rc = err ? (err->code = QF_EVALIDATE) : QF_EVALIDATE;
     if (rc < 0) {
       qf_db_rollback(db);
       return pos > 0 ? qf_error_prefix(err, "%s:%d", f->path, line_of(sql, pos))

@@ -1,31 +1,16 @@
-/* amqp_consume.c: topology, consuming, settling, and keeping a consuming
- * connection alive while its owner is busy (a tool runs for minutes). */
+/* amqp_consume.c: consuming and settling (ack, nack), basic.get, and
+ * keeping a consuming connection alive while its owner is busy (a tool
+ * runs for minutes). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "amqp_internal.h"
+#include "qf/clock.h"
 
 static int oom(qf_error_t *err) {
   return qf_error_set(err, QF_ENOMEM, "out of memory");
-}
-
-int qf_amqp_declare_exchange(qf_amqp_t *c, const char *name, const char *type,
-                             qf_error_t *err) {
-  amqp_exchange_declare(c->state, CHANNEL, amqp_cstring_bytes(name),
-                        amqp_cstring_bytes(type), 0, 1, 0, 0, amqp_empty_table);
-  int rc = qf_amqp_rpc_check(c, "exchange.declare", err);
-  return rc < 0 ? qf_error_prefix(err, "exchange %s", name) : QF_OK;
-}
-
-int qf_amqp_bind_queue(qf_amqp_t *c, const char *queue, const char *exchange,
-                       const char *key, qf_error_t *err) {
-  amqp_queue_bind(c->state, CHANNEL, amqp_cstring_bytes(queue),
-                  amqp_cstring_bytes(exchange), amqp_cstring_bytes(key),
-                  amqp_empty_table);
-  int rc = qf_amqp_rpc_check(c, "queue.bind", err);
-  return rc < 0 ? qf_error_prefix(err, "bind %s to %s/%s", queue, exchange, key)
-                : QF_OK;
 }
 
 int qf_amqp_qos(qf_amqp_t *c, int prefetch, qf_error_t *err) {
@@ -55,6 +40,58 @@ int qf_amqp_cancel(qf_amqp_t *c, qf_error_t *err) {
   return qf_amqp_rpc_check(c, "basic.cancel", err);
 }
 
+static int get_once(qf_amqp_t *c, const char *queue, int no_ack,
+                    qf_amqp_message_t *out, int *got, qf_error_t *err) {
+  amqp_maybe_release_buffers(c->state);
+  amqp_rpc_reply_t r =
+      amqp_basic_get(c->state, CHANNEL, amqp_cstring_bytes(queue), no_ack);
+  int rc = qf__amqp_reply_check(c, r, "basic.get", err);
+  if (rc < 0) return rc;
+  if (r.reply.id != AMQP_BASIC_GET_OK_METHOD) return QF_OK; /* get-empty */
+  amqp_basic_get_ok_t *ok = r.reply.decoded;
+  memset(out, 0, sizeof *out);
+  out->delivery_tag = ok->delivery_tag;
+  out->redelivered = ok->redelivered;
+  out->exchange = qf__amqp_bytes_dup(ok->exchange);
+  out->routing_key = qf__amqp_bytes_dup(ok->routing_key);
+  amqp_message_t msg;
+  r = amqp_read_message(c->state, CHANNEL, &msg, 0);
+  if ((rc = qf__amqp_reply_check(c, r, "basic.get body", err)) < 0) return rc;
+  rc = qf__amqp_copy_message(&msg, out);
+  amqp_destroy_message(&msg);
+  if (rc < 0 || !out->exchange || !out->routing_key) {
+    qf_amqp_message_fini(out);
+    return qf_error_set(err, QF_ENOMEM, "out of memory");
+  }
+  *got = 1;
+  return QF_OK;
+}
+
+int qf_amqp_get(qf_amqp_t *c, const char *queue, int no_ack, int timeout_ms,
+                qf_amqp_message_t *out, qf_error_t *err) {
+  int64_t deadline = qf_clock_now_ms() + timeout_ms;
+  for (;;) {
+    int got = 0;
+    int rc = get_once(c, queue, no_ack, out, &got, err);
+    if (rc < 0 || got) return rc;
+    if (qf_clock_now_ms() >= deadline)
+      return qf_error_set(err, QF_ETIMEDOUT, "no message on %s in %d ms", queue,
+                          timeout_ms);
+    struct timespec ts = {0, 20 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+}
+
+int qf_amqp_ack(qf_amqp_t *c, uint64_t delivery_tag, qf_error_t *err) {
+  int st = amqp_basic_ack(c->state, CHANNEL, delivery_tag, 0);
+  if (st != AMQP_STATUS_OK) {
+    c->dead = 1;
+    return qf_error_set(err, QF_EAMQPCONN, "basic.ack: %s",
+                        amqp_error_string2(st));
+  }
+  return QF_OK;
+}
+
 int qf_amqp_nack(qf_amqp_t *c, uint64_t delivery_tag, int requeue,
                  qf_error_t *err) {
   if (c->dead) return qf_error_set(err, QF_EAMQPCONN, "nack: connection down");
@@ -69,44 +106,6 @@ int qf_amqp_nack(qf_amqp_t *c, uint64_t delivery_tag, int requeue,
 
 /* -------------------------------------------------- receiving deliveries */
 
-static int from_envelope(const amqp_envelope_t *env, qf_amqp_message_t *out) {
-  memset(out, 0, sizeof *out);
-  out->delivery_tag = env->delivery_tag;
-  out->redelivered = env->redelivered;
-  out->exchange = qf__amqp_bytes_dup(env->exchange);
-  out->routing_key = qf__amqp_bytes_dup(env->routing_key);
-  int rc = qf__amqp_copy_message(&env->message, out);
-  if (rc < 0 || !out->exchange || !out->routing_key) {
-    qf_amqp_message_fini(out);
-    return QF_ENOMEM;
-  }
-  return QF_OK;
-}
-
-static int push_pending(qf_amqp_t *c, const amqp_envelope_t *env) {
-  qf__pending_t *p = calloc(1, sizeof *p);
-  if (p == NULL || from_envelope(env, &p->msg) < 0) {
-    free(p);
-    return QF_ENOMEM;
-  }
-  if (c->pending_tail)
-    c->pending_tail->next = p;
-  else
-    c->pending = p;
-  c->pending_tail = p;
-  return QF_OK;
-}
-
-void qf__amqp_drop_pending(qf_amqp_t *c) {
-  while (c->pending) {
-    qf__pending_t *p = c->pending;
-    c->pending = p->next;
-    qf_amqp_message_fini(&p->msg);
-    free(p);
-  }
-  c->pending_tail = NULL;
-}
-
 /* A basic.deliver read as a bare frame: read its content and keep it. */
 static int keep_delivery(qf_amqp_t *c, const amqp_frame_t *f, qf_error_t *err) {
   const amqp_basic_deliver_t *d = f->payload.method.decoded;
@@ -119,7 +118,7 @@ static int keep_delivery(qf_amqp_t *c, const amqp_frame_t *f, qf_error_t *err) {
   amqp_rpc_reply_t r = amqp_read_message(c->state, f->channel, &env.message, 0);
   int rc = qf__amqp_reply_check(c, r, "delivery body", err);
   if (rc < 0) return rc;
-  rc = push_pending(c, &env);
+  rc = qf__amqp_push_pending(c, &env);
   amqp_destroy_message(&env.message);
   return rc < 0 ? oom(err) : QF_OK;
 }
@@ -158,26 +157,16 @@ int qf_amqp_service(qf_amqp_t *c, qf_error_t *err) {
   }
 }
 
-static int pop_pending(qf_amqp_t *c, qf_amqp_message_t *out) {
-  qf__pending_t *p = c->pending;
-  if (p == NULL) return 0;
-  c->pending = p->next;
-  if (c->pending == NULL) c->pending_tail = NULL;
-  *out = p->msg;
-  free(p);
-  return 1;
-}
-
 int qf_amqp_next(qf_amqp_t *c, int timeout_ms, qf_amqp_message_t *out,
                  qf_error_t *err) {
-  if (pop_pending(c, out)) return 1;
+  if (qf__amqp_pop_pending(c, out)) return 1;
   if (c->dead) return qf_error_set(err, QF_EAMQPCONN, "connection is down");
   amqp_envelope_t env;
   struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
   amqp_maybe_release_buffers(c->state);
   amqp_rpc_reply_t r = amqp_consume_message(c->state, &env, &tv, 0);
   if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-    int rc = from_envelope(&env, out);
+    int rc = qf__amqp_from_envelope(&env, out);
     amqp_destroy_envelope(&env);
     return rc < 0 ? oom(err) : 1;
   }
@@ -192,7 +181,7 @@ int qf_amqp_next(qf_amqp_t *c, int timeout_ms, qf_amqp_message_t *out,
       return qf_error_set(err, QF_EAMQPCONN, "connection lost");
     }
     int rc = other_frame(c, &f, err);
-    return rc < 0 ? rc : pop_pending(c, out);
+    return rc < 0 ? rc : qf__amqp_pop_pending(c, out);
   }
   return qf__amqp_reply_check(c, r, "consume", err);
 }

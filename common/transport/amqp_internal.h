@@ -1,4 +1,6 @@
-/* amqp_internal.h: what amqp.c and amqp_consume.c share. Not public. */
+/* amqp_internal.h: what the files of the amqp module share. Not public.
+ * amqp_message.c depends on nothing else; amqp.c on it; amqp_publish.c,
+ * amqp_declare.c and amqp_consume.c on both. */
 #ifndef QF_AMQP_INTERNAL_H
 #define QF_AMQP_INTERNAL_H
 
@@ -34,6 +36,11 @@ int qf__amqp_reply_check(qf_amqp_t *c, amqp_rpc_reply_t r, const char *what,
 int qf__amqp_server_close(qf_amqp_t *c, const amqp_method_t *m,
                           const char *what, qf_error_t *err);
 int qf__amqp_copy_message(const amqp_message_t *msg, qf_amqp_message_t *out);
+/* amqp_message.c: an envelope as an owned message; the pending queue. */
+int qf__amqp_from_envelope(const amqp_envelope_t *env, qf_amqp_message_t *out);
+int qf__amqp_push_pending(qf_amqp_t *c, const amqp_envelope_t *env);
+/* Takes the oldest pending delivery into *out: 1, or 0 when none. */
+int qf__amqp_pop_pending(qf_amqp_t *c, qf_amqp_message_t *out);
 /* Frees the pending deliveries (on free). */
 void qf__amqp_drop_pending(qf_amqp_t *c);
 

@@ -14,34 +14,50 @@
 #define QF_MUSTCHECK __attribute__((warn_unused_result))
 #define QF_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 
-/* X(name, message). Order is the ABI: append only. */
-#define QF_ERR_MAP(X)                             \
-  X(ENOMEM, "out of memory")                      \
-  X(EINVAL, "invalid argument")                   \
-  X(EUSAGE, "usage error")                        \
-  X(EPARSE, "parse error")                        \
-  X(EVALIDATE, "validation failed")               \
-  X(ETOOBIG, "input too large")                   \
-  X(EIO, "input/output error")                    \
-  X(ENOENT, "not found")                          \
-  X(EEXIST, "already exists")                     \
-  X(ETIMEDOUT, "timed out")                       \
-  X(EAMQP, "broker error")                        \
-  X(EAMQPCONN, "broker connection lost")          \
-  X(ENACK, "message not confirmed by the broker") \
-  X(EDB, "database error")                        \
-  X(EDBCONN, "database connection lost")          \
-  X(ECONFLICT, "state already changed")           \
-  X(ERETRY, "transient failure, try again")       \
-  X(EPERM, "permission denied")                   \
-  X(ECHILD, "child process failed")               \
-  X(ECANCELED, "canceled")                        \
-  X(EINTERNAL, "internal error")                  \
-  X(ENOROUTE, "message returned: no queue bound for it")
+/* X(name, class, message). Order is the ABI: append only. The class says
+ * whose trouble a failure is, and so what every caller does about it (see
+ * qf_err_class): retry, requeue, dead-letter, or which exit code. */
+#define QF_ERR_MAP(X)                                    \
+  X(ENOMEM, INTERNAL, "out of memory")                   \
+  X(EINVAL, USAGE, "invalid argument")                   \
+  X(EUSAGE, USAGE, "usage error")                        \
+  X(EPARSE, INPUT, "parse error")                        \
+  X(EVALIDATE, INPUT, "validation failed")               \
+  X(ETOOBIG, INPUT, "input too large")                   \
+  X(EIO, REFUSED, "input/output error")                  \
+  X(ENOENT, REFUSED, "not found")                        \
+  X(EEXIST, REFUSED, "already exists")                   \
+  X(ETIMEDOUT, INFRA, "timed out")                       \
+  X(EAMQP, INFRA, "broker error")                        \
+  X(EAMQPCONN, INFRA, "broker connection lost")          \
+  X(ENACK, INFRA, "message not confirmed by the broker") \
+  X(EDB, INFRA, "database error")                        \
+  X(EDBCONN, INFRA, "database connection lost")          \
+  X(ECONFLICT, REFUSED, "state already changed")         \
+  X(ERETRY, INFRA, "transient failure, try again")       \
+  X(EPERM, REFUSED, "permission denied")                 \
+  X(ECHILD, REFUSED, "child process failed")             \
+  X(ECANCELED, INFRA, "canceled")                        \
+  X(EINTERNAL, INTERNAL, "internal error")               \
+  X(ENOROUTE, REFUSED, "message returned: no queue bound for it")
+
+/* Whose trouble a failure is. */
+typedef enum qf_err_class {
+  QF_ERRC_OK = 0,  /* not a failure */
+  QF_ERRC_USAGE,   /* the caller used us wrongly (flags, an argument):
+                      exit 64 */
+  QF_ERRC_INPUT,   /* the input is wrong (request, policy, report): never
+                      retried; a message is dead-lettered; exit 65 */
+  QF_ERRC_INFRA,   /* broker, database, a timeout or a stop: retried
+                      later (reconnect, requeue); exit 3 */
+  QF_ERRC_REFUSED, /* refused or absent (permission, not found, state
+                      already changed, a failed child): exit 1 */
+  QF_ERRC_INTERNAL /* ours: out of memory or a bug; requeued; exit 70 */
+} qf_err_class_t;
 
 typedef enum qf_err {
   QF_OK = 0,
-#define QF__ERR_ENUM(name, msg) QF_##name,
+#define QF__ERR_ENUM(name, cls, msg) QF_##name,
   QF__ERR_FIRST = -1000,
   QF_ERR_MAP(QF__ERR_ENUM) QF__ERR_END
 #undef QF__ERR_ENUM
@@ -74,6 +90,13 @@ int qf_error_set(qf_error_t *err, int code, const char *fmt, ...)
  * at a higher layer) and returns err->code. err may be NULL (returns
  * QF_EINTERNAL then, as there is no code to return). */
 int qf_error_prefix(qf_error_t *err, const char *fmt, ...) QF_PRINTF(2, 3);
+
+/* The class of code (QF_ERRC_OK for QF_OK, QF_ERRC_INTERNAL for a code
+ * not in the list). The one place that says whose trouble a code is. */
+qf_err_class_t qf_err_class(int code);
+
+/* Whether retrying the same operation later may succeed (QF_ERRC_INFRA). */
+int qf_err_retryable(int code);
 
 /* Translates an errno value into a QF code. */
 int qf_err_from_errno(int errnum);

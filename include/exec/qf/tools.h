@@ -58,7 +58,19 @@ typedef struct qf_tool {
   int (*run)(const qf_tool_ctx_t *ctx, qf_tool_outcome_t *out, qf_error_t *err);
 } qf_tool_t;
 
-/* The tool named name, or NULL (borrowed, static). */
+/* A set of tools a request may name. Borrowed by whoever holds it. */
+typedef struct qf_tool_registry {
+  const qf_tool_t *const *tools;
+  size_t n;
+} qf_tool_registry_t;
+
+/* run_pytest and run_playwright (static). */
+const qf_tool_registry_t *qf_tools_builtin(void);
+
+/* The tool named name in r (NULL: the built-in tools), or NULL. */
+const qf_tool_t *qf_tools_lookup(const qf_tool_registry_t *r, const char *name);
+
+/* The built-in tool named name, or NULL (borrowed, static). */
 const qf_tool_t *qf_tools_find(const char *name);
 
 /* The path rule for a path argument `arg` (its name, for messages) of a

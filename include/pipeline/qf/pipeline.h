@@ -15,13 +15,16 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "qf/clock.h"
 #include "qf/err.h"
 #include "qf/evidence.h"
 #include "qf/gate.h"
 #include "qf/policy.h"
 #include "qf/request.h"
-#include "qf/tools.h"
 #include "qf/uuid.h"
+
+/* The tools (qf/tools.h); the pipeline's callers need only the name. */
+typedef struct qf_tool_registry qf_tool_registry_t;
 
 /* What a run needs from its host; every pointer is borrowed for the run. */
 typedef struct qf_run_cfg {
@@ -30,6 +33,9 @@ typedef struct qf_run_cfg {
   const char *workspace_root; /* request workspaces are relative to it */
   int (*tick)(void *);        /* called while a tool runs; may be NULL */
   void *tick_ctx;
+  const qf_tool_registry_t *tools; /* the tools a request may name; NULL:
+                                      qf_tools_builtin() */
+  const qf_clock_t *clock; /* times the nodes; NULL: the monotonic clock */
 } qf_run_cfg_t;
 
 typedef struct qf_run_state {
@@ -69,9 +75,14 @@ typedef struct qf_node {
   qf_node_fn run;
 } qf_node_t;
 
-/* The table, in order; qf_pipeline_nnodes entries. */
-extern const qf_node_t qf_pipeline_nodes[];
-extern const size_t qf_pipeline_nnodes;
+/* The nodes, in order: how many, the i-th (NULL past the end), and by
+ * name (NULL, or -1 for the index, when there is no such node). A test
+ * runs one node alone by looking it up; the driver and the checkpoints
+ * name nodes, never number them. */
+size_t qf_pipeline_nnodes(void);
+const qf_node_t *qf_pipeline_node_at(size_t i);
+const qf_node_t *qf_pipeline_node(const char *name);
+int qf_pipeline_node_index(const char *name);
 
 /* Starts a run of request (ownership moves to the state, even on
  * failure). */
@@ -79,10 +90,11 @@ void qf_run_state_init(qf_run_state_t *s, const char *run_id,
                        qf_request_t *request);
 void qf_run_state_fini(qf_run_state_t *s);
 
-/* Called after each node completes (the worker checkpoints there); a
- * negative return stops the run with that code. */
+/* Called after each node completes, with how long it took by cfg->clock
+ * (the worker checkpoints there); a negative return stops the run with
+ * that code. */
 typedef int (*qf_node_done_fn)(const qf_run_state_t *s, const char *node,
-                               void *ctx);
+                               long long duration_ms, void *ctx);
 
 /* Runs the nodes from s->next to the end (or until the run parks for an
  * approval before execute: s->parked and s->decided set, NEED_HITL, next
@@ -110,10 +122,12 @@ int qf_pipeline_approve_parked(qf_run_state_t *s, const char *approver,
                                const char *comment,
                                qf_error_t *err) QF_MUSTCHECK;
 
-/* The decision message of DESIGN.md section 3 for a decided run
- * (correlation_id may be NULL). Caller frees with cJSON_Delete. */
+/* The decision message of DESIGN.md section 3 for a decided run, built
+ * by qf_decision_gate_message (correlation_id and evidence_url may be
+ * NULL). Caller frees with cJSON_Delete. */
 int qf_pipeline_decision_json(const qf_run_state_t *s,
-                              const char *correlation_id, cJSON **out,
+                              const char *correlation_id,
+                              const char *evidence_url, cJSON **out,
                               qf_error_t *err) QF_MUSTCHECK;
 
 /* Collects the files below dir (a run's tools directory) as artifacts of

@@ -21,35 +21,11 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "qf/amqp.h"
-
 #include "qf/err.h"
+#include "qf/topology.h"
 
-#define QF_WORKER_NAME_MAX 128
-
-/* Names of the topology; all derive from one prefix (default "qf"). */
-typedef struct qf_topology {
-  char requests[QF_WORKER_NAME_MAX];   /* <p>.requests, direct */
-  char decisions[QF_WORKER_NAME_MAX];  /* <p>.decisions, topic */
-  char evidence[QF_WORKER_NAME_MAX];   /* <p>.evidence, topic */
-  char dead[QF_WORKER_NAME_MAX];       /* <p>.dead, fanout */
-  char queue[QF_WORKER_NAME_MAX];      /* <p>.orchestrations, quorum */
-  char dead_queue[QF_WORKER_NAME_MAX]; /* <p>.orchestrations.dead */
-  char hitl[QF_WORKER_NAME_MAX];       /* <p>.hitl */
-} qf_topology_t;
-
-/* Fills the names from prefix; QF_EINVAL when they would not fit. */
-int qf_topology_init(qf_topology_t *t, const char *prefix) QF_MUSTCHECK;
-
-/* Declares every exchange, queue and binding of t on c (idempotent: the
- * worker and the approver both do it at every connect; different
- * arguments are a 406 error naming the queue). */
-int qf_topology_declare(qf_amqp_t *c, const qf_topology_t *t,
-                        int delivery_limit, qf_error_t *err) QF_MUSTCHECK;
-
-/* Reconnect delay after `failures` consecutive failures: full jitter over
- * min(cap_s, 0.5 s * 2^failures), in milliseconds. */
-int64_t qf_backoff_delay_ms(int failures, int cap_s);
+/* The topology names' size (kept for callers that size buffers by it). */
+#define QF_WORKER_NAME_MAX QF_TOPOLOGY_NAME_MAX
 
 typedef struct qf_worker_cfg {
   const char *amqp_url;

@@ -7,9 +7,9 @@
  * approvals_guard trigger records decided_by = session_user and
  * decided_at = now() and freezes the decision afterwards. Then the caller
  * publishes the resume message (qf/resume_msg.h; this module never talks
- * to the broker) and marks it here: resume_published_at is set, once. A decision
- * whose resume was never published (broker down, crash) is found again by
- * qf_approvals_claim_unpublished; overdue approvals are closed by
+ * to the broker) and marks it here: resume_published_at is set, once. A
+ * decision whose resume was never published (broker down, crash) is found again
+ * by qf_approvals_claim_unpublished; overdue approvals are closed by
  * qf_approvals_expire_due. Both are for the approver process.
  *
  * Every function works for a login role that is only a member of

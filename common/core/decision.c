@@ -1,0 +1,173 @@
+/* decision.c: the decision messages, the gate's and a human's (see
+ * decision.h). */
+#include "qf/decision.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int oom(qf_error_t *err) {
+  return qf_error_set(err, QF_ENOMEM, "out of memory");
+}
+
+static int add(cJSON *o, const char *key, cJSON *item) {
+  if (item == NULL) return 0;
+  if (!cJSON_AddItemToObject(o, key, item)) {
+    cJSON_Delete(item);
+    return 0;
+  }
+  return 1;
+}
+
+static int add_to_array(cJSON *a, cJSON *item) {
+  if (item == NULL) return 0;
+  if (!cJSON_AddItemToArray(a, item)) {
+    cJSON_Delete(item);
+    return 0;
+  }
+  return 1;
+}
+
+static cJSON *str_or_null(const char *s) {
+  return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+static cJSON *summary_json(const qf_junit_summary_t *s) {
+  cJSON *o = cJSON_CreateObject();
+  int ok = o && cJSON_AddNumberToObject(o, "tests", (double)s->tests) &&
+           cJSON_AddNumberToObject(o, "failures", (double)s->failures) &&
+           cJSON_AddNumberToObject(o, "errors", (double)s->errors) &&
+           cJSON_AddNumberToObject(o, "skipped", (double)s->skipped) &&
+           cJSON_AddNumberToObject(o, "passed", (double)s->passed) &&
+           cJSON_AddNumberToObject(o, "time", s->time_s);
+  if (!ok) cJSON_Delete(o);
+  return ok ? o : NULL;
+}
+
+int qf_decision_gate_message(const qf_gate_result_t *r,
+                             const qf_decision_facts_t *f, cJSON **out,
+                             qf_error_t *err) {
+  cJSON *o = NULL;
+  int rc = qf_gate_result_to_json(r, f->policy, &o, err);
+  if (rc < 0) return rc;
+  int ok =
+      add(o, "run_id", cJSON_CreateString(f->run_id)) &&
+      add(o, "final", cJSON_CreateBool(r->decision != QF_DECISION_NEED_HITL)) &&
+      add(o, "approval_id", cJSON_CreateNull()) &&
+      add(o, "summary", summary_json(f->summary)) &&
+      add(o, "evidence_path", str_or_null(f->evidence_path)) &&
+      add(o, "correlation_id", str_or_null(f->correlation_id));
+  if (ok && f->policy == NULL) /* a restored run: the hash it ran under */
+    ok = cJSON_ReplaceItemInObject(o, "policy_hash",
+                                   str_or_null(f->policy_hash));
+  if (ok && f->evidence_url)
+    ok = add(o, "evidence_url", cJSON_CreateString(f->evidence_url));
+  if (!ok) {
+    cJSON_Delete(o);
+    return oom(err);
+  }
+  *out = o;
+  return QF_OK;
+}
+
+/* ------------------------------------------------------ a human decision */
+
+int qf_decision_judge(const qf_human_input_t *h, qf_verdict_t *v,
+                      qf_error_t *err) {
+  const char *who = h->decided_by ? h->decided_by : "?";
+  memset(v, 0, sizeof *v);
+  if (h->status && strcmp(h->status, "approved") == 0) {
+    v->decision = QF_DECISION_PASS, v->decided_by = "approval";
+    v->rule = "approval:approved";
+    snprintf(v->reason, sizeof v->reason, "approved by %s%s%s", who,
+             h->comment ? ": " : "", h->comment ? h->comment : "");
+  } else if (h->status && strcmp(h->status, "rejected") == 0) {
+    v->decision = QF_DECISION_FAIL, v->decided_by = "approval";
+    v->rule = "approval:rejected";
+    snprintf(v->reason, sizeof v->reason, "rejected by %s: %s", who,
+             h->reason ? h->reason : "");
+  } else if (h->status && strcmp(h->status, "expired") == 0) {
+    v->decision = QF_DECISION_FAIL, v->decided_by = "expiry";
+    v->rule = "approval:expired";
+    snprintf(v->reason, sizeof v->reason,
+             "the approval expired at %s without a decision",
+             h->expires_at ? h->expires_at : "?");
+  } else {
+    return qf_error_set(err, QF_EINVAL, "approval status '%s' is not final",
+                        h->status ? h->status : "(none)");
+  }
+  return QF_OK;
+}
+
+int qf_decision_final_rules(const cJSON *parked_message, const qf_verdict_t *v,
+                            cJSON **out, qf_error_t *err) {
+  const cJSON *old =
+      cJSON_GetObjectItemCaseSensitive(parked_message, "triggered_rules");
+  cJSON *rules =
+      cJSON_IsArray(old) ? cJSON_Duplicate(old, 1) : cJSON_CreateArray();
+  if (rules == NULL || !add_to_array(rules, cJSON_CreateString(v->rule))) {
+    cJSON_Delete(rules);
+    return oom(err);
+  }
+  *out = rules;
+  return QF_OK;
+}
+
+/* Replaces *slot with a copy of s (NULL allowed); 0 on OOM. */
+static int set_str(char **slot, const char *s) {
+  char *d = s ? strdup(s) : NULL;
+  if (s && d == NULL) return 0;
+  free(*slot);
+  *slot = d;
+  return 1;
+}
+
+int qf_decision_apply_human(qf_evidence_t *ev, const qf_human_input_t *h,
+                            const qf_verdict_t *v, const cJSON *rules,
+                            qf_error_t *err) {
+  qf_governance_t *g = &ev->governance;
+  int expired = strcmp(v->decided_by, "expiry") == 0;
+  if (!set_str(&g->decision_source, v->decided_by) ||
+      !set_str(&g->approver, expired ? NULL : h->decided_by) ||
+      !set_str(&g->approval_comment, h->comment ? h->comment : h->reason))
+    return oom(err);
+  const char *names[QF_GATE_RULES_MAX + 1];
+  size_t n = 0;
+  for (const cJSON *r = rules ? rules->child : NULL;
+       r && n < QF_GATE_RULES_MAX + 1; r = r->next)
+    if (cJSON_IsString(r)) names[n++] = r->valuestring;
+  return qf_evidence_set_decision(ev, qf_decision_name(v->decision), v->reason,
+                                  names, n, v->decided_by, err);
+}
+
+int qf_decision_human_message(const cJSON *parked_message,
+                              const qf_verdict_t *v, const cJSON *rules,
+                              const char *evidence_path, cJSON **out,
+                              qf_error_t *err) {
+  cJSON *m = cJSON_Duplicate(parked_message, 1);
+  struct {
+    const char *key;
+    cJSON *value;
+  } set[] = {
+      {"decision", cJSON_CreateString(qf_decision_name(v->decision))},
+      {"reason", cJSON_CreateString(v->reason)},
+      {"triggered_rules", cJSON_Duplicate(rules, 1)},
+      {"final", cJSON_CreateTrue()},
+      {"decided_by", cJSON_CreateString(v->decided_by)},
+      {"evidence_path", str_or_null(evidence_path)},
+  };
+  int ok = m != NULL;
+  for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
+    if (ok && set[i].value &&
+        cJSON_ReplaceItemInObject(m, set[i].key, set[i].value))
+      continue;
+    cJSON_Delete(set[i].value);
+    ok = 0;
+  }
+  if (!ok) {
+    cJSON_Delete(m);
+    return oom(err);
+  }
+  *out = m;
+  return QF_OK;
+}

@@ -1,0 +1,49 @@
+/* node_collect.c: artifacts, summary, repro facts, and the evidence
+ * file. */
+#include <limits.h>
+#include <stdlib.h>
+
+#include "qf/repro.h"
+
+#include "nodes.h"
+
+/* Repro commands (git) are bounded: evidence must not wait on a wedged
+ * repository. */
+#define REPRO_TIMEOUT_MS 5000
+
+/* Writes <run dir>/evidence.json and remembers its path. */
+int qf__write_evidence(qf_run_state_t *s, const qf_run_cfg_t *cfg,
+                       qf_error_t *err) {
+  char dir[PATH_MAX];
+  int rc = qf__run_dir(s, cfg, 0, dir, sizeof dir, err);
+  free(s->evidence_path);
+  s->evidence_path = NULL;
+  return rc < 0 ? rc
+                : qf_evidence_write(s->evidence, dir, &s->evidence_path, err);
+}
+
+/* collect: artifacts, summary, repro; the evidence is written even when
+ * the budget short-circuited the run. */
+int qf__node_collect(qf_run_state_t *s, const qf_run_cfg_t *cfg,
+                     qf_error_t *err) {
+  char dir[PATH_MAX];
+  int dropped = 0;
+  int rc = qf__run_dir(s, cfg, 1, dir, sizeof dir, err);
+  if (rc < 0) return rc;
+  qf_evidence_t *ev = s->evidence;
+  for (size_t i = 0; i < ev->nartifacts; i++) { /* a resumed collect */
+    free(ev->artifacts[i].type);
+    free(ev->artifacts[i].path);
+    free(ev->artifacts[i].mime);
+  }
+  ev->nartifacts = 0;
+  rc = qf_pipeline_collect_artifacts(ev, cfg->artifacts_root, dir, s->policy,
+                                     &dropped, err);
+  if (rc < 0) return rc;
+  qf_evidence_summarize(ev, s->has_junit ? &s->junit : NULL);
+  if (!ev->has_repro &&
+      qf_repro_collect(ev, s->workspace, REPRO_TIMEOUT_MS) < 0)
+    return qf__oom(err);
+  qf_evidence_stamp(ev);
+  return qf__write_evidence(s, cfg, err);
+}

@@ -1,0 +1,141 @@
+/* worker_run.c: running (or resuming) the pipeline for a delivery,
+ * checkpointing after each node, and committing what it decided. */
+#include <stdio.h>
+
+#include "qf/log.h"
+#include "qf/pipeline.h"
+#include "qf/tools.h"
+#include "worker_internal.h"
+
+int qf__job_on_node(const qf_run_state_t *s, const char *node, long long ms,
+                    void *ctx) {
+  job_t *j = ctx;
+  qf_error_t err;
+  cJSON *cp = NULL;
+  int rc = qf_pipeline_checkpoint(s, &cp, &err);
+  if (rc == QF_OK)
+    rc = qf_store_checkpoint(j->w->store, s->run_id, node, cp, ms, &err);
+  cJSON_Delete(cp);
+  qf_log_ctx_t lc = j->log;
+  lc.node = node;
+  qf_log_field_t f[] = {QF_LOG_INT("duration_ms", ms)};
+  if (rc < 0)
+    qf_log_emit(QF_LOG_WARN, &lc, "node.checkpoint_failed", f, 1, "%s",
+                err.message);
+  else
+    qf_log_emit(QF_LOG_INFO, &lc, "node.done", f, 1, NULL);
+  return rc;
+}
+
+/* The decision message, with evidence_url when one is configured. */
+static cJSON *decision_message(job_t *j, const qf_run_state_t *s) {
+  cJSON *msg = NULL;
+  char url[1024];
+  const char *base = j->w->cfg->evidence_base_url;
+  if (base && base[0])
+    snprintf(url, sizeof url, "%s/%s/evidence.json", base, s->run_id);
+  if (qf_pipeline_decision_json(s, j->correlation_id,
+                                base && base[0] ? url : NULL, &msg, NULL) < 0)
+    return NULL;
+  return msg;
+}
+
+static qf__settled_t republish_current(job_t *j) {
+  qf_run_row_t row = {0};
+  qf_error_t err;
+  int rc = qf_store_load(j->w->store, j->run_id, &row, &err);
+  qf__settled_t out =
+      rc < 0 ? qf__job_fail(j, rc, err.message) : qf__job_republish(j, &row);
+  qf_run_row_fini(&row);
+  return out;
+}
+
+static const char *first_rule(const qf_run_state_t *s) {
+  return s->result.nrules > 0 ? s->result.rules[0] : NULL;
+}
+
+/* Commits the decision (a NEED_HITL run parks with a pending approval),
+ * then publishes it. */
+qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
+  qf_error_t err;
+  cJSON *msg = decision_message(j, s), *ev = NULL, *stored = NULL;
+  cJSON *rules = cJSON_GetObjectItemCaseSensitive(msg, "triggered_rules");
+  if (msg == NULL || qf_evidence_to_json(s->evidence, &ev, &err) < 0) {
+    cJSON_Delete(msg);
+    return qf__job_settle(j, 0, 1);
+  }
+  qf_finish_t f = {.run_id = s->run_id,
+                   .decision = qf_decision_name(s->result.decision),
+                   .reason = s->result.reason,
+                   .triggered_rules = rules,
+                   .decided_by = s->result.decided_by,
+                   .evidence = ev,
+                   .evidence_path = s->evidence_path,
+                   .policy_version = s->policy->version,
+                   .policy_hash = s->policy->hash,
+                   .decision_message = msg,
+                   .stage = s->policy->hitl.stage == QF_HITL_BEFORE_EXECUTE
+                                ? "before_execute"
+                                : "after_execute",
+                   .triggered_rule = first_rule(s),
+                   .requested_by = s->request->requested_by,
+                   .expires_after_s = s->policy->hitl.expires_after_s};
+  int rc = qf_store_finish(j->w->store, &f, &stored, &err);
+  qf__settled_t out;
+  if (rc == QF_ECONFLICT) {
+    /* Another delivery of the same request finished it first: publish
+     * what it decided, so this delivery's reply_to gets an answer too. */
+    qf_log_info(&j->log, "run.finished_elsewhere", "%s", err.message);
+    out = republish_current(j);
+  } else if (rc < 0) {
+    out = qf__job_fail(j, rc, err.message);
+  } else if (qf__job_publish_all(j, stored, ev, j->reply_to) < 0) {
+    out = qf__job_settle(j, 0, 1); /* decided: a redelivery re-publishes it */
+  } else {
+    qf_log_info(&j->log, "run.decided", "%s: %s", f.decision, f.reason);
+    out = qf__job_settle(j, 1, 0);
+  }
+  cJSON_Delete(stored);
+  cJSON_Delete(ev);
+  cJSON_Delete(msg);
+  return out;
+}
+
+static int start_state(job_t *j, qf_request_t **req, const qf_run_row_t *row,
+                       qf_run_state_t *s, qf_error_t *err) {
+  if (row->checkpoint == NULL) {
+    if (req == NULL || *req == NULL)
+      return qf_error_set(err, QF_EINTERNAL, "run %s: nothing to resume",
+                          j->run_id);
+    qf_run_state_init(s, j->run_id, *req);
+    *req = NULL; /* the state owns it now */
+    return QF_OK;
+  }
+  qf_log_info(&j->log, "run.resume", "resuming from its checkpoint");
+  qf_run_state_init(s, NULL, NULL);
+  int rc = qf_pipeline_restore(s, row->checkpoint, err);
+  if (rc == QF_OK && j->approver != NULL && s->parked)
+    rc = qf_pipeline_approve_parked(s, j->approver, j->approval_comment, err);
+  return rc;
+}
+
+qf__settled_t qf__job_run(job_t *j, qf_request_t **req,
+                          const qf_run_row_t *row) {
+  qf_run_state_t s;
+  qf_error_t err;
+  qf__worker_t *w = j->w;
+  qf_run_cfg_t cfg = {.policy_path = w->cfg->policy_path,
+                      .artifacts_root = w->cfg->artifacts_root,
+                      .workspace_root = w->cfg->workspace_root,
+                      .tick = qf__worker_tick,
+                      .tick_ctx = w,
+                      .tools = qf_tools_builtin()};
+  qf__settled_t out;
+  int rc = start_state(j, req, row, &s, &err);
+  if (rc == QF_OK) rc = qf_pipeline_run(&s, &cfg, qf__job_on_node, j, &err);
+  /* A request or policy that cannot be run is dead-lettered; a stop, the
+   * database or our own trouble means another try later. */
+  out = rc == QF_OK ? qf__job_finish(j, &s) : qf__job_fail(j, rc, err.message);
+  qf_run_state_fini(&s);
+  return out;
+}

@@ -1,0 +1,160 @@
+/* worker_settle.c: the one file that settles a delivery: ack, nack
+ * (requeue), publish the results with confirms, dead-letter, re-publish
+ * a decided run, and qf__job_fail, which turns an error's class into the
+ * settlement. It calls only worker_conn.c below it.
+ *
+ * Nothing is acked that was not committed and published; a bad request is
+ * dead-lettered (with x-qf-error) and acked; our own or the
+ * infrastructure's trouble requeues the delivery for a later attempt. */
+#include <stdio.h>
+#include <string.h>
+
+#include "qf/log.h"
+#include "worker_internal.h"
+
+#define PUBLISH_TRIES 3
+
+qf__settled_t qf__job_settle(job_t *j, int ack, int requeue) {
+  qf_error_t err;
+  qf_amqp_t *c = j->w->con;
+  int rc = c == NULL ? QF_EAMQPCONN
+           : ack     ? qf_amqp_ack(c, j->m->delivery_tag, &err)
+                     : qf_amqp_nack(c, j->m->delivery_tag, requeue, &err);
+  if (rc < 0) {
+    /* The broker redelivers it: every effect so far is idempotent. */
+    qf_log_warn(&j->log, "delivery.settle_failed", "%s",
+                c ? err.message : "consumer connection is down");
+    return QF__CONN_LOST;
+  }
+  qf_log_emit(QF_LOG_INFO, &j->log, ack ? "delivery.acked" : "delivery.nacked",
+              NULL, 0, "%s",
+              ack       ? "acked"
+              : requeue ? "requeued"
+                        : "rejected");
+  return ack ? QF__ACKED : QF__REQUEUED;
+}
+
+/* Publishes with confirms, reconnecting the publisher and retrying after
+ * a nack, a timeout or a lost connection. A return (no queue bound: nobody
+ * subscribed) cannot be fixed by retrying and is only logged; the decision
+ * is in PostgreSQL either way. */
+static int publish(job_t *j, const char *exchange, const char *key,
+                   const char *body, const char *kind) {
+  qf__worker_t *w = j->w;
+  qf_error_t err;
+  qf_amqp_msg_t msg = {.body = body,
+                       .body_len = strlen(body),
+                       .content_type = "application/json",
+                       .message_id = j->run_id,
+                       .correlation_id = j->correlation_id};
+  for (int i = 0; i < PUBLISH_TRIES; i++) {
+    int rc = QF_EAMQPCONN;
+    if (w->pub == NULL &&
+        qf__worker_connect_amqp(w, &w->pub, "qf-worker-publisher", 1, &err) < 0)
+      continue;
+    rc = qf_amqp_publish(w->pub, exchange, key, &msg,
+                         w->cfg->publish_timeout_ms, &err);
+    if (rc == QF_OK) return QF_OK;
+    if (rc == QF_ENOROUTE) {
+      qf_log_warn(&j->log, "publish.unrouted", "%s to %s/%s reached no queue",
+                  kind, exchange[0] ? exchange : "(default)", key);
+      return QF_OK;
+    }
+    qf_log_warn(&j->log, "publish.retry", "%s: %s", kind, err.message);
+    if (rc == QF_EAMQPCONN || rc == QF_EAMQP) {
+      qf_amqp_free(w->pub);
+      w->pub = NULL;
+    }
+  }
+  return QF_ENACK;
+}
+
+static void lower(const char *s, char *out, size_t n) {
+  size_t i = 0;
+  for (; s[i] && i + 1 < n; i++)
+    out[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+  out[i] = '\0';
+}
+
+/* Evidence, decision, and the submitter's reply queue, in that order. */
+int qf__job_publish_all(job_t *j, const cJSON *message, const cJSON *evidence,
+                        const char *reply_to) {
+  const qf_topology_t *t = &j->w->topo;
+  const cJSON *d = cJSON_GetObjectItemCaseSensitive(message, "decision");
+  char dec[16], key[64];
+  lower(cJSON_IsString(d) ? d->valuestring : "fail", dec, sizeof dec);
+  char *msg = cJSON_PrintUnformatted(message);
+  char *ev = evidence ? cJSON_PrintUnformatted(evidence) : NULL;
+  int rc = msg ? QF_OK : QF_ENOMEM;
+  if (rc == QF_OK && ev) {
+    snprintf(key, sizeof key, "evidence.%s", dec);
+    rc = publish(j, t->evidence, key, ev, "evidence");
+  }
+  if (rc == QF_OK) {
+    snprintf(key, sizeof key, "decision.%s", dec);
+    rc = publish(j, t->decisions, key, msg, "decision");
+  }
+  if (rc == QF_OK && reply_to && reply_to[0])
+    rc = publish(j, "", reply_to, msg, "reply");
+  cJSON_free(msg);
+  cJSON_free(ev);
+  return rc;
+}
+
+/* A request that cannot be run goes to the dead-letter exchange with the
+ * first problem in x-qf-error, and is acked: it is never run, never lost. */
+qf__settled_t qf__job_dead_letter(job_t *j, const char *why) {
+  qf__worker_t *w = j->w;
+  qf_error_t err;
+  qf_amqp_header_t h[] = {{"x-qf-error", why},
+                          {"x-qf-original-routing-key", j->m->routing_key}};
+  qf_amqp_msg_t msg = {.body = j->m->body,
+                       .body_len = j->m->body_len,
+                       .content_type = j->m->content_type,
+                       .message_id = j->m->message_id,
+                       .correlation_id = j->m->correlation_id,
+                       .reply_to = j->m->reply_to,
+                       .headers = h,
+                       .nheaders = 2};
+  qf_log_warn(&j->log, "delivery.invalid", "%s", why);
+  if (w->pub == NULL || qf_amqp_publish(w->pub, w->topo.dead, "", &msg,
+                                        w->cfg->publish_timeout_ms, &err) < 0) {
+    qf_amqp_free(w->pub);
+    w->pub = NULL;
+    return qf__job_settle(j, 0, 1); /* try again later rather than lose it */
+  }
+  return qf__job_settle(j, 1, 0);
+}
+
+/* Infrastructure failed mid-delivery (database, broker, a timeout, a
+ * stop): whatever the database was doing rolled back. Restore the
+ * database connection (serving AMQP meanwhile), then requeue. */
+static qf__settled_t infra_failure(job_t *j, int rc, const char *what) {
+  int db = rc == QF_EDB || rc == QF_EDBCONN;
+  qf_log_warn(&j->log, db ? "db.failed" : "delivery.retry",
+              "%s; requeueing after reconnect", what);
+  (void)qf__worker_restore_db(j->w);
+  return qf__job_settle(j, 0, 1);
+}
+
+qf__settled_t qf__job_fail(job_t *j, int rc, const char *what) {
+  switch (qf_err_class(rc)) {
+    case QF_ERRC_INPUT: /* the request cannot be run: never retried */
+      return qf__job_dead_letter(j, what);
+    case QF_ERRC_INFRA:
+      return infra_failure(j, rc, what);
+    default: /* our own trouble: another try, on this or another worker */
+      qf_log_warn(&j->log, "delivery.failed", "%s: %s; requeueing",
+                  qf_err_name(rc), what);
+      return qf__job_settle(j, 0, 1);
+  }
+}
+
+qf__settled_t qf__job_republish(job_t *j, const qf_run_row_t *row) {
+  qf_log_info(&j->log, "run.republish",
+              "already decided: re-publishing the stored messages");
+  if (qf__job_publish_all(j, row->decision_message, row->evidence,
+                          j->reply_to ? j->reply_to : row->reply_to) < 0)
+    return qf__job_settle(j, 0, 1);
+  return qf__job_settle(j, 1, 0);
+}

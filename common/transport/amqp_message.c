@@ -1,0 +1,123 @@
+/* amqp_message.c: received messages as owned copies, and the queue of
+ * deliveries read while the connection's owner waited for something else
+ * (a confirm, a tool). Nothing here talks to the broker. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "amqp_internal.h"
+
+char *qf__amqp_bytes_dup(amqp_bytes_t b) {
+  char *s = malloc(b.len + 1);
+  if (s == NULL) return NULL;
+  if (b.len) memcpy(s, b.bytes, b.len);
+  s[b.len] = '\0';
+  return s;
+}
+
+static int copy_headers(const amqp_basic_properties_t *p,
+                        qf_amqp_message_t *out) {
+  if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG) || p->headers.num_entries <= 0)
+    return QF_OK;
+  out->headers = calloc((size_t)p->headers.num_entries, sizeof *out->headers);
+  if (out->headers == NULL) return QF_ENOMEM;
+  for (int i = 0; i < p->headers.num_entries; i++) {
+    const amqp_table_entry_t *e = &p->headers.entries[i];
+    if (e->value.kind != AMQP_FIELD_KIND_UTF8 &&
+        e->value.kind != AMQP_FIELD_KIND_BYTES)
+      continue; /* we only carry string headers */
+    qf_amqp_header_t *h = &out->headers[out->nheaders++];
+    h->key = qf__amqp_bytes_dup(e->key);
+    h->value = qf__amqp_bytes_dup(e->value.value.bytes);
+    if (h->key == NULL || h->value == NULL) return QF_ENOMEM;
+  }
+  return QF_OK;
+}
+
+int qf__amqp_copy_message(const amqp_message_t *msg, qf_amqp_message_t *out) {
+  const amqp_basic_properties_t *p = &msg->properties;
+  out->body = qf__amqp_bytes_dup(msg->body);
+  out->body_len = msg->body.len;
+  if (out->body == NULL) return QF_ENOMEM;
+#define QF__COPY(field, flag)                              \
+  if ((p->_flags & flag) &&                                \
+      (out->field = qf__amqp_bytes_dup(p->field)) == NULL) \
+    return QF_ENOMEM;
+  QF__COPY(content_type, AMQP_BASIC_CONTENT_TYPE_FLAG)
+  QF__COPY(message_id, AMQP_BASIC_MESSAGE_ID_FLAG)
+  QF__COPY(correlation_id, AMQP_BASIC_CORRELATION_ID_FLAG)
+  QF__COPY(reply_to, AMQP_BASIC_REPLY_TO_FLAG)
+#undef QF__COPY
+  return copy_headers(p, out);
+}
+
+void qf_amqp_message_fini(qf_amqp_message_t *m) {
+  if (m == NULL) return;
+  free(m->body);
+  free(m->content_type);
+  free(m->message_id);
+  free(m->correlation_id);
+  free(m->reply_to);
+  free(m->exchange);
+  free(m->routing_key);
+  for (size_t i = 0; i < m->nheaders; i++) {
+    free((char *)m->headers[i].key);
+    free((char *)m->headers[i].value);
+  }
+  free(m->headers);
+  memset(m, 0, sizeof *m);
+}
+
+const char *qf_amqp_message_header(const qf_amqp_message_t *m,
+                                   const char *key) {
+  for (size_t i = 0; i < m->nheaders; i++)
+    if (strcmp(m->headers[i].key, key) == 0) return m->headers[i].value;
+  return NULL;
+}
+
+int qf__amqp_from_envelope(const amqp_envelope_t *env, qf_amqp_message_t *out) {
+  memset(out, 0, sizeof *out);
+  out->delivery_tag = env->delivery_tag;
+  out->redelivered = env->redelivered;
+  out->exchange = qf__amqp_bytes_dup(env->exchange);
+  out->routing_key = qf__amqp_bytes_dup(env->routing_key);
+  int rc = qf__amqp_copy_message(&env->message, out);
+  if (rc < 0 || !out->exchange || !out->routing_key) {
+    qf_amqp_message_fini(out);
+    return QF_ENOMEM;
+  }
+  return QF_OK;
+}
+
+int qf__amqp_push_pending(qf_amqp_t *c, const amqp_envelope_t *env) {
+  qf__pending_t *p = calloc(1, sizeof *p);
+  if (p == NULL || qf__amqp_from_envelope(env, &p->msg) < 0) {
+    free(p);
+    return QF_ENOMEM;
+  }
+  if (c->pending_tail)
+    c->pending_tail->next = p;
+  else
+    c->pending = p;
+  c->pending_tail = p;
+  return QF_OK;
+}
+
+void qf__amqp_drop_pending(qf_amqp_t *c) {
+  while (c->pending) {
+    qf__pending_t *p = c->pending;
+    c->pending = p->next;
+    qf_amqp_message_fini(&p->msg);
+    free(p);
+  }
+  c->pending_tail = NULL;
+}
+
+int qf__amqp_pop_pending(qf_amqp_t *c, qf_amqp_message_t *out) {
+  qf__pending_t *p = c->pending;
+  if (p == NULL) return 0;
+  c->pending = p->next;
+  if (c->pending == NULL) c->pending_tail = NULL;
+  *out = p->msg;
+  free(p);
+  return 1;
+}
