@@ -7,14 +7,14 @@
 #
 #   tests/run.sh            everything
 #   QF_TEST_LABEL=unit tests/run.sh     only one ctest label
-#   QF_TEST_BUILDS=normal tests/run.sh  skip the sanitizer build
+#   QF_TEST_BUILDS=normal tests/run.sh  skip the sanitizer and release builds
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 jobs=$(nproc 2>/dev/null || echo 2)
 label=${QF_TEST_LABEL:-}
-builds=${QF_TEST_BUILDS:-normal sanitize}
+builds=${QF_TEST_BUILDS:-normal sanitize release}
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -61,6 +61,16 @@ for b in $builds; do
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_suites build/sanitize -E test_quickstart
+      ;;
+    release)
+      # What a user or a distribution builds: Release (-O3) with gcc and
+      # with clang, every target, and no warning (QF_WERROR).
+      step "build (Release, gcc)"
+      CC=gcc configure_and_build build/release-gcc -DCMAKE_BUILD_TYPE=Release \
+        -DQF_WERROR=ON
+      step "build (Release, clang)"
+      CC=clang configure_and_build build/release-clang \
+        -DCMAKE_BUILD_TYPE=Release -DQF_WERROR=ON
       ;;
     *) echo "unknown build '$b'" >&2; exit 64 ;;
   esac

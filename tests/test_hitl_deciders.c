@@ -58,8 +58,8 @@ Test(hitl, self_approval_outsiders_and_the_worker_role_are_refused) {
   const char *const param[] = {id};
   const char *attempts[] = {
       "UPDATE approvals SET status = 'approved' WHERE id = $1",
-      "UPDATE approvals SET status = 'rejected', reason = 'x', decided_by = "
-      "'ci', decided_at = now() WHERE id = $1",
+      ("UPDATE approvals SET status = 'rejected', reason = 'x', decided_by = "
+       "'ci', decided_at = now() WHERE id = $1"),
       "UPDATE approvals SET comment = 'x' WHERE id = $1",
       "DELETE FROM approvals WHERE id = $1",
   };

@@ -19,7 +19,7 @@
 #include "qf/tools.h"
 #include "support.h"
 
-/* Defined in common/tool_pytest.c (tools.c registers it). */
+/* Defined in common/exec/tool_pytest.c (tools_builtin.c registers it). */
 extern const qf_tool_t qf__tool_pytest;
 
 static char root[PATH_MAX], ws[PATH_MAX + 8], tool_dir[PATH_MAX + 32];

@@ -1,4 +1,4 @@
-/* approver.c: the `qf approver` process (see include/qf/approver.h). */
+/* approver.c: the `qf approver` process (see include/service/qf/approver.h). */
 #include "qf/approver.h"
 #include "qf/backoff.h"
 #include "qf/clock.h"

@@ -1,5 +1,5 @@
 /* approvals.c: reading and listing approvals, and their JSON form (see
- * include/qf/approvals.h). Deciding and the approver's sweeps are in
+ * include/store/qf/approvals.h). Deciding and the approver's sweeps are in
  * approvals_decide.c; both read rows through qf__approvals_query. */
 #include "qf/approvals.h"
 

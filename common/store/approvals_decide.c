@@ -1,5 +1,5 @@
 /* approvals_decide.c: deciding an approval, marking its resume published,
- * and the approver's sweeps (see include/qf/approvals.h).
+ * and the approver's sweeps (see include/store/qf/approvals.h).
  *
  * Every state change is a compare-and-set UPDATE guarded by the status the
  * caller expects. Under READ COMMITTED a concurrent UPDATE of the same row

@@ -1,4 +1,4 @@
-/* store.c: the worker's runs in PostgreSQL (see include/qf/store.h):
+/* store.c: the worker's runs in PostgreSQL (see include/store/qf/store.h):
  * the connection, reading a run row, and the helpers the transactions of
  * store_run.c and store_resume.c share.
  *

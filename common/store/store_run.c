@@ -1,5 +1,5 @@
 /* store_run.c: the transactions of a run's first pass (see
- * include/qf/store.h): claim a delivery, checkpoint after each node, and
+ * include/store/qf/store.h): claim a delivery, checkpoint after each node, and
  * finish with a decision or park for a human. State changes are
  * compare-and-set updates guarded by the run's status (see store.c). */
 #include <stdio.h>

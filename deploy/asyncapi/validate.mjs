@@ -6,7 +6,7 @@
 //   2. the topology: every exchange, queue, argument, binding and routing key
 //      of DESIGN.md section 3 is named, with its type (EXPECTED below);
 //   3. the field lists of the request, resume and decision schemas
-//      (include/qf/request.h, common/pipeline.c);
+//      (include/core/qf/request.h, common/core/decision.c);
 //   4. every example (message payloads and headers, AMQP property examples)
 //      against its schema with Ajv (JSON Schema 2020-12, byte limits
 //      x-qf-max-bytes enforced), and bodies that request.h refuses must be

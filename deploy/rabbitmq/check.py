@@ -13,7 +13,7 @@
    worker/cmd_worker.c and worker/cmd_approver.c (both declare the queue;
    different arguments make the broker refuse the declaration).
 3. rabbitmq.conf: consumer_timeout (ms) is above the longest tool timeout
-   (QF_REQUEST_MAX_TIMEOUT_S in include/qf/request.h) plus the worker's
+   (QF_REQUEST_MAX_TIMEOUT_S in include/core/qf/request.h) plus the worker's
    default shutdown grace, and not below the local broker's value in
    deploy/local/services.sh; heartbeat is set; load_definitions points at
    /etc/rabbitmq/definitions.json; the management plugin KEDA reads the
@@ -162,7 +162,7 @@ def main():
     # 3. rabbitmq.conf
     conf = conf_settings(HERE / "rabbitmq.conf")
     m = re.search(r"QF_REQUEST_MAX_TIMEOUT_S\s+(\d+)",
-                  (REPO / "include" / "qf" / "request.h").read_text())
+                  (REPO / "include" / "core" / "qf" / "request.h").read_text())
     max_tool_s = int(m.group(1)) if m else 3600
     grace_s = c_default(REPO / "worker" / "cmd_worker.c", "QF_SHUTDOWN_GRACE_S") or 30
     local = re.search(r"consumer_timeout\s*=\s*(\d+)",
