@@ -27,9 +27,7 @@ static char approver_log[256];
 #define APPROVER_READY "\"event\":\"approver.ready\""
 
 void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-  }
+  qf_test_sleep_ms(ms);
 }
 
 qf_db_t *connect_as(const char *url) {
@@ -155,17 +153,7 @@ int has_rule(const cJSON *d, const char *rule) {
 }
 
 char *read_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)n + 1);
-  cr_assert_not_null(buf);
-  size_t got = fread(buf, 1, (size_t)n, f);
-  buf[got] = '\0';
-  fclose(f);
-  return buf;
+  return qf_test_read_all(path);
 }
 
 static int count_lines_with(const char *text, const char *needle) {

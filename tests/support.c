@@ -196,3 +196,23 @@ int qf_test_closed_port(void) {
   close(fd);
   return ntohs(a.sin_port);
 }
+
+char *qf_test_read_all(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)(n < 0 ? 0 : n) + 1);
+  cr_assert_not_null(buf);
+  size_t got = fread(buf, 1, (size_t)(n < 0 ? 0 : n), f);
+  buf[got] = '\0';
+  fclose(f);
+  return buf;
+}
+
+void qf_test_sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+  }
+}

@@ -50,4 +50,11 @@ int qf_test_closed_port(void);
  * call). */
 const char *qf_test_tmpdir(void);
 
+/* The whole file, malloc'ed and NUL-terminated (caller frees), or NULL
+ * when it cannot be opened. */
+char *qf_test_read_all(const char *path);
+
+/* Sleeps ms milliseconds (through EINTR). */
+void qf_test_sleep_ms(long ms);
+
 #endif

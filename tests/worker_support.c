@@ -21,9 +21,7 @@
 #include "support.h"
 
 static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-  }
+  qf_test_sleep_ms(ms);
 }
 
 /* Not qf_test_run: a daemon the command starts (services.sh, pg_ctl)
@@ -340,17 +338,8 @@ int qf_wt_stop_worker(qf_wt_t *t, int i, int sig, int timeout_s) {
 }
 
 static char *read_log(const qf_wt_t *t, int i) {
-  FILE *f = fopen(t->workers[i].log, "rb");
-  if (f == NULL) return strdup("");
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)n + 1);
-  cr_assert_not_null(buf);
-  size_t got = fread(buf, 1, (size_t)n, f);
-  buf[got] = '\0';
-  fclose(f);
-  return buf;
+  char *buf = qf_test_read_all(t->workers[i].log);
+  return buf ? buf : strdup("");
 }
 
 static int count_lines(const char *log, const char *const *needles) {

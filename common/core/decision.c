@@ -6,30 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qf/json.h"
+
 static int oom(qf_error_t *err) {
   return qf_error_set(err, QF_ENOMEM, "out of memory");
-}
-
-static int add(cJSON *o, const char *key, cJSON *item) {
-  if (item == NULL) return 0;
-  if (!cJSON_AddItemToObject(o, key, item)) {
-    cJSON_Delete(item);
-    return 0;
-  }
-  return 1;
-}
-
-static int add_to_array(cJSON *a, cJSON *item) {
-  if (item == NULL) return 0;
-  if (!cJSON_AddItemToArray(a, item)) {
-    cJSON_Delete(item);
-    return 0;
-  }
-  return 1;
-}
-
-static cJSON *str_or_null(const char *s) {
-  return s ? cJSON_CreateString(s) : cJSON_CreateNull();
 }
 
 static cJSON *summary_json(const qf_junit_summary_t *s) {
@@ -51,17 +31,18 @@ int qf_decision_gate_message(const qf_gate_result_t *r,
   int rc = qf_gate_result_to_json(r, f->policy, &o, err);
   if (rc < 0) return rc;
   int ok =
-      add(o, "run_id", cJSON_CreateString(f->run_id)) &&
-      add(o, "final", cJSON_CreateBool(r->decision != QF_DECISION_NEED_HITL)) &&
-      add(o, "approval_id", cJSON_CreateNull()) &&
-      add(o, "summary", summary_json(f->summary)) &&
-      add(o, "evidence_path", str_or_null(f->evidence_path)) &&
-      add(o, "correlation_id", str_or_null(f->correlation_id));
+      qf_json_add(o, "run_id", cJSON_CreateString(f->run_id)) &&
+      qf_json_add(o, "final",
+                  cJSON_CreateBool(r->decision != QF_DECISION_NEED_HITL)) &&
+      qf_json_add(o, "approval_id", cJSON_CreateNull()) &&
+      qf_json_add(o, "summary", summary_json(f->summary)) &&
+      qf_json_add(o, "evidence_path", qf_json_str_or_null(f->evidence_path)) &&
+      qf_json_add(o, "correlation_id", qf_json_str_or_null(f->correlation_id));
   if (ok && f->policy == NULL) /* a restored run: the hash it ran under */
     ok = cJSON_ReplaceItemInObject(o, "policy_hash",
-                                   str_or_null(f->policy_hash));
+                                   qf_json_str_or_null(f->policy_hash));
   if (ok && f->evidence_url)
-    ok = add(o, "evidence_url", cJSON_CreateString(f->evidence_url));
+    ok = qf_json_add(o, "evidence_url", cJSON_CreateString(f->evidence_url));
   if (!ok) {
     cJSON_Delete(o);
     return oom(err);
@@ -105,7 +86,7 @@ int qf_decision_final_rules(const cJSON *parked_message, const qf_verdict_t *v,
       cJSON_GetObjectItemCaseSensitive(parked_message, "triggered_rules");
   cJSON *rules =
       cJSON_IsArray(old) ? cJSON_Duplicate(old, 1) : cJSON_CreateArray();
-  if (rules == NULL || !add_to_array(rules, cJSON_CreateString(v->rule))) {
+  if (rules == NULL || !qf_json_append(rules, cJSON_CreateString(v->rule))) {
     cJSON_Delete(rules);
     return oom(err);
   }
@@ -154,7 +135,7 @@ int qf_decision_human_message(const cJSON *parked_message,
       {"triggered_rules", cJSON_Duplicate(rules, 1)},
       {"final", cJSON_CreateTrue()},
       {"decided_by", cJSON_CreateString(v->decided_by)},
-      {"evidence_path", str_or_null(evidence_path)},
+      {"evidence_path", qf_json_str_or_null(evidence_path)},
   };
   int ok = m != NULL;
   for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {

@@ -3,6 +3,7 @@
  * model itself is in evidence.c; reading a document back is in
  * evidence_parse.c. */
 #include "qf/evidence.h"
+#include "qf/json.h"
 
 /* cJSON_Add* return NULL on failure, and a failed add leaves the item
  * unowned; these helpers keep the bookkeeping in one place. */
@@ -22,15 +23,6 @@ static int add_num(cJSON *o, const char *key, double v) {
 
 static int add_bool(cJSON *o, const char *key, int v) {
   return cJSON_AddBoolToObject(o, key, v) != NULL;
-}
-
-static int add_item(cJSON *o, const char *key, cJSON *item) {
-  if (item == NULL) return 0;
-  if (!cJSON_AddItemToObject(o, key, item)) {
-    cJSON_Delete(item);
-    return 0;
-  }
-  return 1;
 }
 
 static cJSON *tool_call_json(const qf_tool_call_t *c) {
@@ -97,9 +89,9 @@ static cJSON *governance_json(const qf_governance_t *g) {
   else if (ok)
     ok = add_str(limits, "timeout_s", NULL) &&
          add_str(limits, "max_retries", NULL);
-  ok = ok && add_item(o, "budget", budget);
+  ok = ok && qf_json_add(o, "budget", budget);
   budget = NULL;
-  ok = ok && add_item(o, "policy_limits", limits);
+  ok = ok && qf_json_add(o, "policy_limits", limits);
   limits = NULL;
   ok = ok && add_bool(o, "short_circuited", g->short_circuited) &&
        add_str(o, "short_circuit_reason", g->short_circuit_reason) &&
@@ -121,7 +113,8 @@ static cJSON *decision_json(const qf_evidence_decision_t *d) {
     if (!ok) cJSON_Delete(r);
   }
   ok = ok && add_str(o, "decision", d->decision) &&
-       add_str(o, "reason", d->reason) && add_item(o, "triggered_rules", rules);
+       add_str(o, "reason", d->reason) &&
+       qf_json_add(o, "triggered_rules", rules);
   rules = NULL;
   ok = ok && add_str(o, "decided_by", d->decided_by);
   cJSON_Delete(rules);
@@ -143,7 +136,7 @@ static int add_array(cJSON *o, const char *key, const void *base, size_t n,
     cJSON_Delete(arr);
     return 0;
   }
-  return add_item(o, key, arr);
+  return qf_json_add(o, key, arr);
 }
 
 static cJSON *tool_call_any(const void *p) {
@@ -162,7 +155,7 @@ static int add_policy(cJSON *o, const qf_evidence_t *ev) {
     cJSON_Delete(p);
     return 0;
   }
-  return add_item(o, "policy", p);
+  return qf_json_add(o, "policy", p);
 }
 
 static cJSON *environment_json(const qf_evidence_t *ev) {
@@ -176,25 +169,25 @@ static cJSON *environment_json(const qf_evidence_t *ev) {
 
 int qf_evidence_to_json(const qf_evidence_t *ev, cJSON **out, qf_error_t *err) {
   cJSON *o = cJSON_CreateObject();
-  int ok =
-      o && add_str(o, "run_id", ev->run_id) &&
-      add_str(o, "input_nl", ev->input_nl) &&
-      add_item(o, "environment", environment_json(ev)) &&
-      add_bool(o, "dry_run", ev->dry_run) &&
-      add_array(o, "tool_calls", ev->tool_calls, ev->ntool_calls,
-                sizeof *ev->tool_calls, tool_call_any) &&
-      add_array(o, "artifacts", ev->artifacts, ev->nartifacts,
-                sizeof *ev->artifacts, artifact_any) &&
-      add_item(o, "summary", summary_json(&ev->summary)) &&
-      (ev->has_repro ? add_item(o, "repro", repro_json(&ev->repro))
-                     : add_str(o, "repro", NULL)) &&
-      add_item(o, "governance", governance_json(&ev->governance)) &&
-      add_policy(o, ev) &&
-      (ev->has_decision ? add_item(o, "decision", decision_json(&ev->decision))
-                        : add_str(o, "decision", NULL)) &&
-      add_str(o, "ai_review", NULL) &&
-      add_str(o, "collected_at", ev->collected_at) &&
-      add_str(o, "$schema", QF_EVIDENCE_SCHEMA_ID);
+  int ok = o && add_str(o, "run_id", ev->run_id) &&
+           add_str(o, "input_nl", ev->input_nl) &&
+           qf_json_add(o, "environment", environment_json(ev)) &&
+           add_bool(o, "dry_run", ev->dry_run) &&
+           add_array(o, "tool_calls", ev->tool_calls, ev->ntool_calls,
+                     sizeof *ev->tool_calls, tool_call_any) &&
+           add_array(o, "artifacts", ev->artifacts, ev->nartifacts,
+                     sizeof *ev->artifacts, artifact_any) &&
+           qf_json_add(o, "summary", summary_json(&ev->summary)) &&
+           (ev->has_repro ? qf_json_add(o, "repro", repro_json(&ev->repro))
+                          : add_str(o, "repro", NULL)) &&
+           qf_json_add(o, "governance", governance_json(&ev->governance)) &&
+           add_policy(o, ev) &&
+           (ev->has_decision
+                ? qf_json_add(o, "decision", decision_json(&ev->decision))
+                : add_str(o, "decision", NULL)) &&
+           add_str(o, "ai_review", NULL) &&
+           add_str(o, "collected_at", ev->collected_at) &&
+           add_str(o, "$schema", QF_EVIDENCE_SCHEMA_ID);
   if (!ok) {
     cJSON_Delete(o);
     return qf_error_set(err, QF_ENOMEM, "out of memory building evidence");

@@ -3,22 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qf/json.h"
 #include "qf/pipeline.h"
 
 #define CHECKPOINT_VERSION 1
-
-static int add(cJSON *o, const char *key, cJSON *item) {
-  if (item == NULL) return 0;
-  if (!cJSON_AddItemToObject(o, key, item)) {
-    cJSON_Delete(item);
-    return 0;
-  }
-  return 1;
-}
-
-static cJSON *str_or_null(const char *s) {
-  return s ? cJSON_CreateString(s) : cJSON_CreateNull();
-}
 
 static cJSON *request_json(const qf_request_t *r) {
   char *text = NULL;
@@ -50,11 +38,11 @@ static cJSON *result_json(const qf_gate_result_t *r) {
   }
   cJSON *o = cJSON_CreateObject();
   if (o == NULL) cJSON_Delete(rules);
-  int ok =
-      o && add(o, "triggered_rules", rules) &&
-      add(o, "decision", cJSON_CreateString(qf_decision_name(r->decision))) &&
-      add(o, "reason", cJSON_CreateString(r->reason)) &&
-      add(o, "decided_by", cJSON_CreateString(r->decided_by));
+  int ok = o && qf_json_add(o, "triggered_rules", rules) &&
+           qf_json_add(o, "decision",
+                       cJSON_CreateString(qf_decision_name(r->decision))) &&
+           qf_json_add(o, "reason", cJSON_CreateString(r->reason)) &&
+           qf_json_add(o, "decided_by", cJSON_CreateString(r->decided_by));
   if (!ok) cJSON_Delete(o);
   return ok ? o : NULL;
 }
@@ -64,23 +52,25 @@ int qf_pipeline_checkpoint(const qf_run_state_t *s, cJSON **out,
   cJSON *o = cJSON_CreateObject();
   const qf_node_t *n = qf_pipeline_node_at(s->next);
   const char *next = n ? n->name : "done";
-  int ok = o && add(o, "version", cJSON_CreateNumber(CHECKPOINT_VERSION)) &&
-           add(o, "run_id", cJSON_CreateString(s->run_id)) &&
-           add(o, "next", cJSON_CreateString(next)) &&
-           add(o, "request", request_json(s->request)) &&
-           add(o, "workspace", str_or_null(s->workspace)) &&
-           add(o, "policy_hash", str_or_null(s->policy_hash)) &&
-           add(o, "timeout_s", cJSON_CreateNumber(s->timeout_s)) &&
-           add(o, "max_retries", cJSON_CreateNumber(s->max_retries)) &&
-           add(o, "blocked", str_or_null(s->blocked)) &&
-           add(o, "blocked_source", str_or_null(s->blocked_source)) &&
-           add(o, "junit",
-               s->has_junit ? junit_json(&s->junit) : cJSON_CreateNull()) &&
-           add(o, "evidence", evidence_json(s->evidence)) &&
-           add(o, "evidence_path", str_or_null(s->evidence_path)) &&
-           add(o, "result",
-               s->decided ? result_json(&s->result) : cJSON_CreateNull()) &&
-           add(o, "parked", cJSON_CreateBool(s->parked));
+  int ok =
+      o && qf_json_add(o, "version", cJSON_CreateNumber(CHECKPOINT_VERSION)) &&
+      qf_json_add(o, "run_id", cJSON_CreateString(s->run_id)) &&
+      qf_json_add(o, "next", cJSON_CreateString(next)) &&
+      qf_json_add(o, "request", request_json(s->request)) &&
+      qf_json_add(o, "workspace", qf_json_str_or_null(s->workspace)) &&
+      qf_json_add(o, "policy_hash", qf_json_str_or_null(s->policy_hash)) &&
+      qf_json_add(o, "timeout_s", cJSON_CreateNumber(s->timeout_s)) &&
+      qf_json_add(o, "max_retries", cJSON_CreateNumber(s->max_retries)) &&
+      qf_json_add(o, "blocked", qf_json_str_or_null(s->blocked)) &&
+      qf_json_add(o, "blocked_source",
+                  qf_json_str_or_null(s->blocked_source)) &&
+      qf_json_add(o, "junit",
+                  s->has_junit ? junit_json(&s->junit) : cJSON_CreateNull()) &&
+      qf_json_add(o, "evidence", evidence_json(s->evidence)) &&
+      qf_json_add(o, "evidence_path", qf_json_str_or_null(s->evidence_path)) &&
+      qf_json_add(o, "result",
+                  s->decided ? result_json(&s->result) : cJSON_CreateNull()) &&
+      qf_json_add(o, "parked", cJSON_CreateBool(s->parked));
   if (!ok) {
     cJSON_Delete(o);
     return qf_error_set(err, QF_ENOMEM, "out of memory building checkpoint");
