@@ -150,6 +150,16 @@ Test(cmd_run, dry_run_runs_nothing) {
   cJSON_Delete(m);
 }
 
+Test(cmd_run, a_dry_run_never_passes_what_the_plan_refused) {
+  /* An argument out of the workspace, in a dry run: the refusal wins. */
+  cJSON *m = qf_run("run the tests", "/etc", "--dry-run", 1);
+  cr_expect_str_eq(str(m, "decision"), "FAIL");
+  cr_expect_str_eq(rule0(m), "tool_execution_failed");
+  cr_expect_not_null(strstr(str(m, "reason"), "test_path"), "%s",
+                     str(m, "reason"));
+  cJSON_Delete(m);
+}
+
 Test(cmd_run, rejected_arguments_fail_without_running) {
   cJSON *m = qf_run("run the tests", "../../etc", NULL, 1);
   cr_expect_str_eq(rule0(m), "tool_execution_failed");

@@ -431,3 +431,46 @@ Test(gate, decision_names_round_trip) {
   }
   cr_expect_eq(qf_decision_parse("pass", &d), QF_EINVAL);
 }
+
+/* The refusal wins: a tool call the plan refused (decision_source
+ * policy_block) is never PASS, whatever a later rule would say. */
+static void expect_refusal_fails(const char *policy_yaml, const char *nl,
+                                 int dry_run, const char *why) {
+  qf_policy_t *p = NULL;
+  qf_evidence_t *ev = NULL;
+  qf_error_t err;
+  int rc = policy_yaml
+               ? qf_policy_parse(policy_yaml, strlen(policy_yaml), "case.yaml",
+                                 &p, &err)
+               : qf_policy_load(QF_SOURCE_DIR "/policy/default.yaml", &p, &err);
+  cr_assert_eq(rc, 0, "%s", err.message);
+  cr_assert_eq(qf_evidence_new("0b6f6f0e-4a3c-5d7e-9f10-1234567890ab", nl, NULL,
+                               &ev, &err),
+               0);
+  ev->dry_run = dry_run;
+  qf_tool_call_t call = {
+      .tool_name = "run_shell",
+      .status = QF_TOOL_FAILED,
+      .error_message = "tool 'run_shell' is not in the policy allowlist",
+      .decision_source = "policy_block",
+      .attempts = 1};
+  cr_assert_eq(qf_evidence_add_tool_call(ev, &call, &err), 0);
+  qf_evidence_account(ev, p->timeout_s, p->max_retries);
+  qf_gate_result_t r;
+  qf_gate_eval(ev, p, &r);
+  cr_expect_eq(r.decision, QF_DECISION_FAIL, "%s: %s", why, r.reason);
+  cr_expect_str_eq(r.rules[0], "tool_execution_failed", "%s", why);
+  cr_expect(strstr(r.reason, "not in the policy allowlist") != NULL, "%s: %s",
+            why, r.reason);
+  qf_evidence_free(ev);
+  qf_policy_free(p);
+}
+
+Test(gate, a_refusal_is_never_pass) {
+  expect_refusal_fails(NULL, "run tests", 1, "a dry run");
+  expect_refusal_fails(NULL, "deploy to production", 0,
+                       "a high-risk input (no approval may pass it)");
+  expect_refusal_fails(NULL, "deploy to production", 1, "a high-risk dry run");
+  expect_refusal_fails("fallback_rule: {require_all_tools_success: false}\n",
+                       "run tests", 0, "the fallback rule");
+}

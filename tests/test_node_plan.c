@@ -39,12 +39,12 @@ Test(node_plan, a_tool_outside_the_allowlist_is_a_policy_block) {
   cr_expect_str_eq(T.s.blocked_source, "policy_block");
 }
 
-Test(node_plan, an_unknown_tool_is_blocked_without_a_policy_source) {
+Test(node_plan, an_unknown_tool_is_a_policy_block_too) {
   plan("version: \"x\"\ntools: {allowlist: [ghost_tool]}\n",
        "{\"nl_input\":\"x\",\"options\":{\"tool_name\":\"ghost_tool\"}}");
   cr_assert_not_null(T.s.blocked);
   cr_expect_str_eq(T.s.blocked, "tool not found: ghost_tool");
-  cr_expect_null(T.s.blocked_source);
+  cr_expect_str_eq(T.s.blocked_source, "policy_block");
 }
 
 Test(node_plan, the_tool_validates_its_arguments) {

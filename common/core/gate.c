@@ -68,6 +68,8 @@ static int rule_budget(const qf_evidence_t *ev, const qf_policy_t *p,
                 ev->governance.elapsed_ms_total, limit, limit / 1000);
 }
 
+static void failed_tools_reason(const qf_evidence_t *ev, char *out, size_t n);
+
 static int rule_high_risk(const qf_evidence_t *ev, const qf_policy_t *p,
                           qf_gate_result_t *r) {
   char hit[QF_GATE_RULE_MAX - 32];
@@ -81,6 +83,24 @@ static int rule_high_risk(const qf_evidence_t *ev, const qf_policy_t *p,
   decide(r, QF_DECISION_NEED_HITL, "", "high-risk keyword detected: %s", hit);
   snprintf(r->rules[0], sizeof r->rules[0], "high_risk_keyword:%s", hit);
   return 1;
+}
+
+/* The plan refused the request (a tool outside the allowlist or unknown,
+ * an argument the tool does not accept): nothing ran, and no later rule
+ * may turn that into PASS, neither a dry run, the fallback rule, nor an
+ * approval of a high-risk input. */
+static int rule_refused(const qf_evidence_t *ev, const qf_policy_t *p,
+                        qf_gate_result_t *r) {
+  (void)p;
+  for (size_t i = 0; i < ev->ntool_calls; i++) {
+    const char *src = ev->tool_calls[i].decision_source;
+    if (src && strcmp(src, "policy_block") == 0) {
+      decide(r, QF_DECISION_FAIL, "tool_execution_failed", "%s", "");
+      failed_tools_reason(ev, r->reason, sizeof r->reason);
+      return 1;
+    }
+  }
+  return 0;
 }
 
 static int rule_dry_run(const qf_evidence_t *ev, const qf_policy_t *p,
@@ -150,8 +170,9 @@ static int rule_no_data(const qf_evidence_t *ev, const qf_policy_t *p,
                 "no execution data available");
 }
 
-static const rule_fn rule_table[] = {rule_budget, rule_high_risk, rule_dry_run,
-                                     rule_junit,  rule_tools,     rule_no_data};
+static const rule_fn rule_table[] = {rule_budget,  rule_refused, rule_high_risk,
+                                     rule_dry_run, rule_junit,   rule_tools,
+                                     rule_no_data};
 
 static void note_approval(const qf_evidence_t *ev, const qf_policy_t *p,
                           qf_gate_result_t *r) {

@@ -57,8 +57,9 @@ int qf__node_plan(qf_run_state_t *s, const qf_run_cfg_t *cfg, qf_error_t *err) {
     return block(s, why.message, "policy_block", err);
   }
   if (tool == NULL) {
+    /* Unknown to this worker: refused like a tool outside the allowlist. */
     snprintf(why.message, sizeof why.message, "tool not found: %s", name);
-    return block(s, why.message, NULL, err);
+    return block(s, why.message, "policy_block", err);
   }
   qf_error_clear(&why);
   if (tool->validate(s->request->args, s->workspace, p, &why) < 0)

@@ -3,6 +3,8 @@
  * section 7); the first rule that applies decides:
  *
  *   budget    governance.short_circuited     FAIL   budget_elapsed_exceeded
+ *   refused   a tool call the plan refused      FAIL   tool_execution_failed
+ *             (decision_source policy_block)
  *   high_risk keyword or pattern in input     NEED_HITL high_risk_keyword:<h>
  *   dry_run   nothing was executed            PASS   dry_run
  *   junit     summary.tests > 0               PASS   junit_all_passed
