@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "qf/exec.h"
+#include "qf/policy.h"
 #include "support.h"
 
 static char dir[64], out_path[128], err_path[128], pid_path[128];
@@ -302,12 +303,12 @@ Test(exec, bad_options_and_unwritable_logs_are_errors) {
 Test(exec, env_build_keeps_whitelisted_names_and_extra_overrides) {
   char **env = NULL;
   qf_error_t err;
-  setenv("QF_EXECTEST_A", "a", 1);
-  setenv("QF_EXECTEST_B", "b", 1);
+  setenv("EXECTEST_A", "a", 1);
+  setenv("EXECTEST_B", "b", 1);
   setenv("AWS_SECRET_ACCESS_KEY", "hunter2", 1);
-  setenv("qf_exectest_lower", "x", 1);
-  const char *const pat[] = {"QF_EXECTEST_*", "NOPE"};
-  const char *const extra[] = {"QF_EXECTEST_B=override", "EXTRA=1", NULL};
+  setenv("exectest_lower", "x", 1);
+  const char *const pat[] = {"EXECTEST_*", "NOPE"};
+  const char *const extra[] = {"EXECTEST_B=override", "EXTRA=1", NULL};
   cr_assert_eq(qf_exec_env_build(pat, 2, extra, &env, &err), 0);
   const char *const argv[] = {"env", NULL}; /* found through the default */
   qf_exec_opts_t o = opts(argv);            /* PATH: env has none */
@@ -318,9 +319,50 @@ Test(exec, env_build_keeps_whitelisted_names_and_extra_overrides) {
   qf_exec_env_free(env);
   cr_expect(r.exited && r.exit_code == 0, "start_errno %d", r.start_errno);
   cr_expect_str_eq(qf_test_slurp(out_path, buf, sizeof buf),
-                   "QF_EXECTEST_A=a\nQF_EXECTEST_B=override\nEXTRA=1\n");
+                   "EXECTEST_A=a\nEXECTEST_B=override\nEXTRA=1\n");
   const char *const bad[] = {"NOEQUALS", NULL};
   cr_expect_eq(qf_exec_env_build(pat, 2, bad, &env, &err), QF_EINVAL);
+}
+
+/* Runs env with the environment built from patterns and extra; returns
+ * what it printed (buf). */
+static const char *env_of(const char *const *pat, size_t n,
+                          const char *const *extra, char *buf, size_t len) {
+  char **env = NULL;
+  qf_error_t err;
+  cr_assert_eq(qf_exec_env_build(pat, n, extra, &env, &err), 0);
+  const char *const argv[] = {"env", NULL};
+  qf_exec_opts_t o = opts(argv);
+  o.env = (const char *const *)env;
+  qf_exec_result_t r;
+  run_ok(&o, &r);
+  qf_exec_env_free(env);
+  return qf_test_slurp(out_path, buf, len);
+}
+
+Test(exec, the_workers_settings_and_credentials_never_reach_the_child) {
+  setenv("QF_DATABASE_URL", "postgresql://qf:hunter2@db/qf", 1);
+  setenv("QF_AMQP_URL", "amqp://qf:hunter2@mq/", 1);
+  setenv("PGPASSWORD", "hunter2", 1);
+  setenv("GITHUB_TOKEN", "ghp_hunter2", 1);
+  setenv("GITHUB_SHA", "abc123", 1);
+  setenv("MY_API_KEY", "hunter2", 1);
+  /* Even a pattern that would let everything through (a policy refuses
+   * it; the runner does not rely on that). */
+  const char *const all[] = {"*"};
+  const char *const extra[] = {"QF_ARTIFACT_DIR=/tmp/x", NULL};
+  char buf[65536];
+  const char *out = env_of(all, 1, extra, buf, sizeof buf);
+  cr_expect_null(strstr(out, "hunter2"), "a secret reached the child:\n%s",
+                 out);
+  cr_expect_not_null(strstr(out, "GITHUB_SHA=abc123\n"), "%s", out);
+  cr_expect_not_null(strstr(out, "QF_ARTIFACT_DIR=/tmp/x\n"),
+                     "what the runner sets itself is passed: %s", out);
+  const char *const gh[] = {"GITHUB_*"};
+  out = env_of(gh, 1, NULL, buf, sizeof buf);
+  cr_expect_str_eq(out, "GITHUB_SHA=abc123\n");
+  cr_expect(qf_policy_env_is_secret("qf_database_url"), "case-insensitive");
+  cr_expect_not(qf_policy_env_is_secret("PATH"));
 }
 
 Test(exec, a_null_env_is_empty) {

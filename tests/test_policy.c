@@ -50,11 +50,11 @@ static void expect_all_defaults(const qf_policy_t *p) {
   cr_expect_str_eq(p->sandbox.allowed_paths.items[0], "tests/");
   cr_expect_str_eq(p->sandbox.allowed_paths.items[1], "test/");
   cr_expect_str_eq(p->sandbox.allowed_paths.items[2], "artifacts/");
-  cr_assert_eq(p->sandbox.env_whitelist.n, 35);
+  cr_assert_eq(p->sandbox.env_whitelist.n, 34);
   cr_expect_str_eq(p->sandbox.env_whitelist.items[0], "PATH");
   cr_expect_str_eq(p->sandbox.env_whitelist.items[17], "PROGRAMFILES(X86)");
   cr_expect_str_eq(p->sandbox.env_whitelist.items[29], "LC_*");
-  cr_expect_str_eq(p->sandbox.env_whitelist.items[34], "QF_*");
+  cr_expect_str_eq(p->sandbox.env_whitelist.items[33], "ACTIONS_*");
   cr_expect_eq(p->artifact_limits.max_count, 50);
   cr_expect_eq(p->artifact_limits.max_size_mb, 10);
   cr_expect_eq(p->hitl.stage, QF_HITL_AFTER_EXECUTE);
@@ -261,6 +261,17 @@ static const bad_case_t bad_cases[] = {
     {"high_risk_patterns: ['a{2,1}']\n", QF_EVALIDATE, "invalid regex"},
     {"sandbox: {env_whitelist: ['A=B']}\n", QF_EVALIDATE,
      "sandbox.env_whitelist[0]: \"A=B\" is not a variable name"},
+    /* The worker's settings and credentials never reach a tool. */
+    {"sandbox: {env_whitelist: [PATH, 'QF_*']}\n", QF_EVALIDATE,
+     "sandbox.env_whitelist[1]: \"QF_*\" would pass QF_DATABASE_URL"},
+    {"sandbox: {env_whitelist: ['*']}\n", QF_EVALIDATE,
+     "sandbox.env_whitelist[0]: \"*\" would pass QF_DATABASE_URL"},
+    {"sandbox: {env_whitelist: [QF_AMQP_URL]}\n", QF_EVALIDATE,
+     "\"QF_AMQP_URL\" would pass QF_AMQP_URL"},
+    {"sandbox: {env_whitelist: ['PG*']}\n", QF_EVALIDATE,
+     "would pass PGPASSWORD"},
+    {"sandbox: {env_whitelist: [GITHUB_TOKEN]}\n", QF_EVALIDATE,
+     "\"GITHUB_TOKEN\" is one of the worker's settings or a credential"},
     {"version: \"a\\0b\"\n", QF_EVALIDATE, "version: must not contain a NUL"},
     {"version: ''\n", QF_EVALIDATE, "t.yaml:1: version: must not be empty"},
     {"version:\n", QF_EVALIDATE, "version: must be a string (got null)"},
@@ -484,7 +495,7 @@ Test(policy, shipped_default_yaml) {
   cr_expect_str_eq(p->tools_allowlist.items[0], "run_playwright");
   cr_expect_str_eq(p->tools_allowlist.items[1], "run_pytest");
   cr_expect_str_eq(p->tools_allowlist.items[2], "fetch_logs");
-  cr_expect_eq(p->sandbox.env_whitelist.n, 35);
+  cr_expect_eq(p->sandbox.env_whitelist.n, 34);
   cr_expect_eq(p->hitl.stage, QF_HITL_AFTER_EXECUTE);
   cr_expect_eq(p->hitl.expires_after_s, 86400);
   cr_expect_eq(p->hitl.prevent_self_approval, 1);

@@ -24,7 +24,7 @@ static const char policy_yaml[] =
     "sandbox:\n"
     "  timeout_s: 600\n"
     "  allowed_paths: [tests/]\n"
-    "  env_whitelist: [PATH, HOME, LANG, LC_*, TMPDIR, QF_CHROMIUM]\n";
+    "  env_whitelist: [PATH, HOME, LANG, LC_*, TMPDIR]\n";
 
 typedef struct fixture {
   char root[64];       /* temporary directory, removed at the end */

@@ -40,7 +40,7 @@ TestSuite(pytest, .init = setup, .timeout = 60);
 static const char *const policy_yaml =
     "sandbox:\n"
     "  memory_limit_mb: 512\n"
-    "  env_whitelist: [PATH, HOME, LANG, \"QF_ALLOWED_*\"]\n"
+    "  env_whitelist: [PATH, HOME, LANG, \"ALLOWED_*\"]\n"
     "artifact_limits:\n"
     "  max_size_mb: 1\n";
 
@@ -250,7 +250,9 @@ Test(pytest, the_environment_is_scrubbed_to_the_whitelist) {
   char buf[8192];
   setenv("QF_TEST_SECRET", "s3cret", 1);
   setenv("AWS_SECRET_ACCESS_KEY", "hunter2", 1);
-  setenv("QF_ALLOWED_X", "visible", 1);
+  setenv("ALLOWED_X", "visible", 1);
+  setenv("QF_DATABASE_URL", "postgresql://qf_worker:hunter2@127.0.0.1/qf", 1);
+  setenv("QF_AMQP_URL", "amqp://qf:hunter2@127.0.0.1/", 1);
   setenv("LANG", "C.UTF-8", 1);
   run_suite("env", "{\"test_path\":\"tests\"}", 60, &o);
   cr_expect_eq(o.status, QF_TOOL_SUCCESS, "%s", o.error_message);
@@ -258,7 +260,9 @@ Test(pytest, the_environment_is_scrubbed_to_the_whitelist) {
   cr_expect_null(strstr(env, "QF_TEST_SECRET"), "%s", env);
   cr_expect_null(strstr(env, "AWS_SECRET_ACCESS_KEY"), "%s", env);
   cr_expect_null(strstr(env, "QF_PYTHON\n"), "%s", env);
-  cr_expect_not_null(strstr(env, "QF_ALLOWED_X\n"), "%s", env);
+  cr_expect_null(strstr(env, "QF_DATABASE_URL"), "%s", env);
+  cr_expect_null(strstr(env, "QF_AMQP_URL"), "%s", env);
+  cr_expect_not_null(strstr(env, "ALLOWED_X\n"), "%s", env);
   cr_expect_not_null(strstr(env, "LANG\n"), "%s", env);
   cr_expect_not_null(strstr(env, "QF_ARTIFACT_DIR\n"), "%s", env);
 }

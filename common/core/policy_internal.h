@@ -77,4 +77,9 @@ int qf__policy_compile(qf_policy_t *p, qf_error_t *err);
 /* Frees p->internal. */
 void qf__policy_compiled_free(void *internal);
 
+/* policy_env.c: whether a sandbox.env_whitelist entry may stand (no '=',
+ * matches none of the worker's settings or a credential name); QF_OK or
+ * QF_EVALIDATE with why. */
+int qf__policy_check_env_name(const char *pattern, char *why, size_t n);
+
 #endif

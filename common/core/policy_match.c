@@ -159,9 +159,7 @@ int qf__policy_check_item(qf__pitem_kind_t kind, char **value, char *why,
       pcre2_code_free(re);
       return QF_OK;
     case QF__PI_ENVNAME:
-      if (strchr(*value, '=') == NULL) return QF_OK;
-      snprintf(why, n, "\"%s\" is not a variable name (contains '=')", *value);
-      return QF_EVALIDATE;
+      return qf__policy_check_env_name(*value, why, n);
     case QF__PI_ANY:
       break;
   }

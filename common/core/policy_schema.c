@@ -52,7 +52,6 @@ static const char *const def_env_whitelist[] = {"PATH",
                                                 "GITHUB_*",
                                                 "RUNNER_*",
                                                 "ACTIONS_*",
-                                                "QF_*",
                                                 NULL};
 
 /* Section indexes below: keep them in step with the table. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "qf/exec.h"
+#include "qf/policy.h"
 
 extern char **environ;
 
@@ -36,6 +37,17 @@ static int whitelisted(const char *kv, const char *const *patterns, size_t n) {
   return 0;
 }
 
+/* Never inherited, whatever the patterns say (qf_policy_env_is_secret);
+ * extra (what the runner sets itself, e.g. QF_ARTIFACT_DIR) is exempt. */
+static int secret(const char *kv) {
+  char name[1024];
+  size_t len = name_len(kv);
+  if (len >= sizeof name) return 1;
+  memcpy(name, kv, len);
+  name[len] = '\0';
+  return qf_policy_env_is_secret(name);
+}
+
 static int push(char **env, size_t *len, const char *kv) {
   char *copy = strdup(kv);
   if (copy == NULL) return QF_ENOMEM;
@@ -62,7 +74,7 @@ int qf_exec_env_build(const char *const *patterns, size_t n,
   for (char **e = environ; e && *e && rc == QF_OK; e++) {
     /* extra overrides ours; a name twice in ours keeps the first. */
     if (strchr(*e, '=') == NULL || in_list(*e, extra)) continue;
-    if (!whitelisted(*e, patterns, n)) continue;
+    if (!whitelisted(*e, patterns, n) || secret(*e)) continue;
     if (in_list(*e, (const char *const *)env)) continue;
     rc = push(env, &len, *e);
   }

@@ -194,4 +194,11 @@ int qf_policy_tool_allowed(const qf_policy_t *p, const char *tool_name);
 int qf_policy_to_json(const qf_policy_t *p, char **out,
                       qf_error_t *err) QF_MUSTCHECK;
 
+/* Whether the environment variable name is one no tool may ever get,
+ * whatever sandbox.env_whitelist says: the worker's own settings (QF_*,
+ * libpq's PG*) and names of credentials (*PASSWORD*, *TOKEN*, *SECRET*,
+ * *_KEY, ...; case-insensitive). The runner strips them; a policy that
+ * lists one is refused. */
+int qf_policy_env_is_secret(const char *name);
+
 #endif

@@ -7,4 +7,6 @@ def test_environment_is_scrubbed():
         f.write("\n".join(seen) + "\n")
     assert "QF_TEST_SECRET" not in os.environ
     assert "AWS_SECRET_ACCESS_KEY" not in os.environ
-    assert os.environ.get("QF_ALLOWED_X") == "visible"
+    assert "QF_DATABASE_URL" not in os.environ
+    assert "QF_AMQP_URL" not in os.environ
+    assert os.environ.get("ALLOWED_X") == "visible"
