@@ -170,7 +170,10 @@ static void explain_hitl(const cJSON *d) {
 }
 
 static int exit_for(const cJSON *d) {
-  const char *v = jstr(d, "decision");
+  const char *v = jstr(d, "decision"), *by = jstr(d, "decided_by");
+  /* Never run: the request itself was refused (invalid, or its message id
+   * belongs to another request). */
+  if (by && strcmp(by, "refused") == 0) return QF_EXIT_DATAERR;
   if (v && strcmp(v, "PASS") == 0) return QF_EXIT_PASS;
   if (v && strcmp(v, "FAIL") == 0) return QF_EXIT_FAIL;
   return QF_EXIT_HITL;

@@ -51,6 +51,33 @@ int qf_decision_gate_message(const qf_gate_result_t *r,
   return QF_OK;
 }
 
+int qf_decision_refusal_message(const char *run_id, const char *reason,
+                                const char *correlation_id, cJSON **out,
+                                qf_error_t *err) {
+  cJSON *o = cJSON_CreateObject(), *rules = cJSON_CreateArray();
+  int ok = o && rules &&
+           qf_json_append(rules, cJSON_CreateString("request_refused"));
+  if (!ok) cJSON_Delete(rules);
+  ok = ok && qf_json_add(o, "triggered_rules", rules) &&
+       qf_json_add(o, "decision", cJSON_CreateString("FAIL")) &&
+       qf_json_add(o, "reason", cJSON_CreateString(reason ? reason : "")) &&
+       qf_json_add(o, "decided_by", cJSON_CreateString("refused")) &&
+       qf_json_add(o, "policy_version", cJSON_CreateNull()) &&
+       qf_json_add(o, "policy_hash", cJSON_CreateNull()) &&
+       qf_json_add(o, "run_id", cJSON_CreateString(run_id)) &&
+       qf_json_add(o, "final", cJSON_CreateTrue()) &&
+       qf_json_add(o, "approval_id", cJSON_CreateNull()) &&
+       qf_json_add(o, "summary", cJSON_CreateNull()) &&
+       qf_json_add(o, "evidence_path", cJSON_CreateNull()) &&
+       qf_json_add(o, "correlation_id", qf_json_str_or_null(correlation_id));
+  if (!ok) {
+    cJSON_Delete(o);
+    return oom(err);
+  }
+  *out = o;
+  return QF_OK;
+}
+
 /* ------------------------------------------------------ a human decision */
 
 int qf_decision_judge(const qf_human_input_t *h, qf_verdict_t *v,

@@ -1,6 +1,7 @@
 /* worker_delivery.c: one delivery, from the message to its settlement.
  *
- *   parse -> claim -> (decided? re-publish) -> resume or start the
+ *   parse -> claim (the message_id must belong to this request) ->
+ *   (decided? re-publish) -> resume or start the
  *   pipeline, checkpointing after each node (worker_run.c) -> commit ->
  *   publish with confirms -> ack (worker_settle.c)
  *
@@ -42,7 +43,9 @@ static qf__settled_t claim_and_run(job_t *j, qf_request_t **req) {
                    : QF_EDBCONN;
   free(request_json);
   qf__settled_t out;
-  if (rc < 0)
+  if (rc == QF_EEXIST) /* the message_id belongs to another request */
+    out = qf__job_dead_letter(j, err.message);
+  else if (rc < 0)
     out = qf__job_fail(j, rc,
                        j->w->store ? err.message : "no database connection");
   else if (row.status == QF_RUN_DECIDED ||
@@ -67,10 +70,10 @@ qf__settled_t qf__worker_deliver(qf__worker_t *w, const qf_amqp_message_t *m) {
                          .redelivered = m->redelivered};
   if (m->routing_key && strcmp(m->routing_key, "resume") == 0)
     return qf__worker_resume(&j);
+  make_run_id(&j); /* first: a refused request is answered by it too */
+  j.log.run_id = j.run_id;
   if (qf_request_parse(m->body, m->body_len, &req, &err) < 0)
     return qf__job_dead_letter(&j, err.message);
-  make_run_id(&j);
-  j.log.run_id = j.run_id;
   qf_log_info(&j.log, "delivery.received", "%s", req->tool_name);
   qf__settled_t out = claim_and_run(&j, &req);
   qf_request_free(req);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "qf/decision.h"
 #include "qf/log.h"
 #include "worker_internal.h"
 
@@ -101,6 +102,27 @@ int qf__job_publish_all(job_t *j, const cJSON *message, const cJSON *evidence,
   return rc;
 }
 
+/* A request that is never run still gets an answer: its reply_to (when
+ * it has one, and a message_id to name the run by) receives a final FAIL
+ * decided_by refused with the reason. Only the reply_to: the decisions
+ * exchange speaks of runs, and this one never ran. */
+static int reply_refused(job_t *j, const char *why) {
+  const char *to = j->m->reply_to, *mid = j->m->message_id;
+  cJSON *msg = NULL;
+  char *text = NULL;
+  if (to == NULL || to[0] == '\0' || mid == NULL || mid[0] == '\0' ||
+      j->run_id[0] == '\0')
+    return QF_OK;
+  int rc = qf_decision_refusal_message(j->run_id, why, j->m->correlation_id,
+                                       &msg, NULL);
+  if (rc == QF_OK && (text = cJSON_PrintUnformatted(msg)) == NULL)
+    rc = QF_ENOMEM;
+  if (rc == QF_OK) rc = publish(j, "", to, text, "refusal");
+  cJSON_free(text);
+  cJSON_Delete(msg);
+  return rc;
+}
+
 /* A request that cannot be run goes to the dead-letter exchange with the
  * first problem in x-qf-error, and is acked: it is never run, never lost. */
 qf__settled_t qf__job_dead_letter(job_t *j, const char *why) {
@@ -117,6 +139,8 @@ qf__settled_t qf__job_dead_letter(job_t *j, const char *why) {
                        .headers = h,
                        .nheaders = 2};
   qf_log_warn(&j->log, "delivery.invalid", "%s", why);
+  if (reply_refused(j, why) < 0)
+    return qf__job_settle(j, 0, 1); /* the submitter must get its answer */
   if (w->pub == NULL || qf_amqp_publish(w->pub, w->topo.dead, "", &msg,
                                         w->cfg->publish_timeout_ms, &err) < 0) {
     qf_amqp_free(w->pub);

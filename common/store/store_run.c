@@ -37,17 +37,23 @@ static int claim_body(qf_db_t *db, void *arg, qf_error_t *err) {
   if (!x->created) {
     PQclear(res);
     res = NULL;
-    const char *upd[] = {c->run_id, c->worker};
+    /* A message_id belongs to the request it was first sent with: the
+     * same id with another request (jsonb equality of the normalized
+     * requests, requested_by included) is refused, and never answered
+     * with that run's decision. */
+    const char *upd[] = {c->run_id, c->worker, c->request_json};
     rc = qf_db_exec(
         db,
         "UPDATE runs SET attempts = attempts + 1, worker = $2, "
-        "updated_at = now() WHERE run_id = $1 RETURNING " QF__STORE_RUN_COLS(
-            ""),
-        2, upd, &res, err);
+        "updated_at = now() WHERE run_id = $1 AND request = $3::jsonb "
+        "RETURNING " QF__STORE_RUN_COLS(""),
+        3, upd, &res, err);
     if (rc < 0) goto out;
     if (PQntuples(res) != 1) {
-      rc = qf_error_set(err, QF_EINTERNAL, "run %s vanished while claimed",
-                        c->run_id);
+      rc = qf_error_set(err, QF_EEXIST,
+                        "message_id %s is already used by a different "
+                        "request (run %s); a message_id names one request",
+                        c->message_id ? c->message_id : "(none)", c->run_id);
       goto out;
     }
   }

@@ -2,6 +2,7 @@
  * builds decision messages (DESIGN.md section 3).
  *
  *   the gate's (or the budget's)  qf_decision_gate_message
+ *   a refusal (never run)         qf_decision_refusal_message
  *   a human's, on a parked run    approved -> PASS, decided_by approval
  *                                 rejected -> FAIL, decided_by approval
  *                                 expired  -> FAIL, decided_by expiry
@@ -39,6 +40,16 @@ typedef struct qf_decision_facts {
 int qf_decision_gate_message(const qf_gate_result_t *r,
                              const qf_decision_facts_t *f, cJSON **out,
                              qf_error_t *err) QF_MUSTCHECK;
+
+/* The answer to a request that is never run (it cannot be parsed or
+ * validated, or its message_id belongs to a different request): a final
+ * FAIL with decided_by "refused", triggered_rules ["request_refused"],
+ * the reason, and nulls for what a run would have (approval_id, summary,
+ * evidence_path, policy). correlation_id may be NULL. Caller frees *out
+ * with cJSON_Delete. */
+int qf_decision_refusal_message(const char *run_id, const char *reason,
+                                const char *correlation_id, cJSON **out,
+                                qf_error_t *err) QF_MUSTCHECK;
 
 /* A decided approval, as the store read it. Borrowed. */
 typedef struct qf_human_input {

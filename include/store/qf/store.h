@@ -67,7 +67,9 @@ typedef struct qf_claim {
 
 /* Creates the run (status received) or finds the existing one, counts the
  * delivery in attempts, records a run_events row ("claimed", with the
- * worker), and returns the row. *created is 1 for a new run. */
+ * worker), and returns the row. *created is 1 for a new run. An existing
+ * run whose stored request differs from c->request_json is not claimed:
+ * QF_EEXIST (the message_id belongs to another request). */
 int qf_store_claim(qf_store_t *st, const qf_claim_t *c, qf_run_row_t *out,
                    int *created, qf_error_t *err) QF_MUSTCHECK;
 
