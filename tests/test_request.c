@@ -91,6 +91,16 @@ static const struct bad_case bad_cases[] = {
      "options.dry_run: must be a boolean (got string)"},
     {OPT("\"dry_run\":null"), 0, V,
      "options.dry_run: must be a boolean (got null)"},
+    /* nl_input is shown to an approver: nothing that rewrites a screen
+     * (ESC, CR, backspace, C1, bidi overrides); newline and tab are text */
+    {"{\"nl_input\":\"ok\\u001b[2Arequested by: alice\"}", 0, V,
+     "nl_input: must not contain control characters (byte 2)"},
+    {"{\"nl_input\":\"run\\rrequested by: alice\"}", 0, V,
+     "nl_input: must not contain control characters (byte 3)"},
+    {"{\"nl_input\":\"a\\bb\"}", 0, V,
+     "nl_input: must not contain control characters (byte 1)"},
+    {"{\"nl_input\":\"tests \\u202egnp.exe\"}", 0, V,
+     "nl_input: must not contain control characters (byte 6)"},
     /* requested_by */
     {TOP("\"requested_by\":5"), 0, V,
      "requested_by: must be a string or null (got number)"},
@@ -446,10 +456,10 @@ Test(request, to_json_then_parse_is_the_same_request) {
   static const char *bodies[] = {
       "{\"nl_input\":\"run the unit tests\"}",
       "{\"nl_input\":\"e2e\"}",
-      "{\"nl_input\":\"caf\\u00e9 \\\"q\\\" \\\\ \\n\\t\\u0001 \\/\","
+      "{\"nl_input\":\"caf\\u00e9 \\\"q\\\" \\\\ \\n\\t \\/\","
       "\"environment_id\":\"6BA7B810-9DAD-11D1-80B4-00C04FD430C8\","
       "\"options\":{\"tool_name\":\"t\",\"args\":{\"a\":[1,-2.5,1e300,"
-      "0.1,true,null,{\"b\":\"\\u00e9\"}],\"\":{}},\"timeout_s\":9,"
+      "0.1,true,null,{\"b\":\"\\u00e9\\u0001\"}],\"\":{}},\"timeout_s\":9,"
       "\"dry_run\":true},\"requested_by\":\"me\",\"workspace\":\"w/x\"}",
   };
   for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {

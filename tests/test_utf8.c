@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qf/utf8.h"
@@ -87,4 +88,28 @@ Test(utf8, every_code_point_encoded_by_hand_is_valid) {
     }
     cr_assert_eq(qf_utf8_validate((const char *)buf, n, NULL), 0, "U+%04X", cp);
   }
+}
+
+Test(utf8, controls_that_can_rewrite_a_screen_are_named) {
+  cr_expect_eq(qf_utf8_control_len("\x1b[2A", 5), 1);
+  cr_expect_eq(qf_utf8_control_len("\r", 1), 1);
+  cr_expect_eq(qf_utf8_control_len("\x7f", 1), 1);
+  cr_expect_eq(qf_utf8_control_len("\xc2\x85", 2), 2);     /* NEL */
+  cr_expect_eq(qf_utf8_control_len("\xe2\x80\xae", 3), 3); /* RLO */
+  cr_expect_eq(qf_utf8_control_len("\xe2\x81\xa6", 3), 3); /* LRI */
+  cr_expect_eq(qf_utf8_control_len("a", 1), 0);
+  cr_expect_eq(qf_utf8_control_len("\xc3\xa9", 2), 0);     /* e acute */
+  cr_expect_eq(qf_utf8_control_len("\xe2\x80\x94", 3), 0); /* em dash */
+}
+
+Test(utf8, escape_shows_every_control_and_keeps_the_text) {
+  char *e = qf_utf8_escape(
+      "caf\xc3\xa9\nrequested by: alice\x1b[2K\t"
+      "\xe2\x80\xaex\xc2\x9b\xff");
+  cr_assert_not_null(e);
+  cr_expect_str_eq(e,
+                   "caf\xc3\xa9\\nrequested by: alice\\x1b[2K\\t"
+                   "\\u202ex\\u009b\\xff");
+  free(e);
+  cr_expect_null(qf_utf8_escape(NULL));
 }

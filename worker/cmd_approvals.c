@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "qf/approvals.h"
+#include "qf/utf8.h"
 
 /* Rows one `qf approvals` prints unless --limit says otherwise. */
 #define LIST_LIMIT_DEFAULT 100
@@ -75,8 +76,13 @@ static int connect_db(const char *cmd, const char *url, qf_db_t **db) {
   return 0;
 }
 
+/* One "key value" line; the value escaped, so that no field (the request
+ * text, a comment) can forge another line of what the approver reads. */
 static void line(const char *key, const char *value) {
-  if (value != NULL) printf("  %-16s %s\n", key, value);
+  if (value == NULL) return;
+  char *safe = qf_utf8_escape(value);
+  printf("  %-16s %s\n", key, safe ? safe : "(out of memory)");
+  free(safe);
 }
 
 /* The readable form of one approval. */

@@ -12,6 +12,7 @@
 #include "qf/clock.h"
 #include "cli.h"
 #include "qf/amqp.h"
+#include "qf/utf8.h"
 #include "qf/uuid.h"
 #include "qf/worker.h"
 #include "reqflags.h"
@@ -149,14 +150,17 @@ static void print_decision(const cJSON *d, int json) {
   }
   const char *path = jstr(d, "evidence_url") ? jstr(d, "evidence_url")
                                              : jstr(d, "evidence_path");
+  /* The reason may quote a person (an approver's comment): escaped. */
+  char *why = qf_utf8_escape(jstr(d, "reason") ? jstr(d, "reason") : "");
   printf("%s: %s\n  run: %s\n  evidence: %s\n",
-         jstr(d, "decision") ? jstr(d, "decision") : "?",
-         jstr(d, "reason") ? jstr(d, "reason") : "", jstr(d, "run_id"),
-         path ? path : "(none)");
+         jstr(d, "decision") ? jstr(d, "decision") : "?", why ? why : "",
+         jstr(d, "run_id"), path ? path : "(none)");
+  free(why);
 }
 
 static void explain_hitl(const cJSON *d) {
   const char *id = jstr(d, "approval_id");
+  char *why = qf_utf8_escape(jstr(d, "reason") ? jstr(d, "reason") : "");
   fprintf(stderr,
           "NEED_HITL: %s\n"
           "  approval %s waits for a human: a member of qf_approver (and of\n"
@@ -165,8 +169,8 @@ static void explain_hitl(const cJSON *d) {
           "    qf approve %s [--comment TEXT]   or\n"
           "    qf reject %s --reason TEXT\n"
           "  still waiting...\n",
-          jstr(d, "reason") ? jstr(d, "reason") : "", id ? id : "?",
-          id ? id : "ID", id ? id : "ID");
+          why ? why : "", id ? id : "?", id ? id : "ID", id ? id : "ID");
+  free(why);
 }
 
 static int exit_for(const cJSON *d) {

@@ -1,5 +1,9 @@
 #include "qf/utf8.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 /* Returns the length (1..4) of the well-formed sequence at p (left bytes
  * available), or 0 when it is not one. The ranges are Table 3-7 of the
  * Unicode standard: they exclude overlongs, surrogates and > U+10FFFF. */
@@ -39,4 +43,52 @@ int qf_utf8_validate(const char *s, size_t n, size_t *bad_offset) {
     i += k;
   }
   return QF_OK;
+}
+
+size_t qf_utf8_control_len(const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s;
+  if (len >= 1 && (p[0] < 0x20 || p[0] == 0x7F)) return 1;
+  if (len >= 2 && p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) return 2;
+  if (len >= 3 && p[0] == 0xE2 && p[1] == 0x80 && p[2] >= 0xAA && p[2] <= 0xAE)
+    return 3; /* U+202A..U+202E */
+  if (len >= 3 && p[0] == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9)
+    return 3; /* U+2066..U+2069 */
+  return 0;
+}
+
+/* The escape of the control character at p (n bytes) into out. */
+static int escape_one(const unsigned char *p, size_t n, char *out, size_t cap) {
+  if (n == 1 && p[0] == '\n') return snprintf(out, cap, "\\n");
+  if (n == 1 && p[0] == '\t') return snprintf(out, cap, "\\t");
+  if (n == 1 && p[0] == '\r') return snprintf(out, cap, "\\r");
+  if (n == 1) return snprintf(out, cap, "\\x%02x", p[0]);
+  unsigned cp = n == 2 ? (unsigned)(p[1] & 0x3F) | 0x80u
+                       : ((unsigned)(p[0] & 0x0F) << 12) |
+                             ((unsigned)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+  return snprintf(out, cap, "\\u%04x", cp);
+}
+
+char *qf_utf8_escape(const char *s) {
+  if (s == NULL) return NULL;
+  size_t len = strlen(s), cap = len * 6 + 1, o = 0;
+  char *out = malloc(cap);
+  if (out == NULL) return NULL;
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < len;) {
+    size_t c = qf_utf8_control_len(s + i, len - i);
+    size_t ok = c ? 0 : seq_len(p + i, len - i);
+    if (c) {
+      o += (size_t)escape_one(p + i, c, out + o, cap - o);
+      i += c;
+    } else if (ok == 0) { /* not UTF-8: shown, not passed through */
+      o += (size_t)snprintf(out + o, cap - o, "\\x%02x", p[i]);
+      i++;
+    } else {
+      memcpy(out + o, p + i, ok);
+      o += ok;
+      i += ok;
+    }
+  }
+  out[o] = '\0';
+  return out;
 }

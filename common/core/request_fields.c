@@ -104,23 +104,32 @@ int qf__request_keep(char **dst, const char *s, qf_error_t *err) {
   return QF_OK;
 }
 
-/* Rejects C0 controls, DEL and C1 controls (U+0080..U+009F). */
-static int check_no_controls(const char *s, const char *field,
-                             qf_error_t *err) {
-  const unsigned char *p = (const unsigned char *)s;
-  for (size_t i = 0; p[i] != '\0'; i++) {
-    if (p[i] < 0x20 || p[i] == 0x7F ||
-        (p[i] == 0xC2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F))
-      return qf__request_fail(err, QF_EVALIDATE, field,
-                              "must not contain control characters (byte %zu)",
-                              i);
+/* Rejects what could change what a person reads where the field is shown
+ * (an approver's terminal, a log): C0 controls, DEL, C1 controls and the
+ * bidirectional overrides (qf_utf8_control_len). text allows tab and
+ * newline, for a request written in several lines. */
+static int check_controls(const char *s, const char *field, int text,
+                          qf_error_t *err) {
+  size_t len = strlen(s);
+  for (size_t i = 0; i < len; i++) {
+    size_t c = qf_utf8_control_len(s + i, len - i);
+    if (c == 0 || (text && (s[i] == '\n' || s[i] == '\t'))) continue;
+    return qf__request_fail(err, QF_EVALIDATE, field,
+                            "must not contain control characters (byte %zu)",
+                            i);
   }
   return QF_OK;
+}
+
+static int check_no_controls(const char *s, const char *field,
+                             qf_error_t *err) {
+  return check_controls(s, field, 0, err);
 }
 
 static int f_nl_input(const cJSON *v, qf_request_t *r, qf_error_t *err) {
   const char *s;
   int rc = get_string(v, "nl_input", QF_REQUEST_MAX_NL_BYTES, 0, &s, err);
+  if (rc == QF_OK) rc = check_controls(s, "nl_input", 1, err);
   return rc < 0 ? rc : qf__request_keep(&r->nl_input, s, err);
 }
 

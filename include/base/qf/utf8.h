@@ -18,4 +18,16 @@
  * invalid sequence. QF_EINVAL when s is NULL and n > 0. */
 int qf_utf8_validate(const char *s, size_t n, size_t *bad_offset) QF_MUSTCHECK;
 
+/* Whether the valid UTF-8 character at s (len bytes, >= 1) is one that
+ * can change what a person reads on a terminal: C0 controls, DEL, C1
+ * controls (U+0080..U+009F), and the bidirectional overrides and isolates
+ * (U+202A..U+202E, U+2066..U+2069). Returns its length in bytes, or 0. */
+size_t qf_utf8_control_len(const char *s, size_t len);
+
+/* s (NUL-terminated UTF-8) made safe to print for a person: every
+ * character qf_utf8_control_len names becomes an escape ("\n", "\t",
+ * "\r", "\x1b", "\u202e"); invalid bytes become "\xNN". Malloc'ed
+ * (caller frees); NULL for NULL or when out of memory. */
+char *qf_utf8_escape(const char *s);
+
 #endif
