@@ -70,6 +70,22 @@ static const char *admin(const char *sql, const char *p1, const char *p2) {
   return out;
 }
 
+/* A decision written behind the rules' back, for fixtures only: the
+ * administrator disables the triggers for its session (superusers may not
+ * decide by the rules themselves). set: "status = ..., ..." */
+static void admin_decided(const char *set, const char *id1, const char *id2) {
+  char sql[512];
+  snprintf(sql, sizeof sql,
+           "UPDATE approvals SET %s, decided_by = 'fixture', decided_at = "
+           "now() WHERE id IN ($1%s)",
+           set, id2 ? ", $2" : "");
+  qf_db_t *db = connect_as(url);
+  cr_assert_str_eq(
+      query(db, "SET session_replication_role = replica", NULL, NULL), "");
+  cr_assert_str_eq(query(db, sql, id1, id2), "");
+  qf_db_free(db);
+}
+
 static void admin_server(const char *sql) {
   qf_db_t *db = connect_as(qf_test_require_env("QF_DATABASE_URL"));
   (void)query(db, sql, NULL, NULL);
@@ -144,8 +160,11 @@ typedef struct seeded {
 } seeded_t;
 
 /* A parked run (NEED_HITL, awaiting approval) and its pending approval
- * requested by requested_by; expired: the deadline has passed already. */
-static seeded_t seed(const char *requested_by, int expired) {
+ * requested by requested_by, decided by the rules the worker would have
+ * stored (approvers: an array literal such as "{bob}", or NULL for any
+ * approver); expired: the deadline has passed already. */
+static seeded_t seed_rules(const char *requested_by, int expired,
+                           const char *approvers) {
   seeded_t s;
   snprintf(s.run_id, sizeof s.run_id, "%.40s",
            admin("INSERT INTO runs (run_id, message_id, status, request, "
@@ -160,19 +179,21 @@ static seeded_t seed(const char *requested_by, int expired) {
                  "RETURNING run_id",
                  requested_by, NULL));
   cr_assert_eq(strlen(s.run_id), 36, "seed run: %s", s.run_id);
-  snprintf(s.id, sizeof s.id, "%.40s",
-           admin(expired ? "INSERT INTO approvals (run_id, triggered_rule, "
-                           "requested_by, created_at, expires_at) VALUES "
-                           "($1, 'high_risk_keyword:prod', $2, now() - "
-                           "interval '2 hours', now() - interval '1 hour') "
-                           "RETURNING id"
-                         : "INSERT INTO approvals (run_id, triggered_rule, "
-                           "requested_by, expires_at) VALUES ($1, "
-                           "'high_risk_keyword:prod', $2, now() + interval "
-                           "'1 hour') RETURNING id",
-                 s.run_id, requested_by));
+  char sql[512];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO approvals (run_id, triggered_rule, requested_by, "
+           "created_at, expires_at, approvers) VALUES ($1, "
+           "'high_risk_keyword:prod', $2, %s, '%s') RETURNING id",
+           expired ? "now() - interval '2 hours', now() - interval '1 hour'"
+                   : "now(), now() + interval '1 hour'",
+           approvers ? approvers : "{}");
+  snprintf(s.id, sizeof s.id, "%.40s", admin(sql, s.run_id, requested_by));
   cr_assert_eq(strlen(s.id), 36, "seed approval: %s", s.id);
   return s;
+}
+
+static seeded_t seed(const char *requested_by, int expired) {
+  return seed_rules(requested_by, expired, NULL);
 }
 
 static const char *approval_col(const char *id, const char *col) {
@@ -249,10 +270,7 @@ static void expect_one_resume(qf_amqp_t *c, const char *queue,
 Test(approvals, list_and_show_say_what_waits_text_and_json) {
   seeded_t s = seed("ci-bot", 0);
   seeded_t done = seed("ci-bot", 0);
-  admin(
-      "UPDATE approvals SET status = 'rejected', reason = 'no' WHERE id = "
-      "$1",
-      done.id, NULL);
+  admin_decided("status = 'rejected', reason = 'no'", done.id, NULL);
   qf_test_proc_t p;
   const char *list[] = {"approvals", NULL};
   qf_as(ALICE, NULL, NULL, list, &p);
@@ -513,24 +531,21 @@ Test(approvals, only_members_of_qf_approver_may_decide) {
 }
 
 Test(approvals, hitl_approvers_listing_only_bob_refuses_alice) {
-  seeded_t s = seed("ci-bot", 0);
-  char policy[256];
-  snprintf(policy, sizeof policy, "%s/policy.yaml", qf_test_tmpdir());
-  FILE *f = fopen(policy, "w");
-  cr_assert_not_null(f);
-  fprintf(f, "version: \"1.0\"\nhitl:\n  approvers: [%s]\n", role[BOB]);
-  fclose(f);
+  /* The list is the one stored with the approval when it was opened. */
+  char list[128];
+  snprintf(list, sizeof list, "{%s}", role[BOB]);
+  seeded_t s = seed_rules("ci-bot", 0, list);
   char *queue = NULL;
   qf_amqp_t *c = resume_queue(&queue);
   qf_test_proc_t p;
   const char *args[] = {"approve", s.id, NULL};
-  qf_as(ALICE, policy, NULL, args, &p);
+  qf_as(ALICE, NULL, NULL, args, &p);
   cr_expect_eq(p.status, 1);
   cr_expect(strstr(p.err.data, "not in hitl.approvers") != NULL, "%s",
             p.err.data);
   qf_test_proc_fini(&p);
   cr_expect_str_eq(approval_col(s.id, "status"), "pending");
-  qf_as(BOB, policy, NULL, args, &p);
+  qf_as(BOB, NULL, NULL, args, &p);
   cr_expect_eq(p.status, 0, "%s", p.err.data);
   qf_test_proc_fini(&p);
   cr_expect_str_eq(approval_col(s.id, "decided_by"), role[BOB]);
@@ -663,7 +678,7 @@ Test(approvals, decide_in_the_library_reports_the_winner) {
   qf_db_t *a = connect_as(role_url[ALICE]), *b = connect_as(role_url[BOB]);
   qf_approval_t out;
   qf_error_t err;
-  cr_assert_eq(qf_approvals_decide(a, s.id, 1, NULL, NULL, &out, &err), 0, "%s",
+  cr_assert_eq(qf_approvals_decide(a, s.id, 1, NULL, &out, &err), 0, "%s",
                err.message);
   cr_expect_str_eq(out.status, "approved");
   cr_expect_str_eq(out.decided_by, role[ALICE]);
@@ -671,15 +686,13 @@ Test(approvals, decide_in_the_library_reports_the_winner) {
   cr_expect_str_eq(out.nl_input, "deploy the release to prod");
   cr_expect_str_eq(out.correlation_id, "corr-7");
   qf_approval_fini(&out);
-  cr_expect_eq(qf_approvals_decide(b, s.id, 0, "late", NULL, &out, &err),
+  cr_expect_eq(qf_approvals_decide(b, s.id, 0, "late", &out, &err),
                QF_ECONFLICT);
   cr_expect_str_eq(out.status, "approved", "out holds the current row");
   cr_expect_str_eq(out.decided_by, role[ALICE]);
   qf_approval_fini(&out);
-  cr_expect_eq(qf_approvals_decide(b, s.id, 0, "", NULL, &out, &err),
-               QF_EINVAL);
-  cr_expect_eq(qf_approvals_decide(b, "nope", 1, NULL, NULL, &out, &err),
-               QF_EINVAL);
+  cr_expect_eq(qf_approvals_decide(b, s.id, 0, "", &out, &err), QF_EINVAL);
+  cr_expect_eq(qf_approvals_decide(b, "nope", 1, NULL, &out, &err), QF_EINVAL);
   int marked = -1;
   cr_expect_eq(qf_approvals_mark_published(b, s.id, &marked, &err), 0, "%s",
                err.message);
@@ -730,7 +743,7 @@ Test(approvals, expire_due_closes_only_overdue_pending_approvals) {
   cr_expect_null(list);
   /* An expired approval is refused like a decided one. */
   qf_approval_t out;
-  cr_expect_eq(qf_approvals_decide(db, old1.id, 1, NULL, NULL, &out, &err),
+  cr_expect_eq(qf_approvals_decide(db, old1.id, 1, NULL, &out, &err),
                QF_ECONFLICT);
   cr_expect(strstr(err.message, "expired at") != NULL, "%s", err.message);
   qf_approval_fini(&out);
@@ -741,8 +754,7 @@ Test(approvals, claim_unpublished_skips_rows_another_session_holds) {
   seeded_t x = seed("ci-bot", 0), y = seed("ci-bot", 0);
   seeded_t pending = seed("ci-bot", 0);
   (void)pending;
-  admin("UPDATE approvals SET status = 'approved' WHERE id IN ($1, $2)", x.id,
-        y.id);
+  admin_decided("status = 'approved'", x.id, y.id);
   qf_db_t *s1 = connect_as(role_url[ALICE]), *s2 = connect_as(role_url[BOB]);
   qf_approval_t *l1 = NULL, *l2 = NULL;
   size_t n1 = 0, n2 = 0;

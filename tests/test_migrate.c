@@ -220,9 +220,10 @@ Test(migrate, worker_role_cannot_decide_approvals_but_approver_can) {
   char id[64];
   snprintf(id, sizeof id, "%s",
            query1(w,
-                  "INSERT INTO approvals (run_id, expires_at) VALUES "
-                  "('6f1c2f1e-0000-5000-8000-000000000001', now() + "
-                  "interval '1 hour') RETURNING id",
+                  "INSERT INTO approvals (run_id, requested_by, "
+                  "expires_at) VALUES ('6f1c2f1e-0000-5000-8000-"
+                  "000000000001', 'ci', now() + interval '1 hour') "
+                  "RETURNING id",
                   &err));
   cr_assert_eq(strlen(id), 36, "worker opens an approval: %s %s", id,
                err.message);
@@ -249,25 +250,34 @@ Test(migrate, worker_role_cannot_decide_approvals_but_approver_can) {
   qf_db_t *a = connect_as(aurl);
   cr_expect_str_eq(query1(a, "UPDATE runs SET decision = 'PASS'", &err),
                    "EPERM", "approver must not rewrite runs");
+  /* The approver decides only through the database's function, which
+   * records the session user; it may not write the columns itself. */
   cr_expect_str_eq(query1(a,
                           "UPDATE approvals SET status = 'approved', "
                           "decided_by = 'somebody-else', comment = 'lgtm' "
                           "WHERE status = 'pending' RETURNING decided_by",
                           &err),
-                   aname, "decided_by is the session user: %s", err.message);
-  cr_expect_str_eq(query1(a,
-                          "UPDATE approvals SET status = 'rejected', reason "
-                          "= 'no' WHERE status = 'pending' RETURNING id",
-                          &err),
-                   "", "the compare-and-set finds nothing left to decide");
-  cr_expect_str_eq(query1(a,
+                   "EPERM", "no direct UPDATE of a decision");
+  char sql[256];
+  snprintf(sql, sizeof sql,
+           "SELECT decided_by FROM qf_decide_approval('%s', true, 'lgtm')", id);
+  cr_expect_str_eq(query1(a, sql, &err), aname,
+                   "decided_by is the session user: %s", err.message);
+  snprintf(sql, sizeof sql,
+           "SELECT id FROM qf_decide_approval('%s', false, 'no')", id);
+  cr_expect_str_eq(query1(a, sql, &err), "",
+                   "the compare-and-set finds nothing left to decide");
+  qf_db_free(a);
+  /* Not even the owner rewrites a decision. */
+  qf_db_t *o = connect_as(url);
+  cr_expect_str_eq(query1(o,
                           "UPDATE approvals SET status = 'rejected', reason "
                           "= 'no' RETURNING id",
                           &err),
-                   "EVALIDATE", "a decision is frozen even without the guard");
+                   "ECONFLICT", "a decision is frozen");
   cr_expect_not_null(strstr(err.message, "already approved"), "%s",
                      err.message);
-  qf_db_free(a);
+  qf_db_free(o);
   drop_role(wname);
   drop_role(aname);
 }

@@ -61,8 +61,9 @@ typedef struct seen {
 } seen_t;
 
 static int on_node(const qf_run_state_t *s, const char *node, long long ms,
-                   void *ctx) {
+                   void *ctx, qf_error_t *err) {
   (void)s;
+  (void)err;
   seen_t *x = ctx;
   snprintf(x->names[x->n], sizeof x->names[0], "%s", node);
   x->ms[x->n++] = ms;

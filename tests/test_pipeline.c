@@ -144,10 +144,11 @@ typedef struct stop_after {
 } stop_after_t;
 
 static int stop_at(const qf_run_state_t *s, const char *node, long long ms,
-                   void *ctx) {
+                   void *ctx, qf_error_t *err) {
   (void)s;
   (void)ms;
-  return strcmp(node, ((stop_after_t *)ctx)->node) == 0 ? QF_ECANCELED : 0;
+  if (strcmp(node, ((stop_after_t *)ctx)->node) != 0) return 0;
+  return qf_error_set(err, QF_ECANCELED, "stopped after %s", node);
 }
 
 /* A run stopped after `execute` resumes from its checkpoint in a fresh

@@ -120,10 +120,9 @@ Test(submit, approved_while_waiting_ends_in_0) {
   }
   cr_assert_eq(strlen(id), 36, "no pending approval appeared");
   char env_db[600];
-  snprintf(env_db, sizeof env_db, "QF_DATABASE_URL=%s", T.db_url);
+  snprintf(env_db, sizeof env_db, "QF_DATABASE_URL=%s", T.approver_db_url);
   snprintf(env_prefix, sizeof env_prefix, "QF_TOPOLOGY_PREFIX=%s", T.prefix);
-  const char *env[] = {env_db, env_prefix,
-                       "QF_POLICY=" QF_SOURCE_DIR "/policy/default.yaml", NULL};
+  const char *env[] = {env_db, env_prefix, NULL};
   qf_test_proc_t p;
   qf_test_run((const char *[]){QF_TEST_BIN, "approve", id, "--comment",
                                "ship it", NULL},

@@ -108,6 +108,21 @@ static void admin_sql(const char *sql) {
   cr_assert_eq(rc, 0, "%s: %s", sql, err.message);
 }
 
+/* A login role <prefix>_<tag> in group (its password pw-<prefix>), and its
+ * URL on the test's database. */
+static void login_role(const qf_wt_t *t, const char *admin_url, const char *tag,
+                       const char *group, char *url, size_t n) {
+  char sql[256], role[80], pw[80];
+  snprintf(role, sizeof role, "%s_%s", t->prefix, tag);
+  snprintf(pw, sizeof pw, "pw-%s", t->prefix);
+  snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", role);
+  admin_sql(sql);
+  snprintf(sql, sizeof sql, "CREATE ROLE %s LOGIN PASSWORD '%s' IN ROLE %s",
+           role, pw, group);
+  admin_sql(sql);
+  qf_test_db_url_as(admin_url, role, pw, url, n);
+}
+
 void qf_wt_init(qf_wt_t *t) {
   static int counter;
   memset(t, 0, sizeof *t);
@@ -137,18 +152,10 @@ void qf_wt_init(qf_wt_t *t) {
               (const char *[]){env_url, NULL}, 120, &p);
   cr_assert_eq(p.status, 0, "qf migrate: %s%s", p.out.data, p.err.data);
   qf_test_proc_fini(&p);
-  char sql[256];
-  snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s_w", t->prefix);
-  admin_sql(sql);
-  snprintf(sql, sizeof sql,
-           "CREATE ROLE %s_w LOGIN PASSWORD 'pw-%s' IN ROLE qf_worker",
-           t->prefix, t->prefix);
-  admin_sql(sql);
-  char role[80], pw[80];
-  snprintf(role, sizeof role, "%s_w", t->prefix);
-  snprintf(pw, sizeof pw, "pw-%s", t->prefix);
-  qf_test_db_url_as(admin_url, role, pw, t->worker_db_url,
-                    sizeof t->worker_db_url);
+  login_role(t, admin_url, "w", "qf_worker", t->worker_db_url,
+             sizeof t->worker_db_url);
+  login_role(t, admin_url, "a", "qf_approver", t->approver_db_url,
+             sizeof t->approver_db_url);
 
   t->pub = amqp_connect(1);
   t->con = amqp_connect(0);
@@ -235,6 +242,8 @@ void qf_wt_fini(qf_wt_t *t) {
   qf_test_db_drop(t->db_url);
   char sql[256];
   snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s_w", t->prefix);
+  admin_sql(sql);
+  snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s_a", t->prefix);
   admin_sql(sql);
   char cmd[512];
   snprintf(cmd, sizeof cmd, "rm -rf %s", t->dir);

@@ -33,10 +33,12 @@ typedef struct qf_wt {
   char dir[128];                        /* everything of the test */
   char root[192];                       /* workspace root, with demo/ */
   char arts[192];                       /* artifacts root */
-  char db_url[512];        /* administrator, for the test's queries */
-  char worker_db_url[512]; /* a login role in qf_worker, for the workers */
-  qf_amqp_t *pub;          /* confirm mode, for the test's requests */
-  qf_amqp_t *con;          /* basic.get and declarations */
+  char db_url[512];          /* administrator, for the test's queries */
+  char worker_db_url[512];   /* a login role in qf_worker, for the workers */
+  char approver_db_url[512]; /* a login role in qf_approver (not a
+                                superuser: superusers may not decide) */
+  qf_amqp_t *pub;            /* confirm mode, for the test's requests */
+  qf_amqp_t *con;            /* basic.get and declarations */
   qf_wt_worker_t workers[QF_WT_MAX_WORKERS];
 } qf_wt_t;
 

@@ -11,46 +11,43 @@
 #include "qf/resume_msg.h"
 #include "qf/worker.h"
 
-#define USAGE_COMMON                                                           \
-  "  --policy FILE       hitl.approvers and hitl.prevent_self_approval come\n" \
-  "                      from it (default $QF_POLICY, else\n"                  \
-  "                      policy/default.yaml)\n"                               \
-  "  --prefix P          publish the resume to P.requests (default\n"          \
-  "                      $QF_TOPOLOGY_PREFIX, else qf)\n"                      \
-  "  --database-url URL  libpq URI or conninfo (default $QF_DATABASE_URL)\n"   \
-  "\n"                                                                         \
-  "Who decides is the PostgreSQL session user of the connection: it must\n"    \
-  "be a member of qf_approver, be listed in hitl.approvers when the policy\n"  \
-  "names approvers, and (hitl.prevent_self_approval, the default) differ\n"    \
-  "from the approval's requested_by. The decision is one compare-and-set\n"    \
-  "update, recorded in run_events; then the resume message goes to\n"          \
-  "P.requests (routing key resume) with a publisher confirm. Environment:\n"   \
-  "QF_DATABASE_URL, QF_AMQP_URL, QF_POLICY, QF_TOPOLOGY_PREFIX,\n"             \
-  "QF_PUBLISH_TIMEOUT_S (10).\n"                                               \
-  "\n"                                                                         \
-  "Exit codes: 0 decided and resume published; 1 refused (no such\n"           \
-  "approval, already decided, expired, not an approver, not in\n"              \
-  "hitl.approvers, self-approval); 3 database unavailable, or the broker\n"    \
-  "after the decision was committed (it stands; `qf approver` publishes\n"     \
+#define USAGE_COMMON                                                         \
+  "  --prefix P          publish the resume to P.requests (default\n"        \
+  "                      $QF_TOPOLOGY_PREFIX, else qf)\n"                    \
+  "  --database-url URL  libpq URI or conninfo (default $QF_DATABASE_URL)\n" \
+  "\n"                                                                       \
+  "Who decides is the PostgreSQL session user of the connection, and the\n"  \
+  "database judges it by the rules stored with the approval when the run\n"  \
+  "was parked (no policy file here can loosen them): it must be a member\n"  \
+  "of qf_approver and not a superuser, be listed in the approval's\n"        \
+  "hitl.approvers when it names any, and (hitl.prevent_self_approval)\n"     \
+  "differ from the requester (compared case-insensitively). The decision\n"  \
+  "is one compare-and-set update, recorded in run_events; then the resume\n" \
+  "message goes to P.requests (routing key resume) with a publisher\n"       \
+  "confirm. Environment: QF_DATABASE_URL, QF_AMQP_URL,\n"                    \
+  "QF_TOPOLOGY_PREFIX, QF_PUBLISH_TIMEOUT_S (10).\n"                         \
+  "\n"                                                                       \
+  "Exit codes: 0 decided and resume published; 1 refused (no such\n"         \
+  "approval, already decided, expired, not an approver, not in\n"            \
+  "hitl.approvers, self-approval); 3 database unavailable, or the broker\n"  \
+  "after the decision was committed (it stands; `qf approver` publishes\n"   \
   "the resume); 64 usage (ID is not a UUID"
 
 static const char usage_approve[] =
-    "usage: qf approve ID [--comment TEXT] [--policy FILE] [--prefix P]\n"
+    "usage: qf approve ID [--comment TEXT] [--prefix P]\n"
     "                  [--database-url URL]\n"
     "\n"
     "Approves a pending approval: the run resumes on any worker.\n"
     "\n"
-    "  --comment TEXT      stored with the decision\n" USAGE_COMMON
-    ");\n65 the policy is invalid.\n";
+    "  --comment TEXT      stored with the decision\n" USAGE_COMMON ").\n";
 
 static const char usage_reject[] =
-    "usage: qf reject ID --reason TEXT [--policy FILE] [--prefix P]\n"
+    "usage: qf reject ID --reason TEXT [--prefix P]\n"
     "                 [--database-url URL]\n"
     "\n"
     "Rejects a pending approval: the run ends FAIL on any worker.\n"
     "\n"
-    "  --reason TEXT       why (required)\n" USAGE_COMMON
-    ",\nno --reason); 65 the policy is invalid.\n";
+    "  --reason TEXT       why (required)\n" USAGE_COMMON ",\nno --reason).\n";
 
 static int run_approve(int argc, char **argv);
 static int run_reject(int argc, char **argv);
@@ -72,7 +69,7 @@ const qf_cmd_t qf_cmd_reject = {
 typedef struct decide_opts {
   const qf_cmd_t *cmd;
   int approve;
-  const char *id, *text, *policy, *prefix, *db_url, *amqp_url;
+  const char *id, *text, *prefix, *db_url, *amqp_url;
   int publish_timeout_ms;
 } decide_opts_t;
 
@@ -96,7 +93,10 @@ static int parse(int argc, char **argv, decide_opts_t *o) {
                                            "reject; an approval "
                                            "takes --comment TEXT");
     else if (c == 'p')
-      o->policy = optarg;
+      return qf_cli_usage_error(o->cmd, "%s",
+                                "--policy is gone: the approval's rules "
+                                "were stored with it when the run was "
+                                "parked, and the database enforces them");
     else if (c == 'P')
       o->prefix = optarg;
     else if (c == 'u')
@@ -181,13 +181,9 @@ static int decide(int argc, char **argv, const qf_cmd_t *cmd, int approve) {
   if (code == 0) code = parse(argc, argv, &o);
   if (code != 0) return code;
   signal(SIGPIPE, SIG_IGN); /* a dead socket is an error return, not death */
-  const char *path = qf_cli_policy_path(o.policy);
-  qf_policy_t *policy = NULL;
   qf_db_t *db = NULL;
   qf_approval_t a = {0};
   qf_error_t err;
-  if (qf_policy_load(path, &policy, &err) < 0)
-    return qf_cli_fail(cmd->name, QF_EXIT_DATAERR, "%s", err.message);
   if (qf_db_connect(o.db_url, "qf-approve", &db, &err) < 0) {
     code = qf_cli_fail(cmd->name, QF_EXIT_INFRA, "%s", err.message);
     goto out;
@@ -195,7 +191,7 @@ static int decide(int argc, char **argv, const qf_cmd_t *cmd, int approve) {
   /* Bounded: a session holding the row lock cannot hang a human. */
   int rc = qf_db_exec(db, "SET statement_timeout = '30s'", 0, NULL, NULL, &err);
   if (rc == QF_OK)
-    rc = qf_approvals_decide(db, o.id, approve, o.text, policy, &a, &err);
+    rc = qf_approvals_decide(db, o.id, approve, o.text, &a, &err);
   if (rc < 0) {
     code = refused(&o, rc, &err);
     goto out;
@@ -208,7 +204,6 @@ static int decide(int argc, char **argv, const qf_cmd_t *cmd, int approve) {
 out:
   qf_approval_fini(&a);
   qf_db_free(db);
-  qf_policy_free(policy);
   return code;
 }
 

@@ -47,7 +47,7 @@ int qf_pipeline_run(qf_run_state_t *s, const qf_run_cfg_t *cfg,
     if (rc < 0) return qf_error_prefix(err, "%s", n->name);
     s->next++;
     long long ms = (long long)(qf_clock_read(cfg->clock) - started);
-    if (done && (rc = done(s, n->name, ms, done_ctx)) < 0) return rc;
+    if (done && (rc = done(s, n->name, ms, done_ctx, err)) < 0) return rc;
     if (s->parked) return QF_OK; /* waits for a human before execute */
   }
   return QF_OK;

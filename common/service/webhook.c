@@ -62,6 +62,23 @@ int qf_webhook_post(const char *url, const char *body, int timeout_ms,
     rc = post_once(url, body, timeout_ms, &status, why, sizeof why);
     if (rc == QF_OK) return QF_OK;
   }
-  return qf_error_set(err, rc, "webhook %s: %s after %d attempts", url, why,
+  char where[300];
+  qf_webhook_describe(url, where, sizeof where);
+  return qf_error_set(err, rc, "webhook %s: %s after %d attempts", where, why,
                       tries);
+}
+
+void qf_webhook_describe(const char *url, char *out, size_t n) {
+  if (n == 0) return;
+  CURLU *u = curl_url();
+  char *scheme = NULL, *host = NULL;
+  if (u && curl_url_set(u, CURLUPART_URL, url ? url : "", 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+    snprintf(out, n, "%s://%s", scheme, host);
+  else
+    snprintf(out, n, "(a webhook URL that does not parse)");
+  curl_free(scheme);
+  curl_free(host);
+  curl_url_cleanup(u);
 }

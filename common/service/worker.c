@@ -34,8 +34,8 @@ static void serve(qf__worker_t *w) {
 
 static void log_start(const qf_worker_cfg_t *cfg) {
   char amqp[256], db[256];
-  qf_log_redact_url(cfg->amqp_url, amqp, sizeof amqp);
-  qf_log_redact_url(cfg->database_url, db, sizeof db);
+  qf_amqp_describe_url(cfg->amqp_url, amqp, sizeof amqp);
+  qf_db_describe(cfg->database_url, db, sizeof db);
   qf_log_field_t f[] = {QF_LOG_STR("amqp", amqp), QF_LOG_STR("database", db),
                         QF_LOG_STR("prefix", cfg->prefix),
                         QF_LOG_INT("prefetch", cfg->prefetch)};

@@ -77,7 +77,7 @@ qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s);
 
 /* Checkpoints the run after a node (the pipeline's done callback). */
 int qf__job_on_node(const qf_run_state_t *s, const char *node, long long ms,
-                    void *job);
+                    void *job, qf_error_t *err);
 
 /* ---- worker_resume.c: a resume message finishes a run parked for a
  * human (calls worker_run.c and worker_settle.c). */

@@ -8,20 +8,20 @@
 #include "worker_internal.h"
 
 int qf__job_on_node(const qf_run_state_t *s, const char *node, long long ms,
-                    void *ctx) {
+                    void *ctx, qf_error_t *errp) {
   job_t *j = ctx;
-  qf_error_t err;
+  qf_error_t local, *e = errp ? errp : &local;
   cJSON *cp = NULL;
-  int rc = qf_pipeline_checkpoint(s, &cp, &err);
+  int rc = qf_pipeline_checkpoint(s, &cp, e);
   if (rc == QF_OK)
-    rc = qf_store_checkpoint(j->w->store, s->run_id, node, cp, ms, &err);
+    rc = qf_store_checkpoint(j->w->store, s->run_id, node, cp, ms, e);
   cJSON_Delete(cp);
   qf_log_ctx_t lc = j->log;
   lc.node = node;
   qf_log_field_t f[] = {QF_LOG_INT("duration_ms", ms)};
   if (rc < 0)
     qf_log_emit(QF_LOG_WARN, &lc, "node.checkpoint_failed", f, 1, "%s",
-                err.message);
+                e->message);
   else
     qf_log_emit(QF_LOG_INFO, &lc, "node.done", f, 1, NULL);
   return rc;
@@ -64,22 +64,26 @@ qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
     cJSON_Delete(msg);
     return qf__job_settle(j, 0, 1);
   }
-  qf_finish_t f = {.run_id = s->run_id,
-                   .decision = qf_decision_name(s->result.decision),
-                   .reason = s->result.reason,
-                   .triggered_rules = rules,
-                   .decided_by = s->result.decided_by,
-                   .evidence = ev,
-                   .evidence_path = s->evidence_path,
-                   .policy_version = s->policy->version,
-                   .policy_hash = s->policy->hash,
-                   .decision_message = msg,
-                   .stage = s->policy->hitl.stage == QF_HITL_BEFORE_EXECUTE
-                                ? "before_execute"
-                                : "after_execute",
-                   .triggered_rule = first_rule(s),
-                   .requested_by = s->request->requested_by,
-                   .expires_after_s = s->policy->hitl.expires_after_s};
+  qf_finish_t f = {
+      .run_id = s->run_id,
+      .decision = qf_decision_name(s->result.decision),
+      .reason = s->result.reason,
+      .triggered_rules = rules,
+      .decided_by = s->result.decided_by,
+      .evidence = ev,
+      .evidence_path = s->evidence_path,
+      .policy_version = s->policy->version,
+      .policy_hash = s->policy->hash,
+      .decision_message = msg,
+      .stage = s->policy->hitl.stage == QF_HITL_BEFORE_EXECUTE
+                   ? "before_execute"
+                   : "after_execute",
+      .triggered_rule = first_rule(s),
+      .requested_by = s->request->requested_by,
+      .expires_after_s = s->policy->hitl.expires_after_s,
+      .approvers = (const char *const *)s->policy->hitl.approvers.items,
+      .napprovers = s->policy->hitl.approvers.n,
+      .prevent_self_approval = s->policy->hitl.prevent_self_approval};
   int rc = qf_store_finish(j->w->store, &f, &stored, &err);
   qf__settled_t out;
   if (rc == QF_ECONFLICT) {

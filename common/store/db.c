@@ -30,6 +30,9 @@ static int code_for_sqlstate(const char *st) {
     return QF_ERETRY;
   if (strcmp(st, "57014") == 0) return QF_ETIMEDOUT;
   if (strcmp(st, "42501") == 0) return QF_EPERM;
+  /* A trigger's "the state moved on" (migration 003: decided, final). */
+  if (strcmp(st, "55000") == 0) return QF_ECONFLICT;
+  if (strcmp(st, "22023") == 0) return QF_EINVAL;
   if (strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 ||
       strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0)
     return QF_EDBCONN;
@@ -87,10 +90,13 @@ int qf_db_connect(const char *conninfo, const char *application_name,
   }
   if (PQstatus(db->conn) != CONNECTION_OK) {
     char where[512];
-    qf_log_redact_url(conninfo, where, sizeof where);
+    qf_db_describe(conninfo, where, sizeof where);
     qf_error_set(err, QF_EDBCONN, "cannot connect to %s: %s", where,
                  PQerrorMessage(db->conn));
-    if (err) one_line(err->message);
+    if (err) {
+      qf_db_scrub(conninfo, err->message, sizeof err->message);
+      one_line(err->message);
+    }
     qf_db_free(db);
     return QF_EDBCONN;
   }

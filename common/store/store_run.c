@@ -170,17 +170,41 @@ typedef struct finish_ctx {
 
 /* Opens the pending approval; the unique partial index turns a second
  * one for the run into QF_ECONFLICT. */
+/* hitl.approvers as a JSON array of strings (cJSON_free), NULL on OOM. */
+static char *approvers_json(const qf_finish_t *f) {
+  cJSON *a = cJSON_CreateArray();
+  for (size_t i = 0; a && i < f->napprovers; i++)
+    if (!cJSON_AddItemToArray(a, cJSON_CreateString(f->approvers[i]))) {
+      cJSON_Delete(a);
+      return NULL;
+    }
+  char *text = a ? cJSON_PrintUnformatted(a) : NULL;
+  cJSON_Delete(a);
+  return text;
+}
+
 static int open_approval(qf_db_t *db, finish_ctx_t *x, qf_error_t *err) {
   PGresult *res = NULL;
   const qf_finish_t *f = x->f;
-  const char *p[] = {f->run_id, f->stage ? f->stage : "after_execute",
-                     f->triggered_rule, f->requested_by, x->expires_s};
-  int rc = qf_db_exec(db,
-                      "INSERT INTO approvals (run_id, stage, triggered_rule, "
-                      "requested_by, expires_at) VALUES ($1, $2, $3, $4, "
-                      "now() + make_interval(secs => $5::integer)) "
-                      "RETURNING id",
-                      5, p, &res, err);
+  /* The rules in force go with the approval: the database judges every
+   * decision by them (migration 003), not by a client's policy file. */
+  char *approvers = approvers_json(f);
+  if (approvers == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
+  const char *p[] = {f->run_id,
+                     f->stage ? f->stage : "after_execute",
+                     f->triggered_rule,
+                     f->requested_by,
+                     x->expires_s,
+                     approvers,
+                     f->prevent_self_approval ? "true" : "false"};
+  int rc = qf_db_exec(
+      db,
+      "INSERT INTO approvals (run_id, stage, triggered_rule, requested_by, "
+      "expires_at, approvers, prevent_self_approval) VALUES ($1, $2, $3, $4, "
+      "now() + make_interval(secs => $5::integer), ARRAY(SELECT "
+      "jsonb_array_elements_text($6::jsonb)), $7::boolean) RETURNING id",
+      7, p, &res, err);
+  cJSON_free(approvers);
   if (rc == QF_ECONFLICT)
     return qf_error_prefix(err, "run %s already has a pending approval",
                            f->run_id);

@@ -3,14 +3,12 @@
 #include "qf/amqp.h"
 
 #include <amqp_framing.h>
-#include <amqp_tcp_socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
 #include "amqp_internal.h"
-#include "qf/log.h"
 
 /* Describes a server close method (connection.close or channel.close). */
 int qf__amqp_server_close(qf_amqp_t *c, const amqp_method_t *m,
@@ -60,19 +58,6 @@ int qf_amqp_rpc_check(qf_amqp_t *c, const char *what, qf_error_t *err) {
   return qf__amqp_reply_check(c, amqp_get_rpc_reply(c->state), what, err);
 }
 
-static int open_socket(qf_amqp_t *c, struct amqp_connection_info *ci,
-                       int timeout_s, const char *where, qf_error_t *err) {
-  amqp_socket_t *sock = amqp_tcp_socket_new(c->state);
-  if (sock == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
-  struct timeval tv = {timeout_s, 0};
-  amqp_set_handshake_timeout(c->state, &tv);
-  int st = amqp_socket_open_noblock(sock, ci->host, ci->port, &tv);
-  if (st != AMQP_STATUS_OK)
-    return qf_error_set(err, QF_EAMQPCONN, "cannot connect to %s: %s", where,
-                        amqp_error_string2(st));
-  return QF_OK;
-}
-
 static int login(qf_amqp_t *c, struct amqp_connection_info *ci,
                  const qf_amqp_opts_t *o, const char *where, qf_error_t *err) {
   amqp_table_entry_t props[1];
@@ -100,11 +85,25 @@ static int login(qf_amqp_t *c, struct amqp_connection_info *ci,
   return QF_OK;
 }
 
+void qf_amqp_describe_url(const char *url, char *out, size_t n) {
+  if (n == 0) return;
+  char *copy = strdup(url ? url : "");
+  struct amqp_connection_info ci;
+  if (copy == NULL || amqp_parse_url(copy, &ci) != AMQP_STATUS_OK)
+    snprintf(out, n, "(an AMQP URL that does not parse)");
+  else
+    snprintf(out, n, "%s://%s@%s:%d/%s", ci.ssl ? "amqps" : "amqp", ci.user,
+             ci.host, ci.port,
+             ci.vhost && ci.vhost[0] && strcmp(ci.vhost, "/") != 0 ? ci.vhost
+                                                                   : "%2f");
+  free(copy);
+}
+
 int qf_amqp_connect(const qf_amqp_opts_t *o, qf_amqp_t **out, qf_error_t *err) {
   int rc = QF_OK;
   char where[512];
   const char *url = o->url ? o->url : "amqp://guest:guest@127.0.0.1:5672/";
-  qf_log_redact_url(url, where, sizeof where);
+  qf_amqp_describe_url(url, where, sizeof where);
   char *copy = strdup(url);
   qf_amqp_t *c = calloc(1, sizeof *c);
   if (copy == NULL || c == NULL) {
@@ -113,7 +112,9 @@ int qf_amqp_connect(const qf_amqp_opts_t *o, qf_amqp_t **out, qf_error_t *err) {
   }
   struct amqp_connection_info ci;
   if (amqp_parse_url(copy, &ci) != AMQP_STATUS_OK) {
-    rc = qf_error_set(err, QF_EINVAL, "invalid AMQP URL: %s", where);
+    rc = qf_error_set(err, QF_EINVAL,
+                      "invalid AMQP URL (not shown: it may hold a password); "
+                      "expected amqp[s]://user:password@host:port/vhost");
     goto out;
   }
   /* By the AMQP URI spec "amqp://host/" names the empty vhost, which no
@@ -126,7 +127,10 @@ int qf_amqp_connect(const qf_amqp_opts_t *o, qf_amqp_t **out, qf_error_t *err) {
   }
   int timeout_s = o->connect_timeout_s > 0 ? o->connect_timeout_s
                                            : QF_AMQP_CONNECT_TIMEOUT_S_DEFAULT;
-  rc = open_socket(c, &ci, timeout_s, where, err);
+  qf__amqp_tls_t tls;
+  rc = qf__amqp_tls_from(o, &tls, err);
+  if (rc == QF_OK)
+    rc = qf__amqp_open_socket(c, &ci, &tls, timeout_s, where, err);
   if (rc == QF_OK) rc = login(c, &ci, o, where, err);
   if (rc == QF_OK) {
     *out = c;

@@ -44,4 +44,16 @@ int qf__amqp_pop_pending(qf_amqp_t *c, qf_amqp_message_t *out);
 /* Frees the pending deliveries (on free). */
 void qf__amqp_drop_pending(qf_amqp_t *c);
 
+/* amqp_socket.c: the TLS settings of a connection (opts, else the
+ * environment: QF_AMQP_CACERT, QF_AMQP_CERT, QF_AMQP_KEY; borrowed). */
+typedef struct qf__amqp_tls {
+  const char *ca, *cert, *key;
+} qf__amqp_tls_t;
+int qf__amqp_tls_from(const qf_amqp_opts_t *o, qf__amqp_tls_t *t,
+                      qf_error_t *err);
+/* Opens the TCP or (amqps://) TLS socket of c, verifying the broker. */
+int qf__amqp_open_socket(qf_amqp_t *c, const struct amqp_connection_info *ci,
+                         const qf__amqp_tls_t *t, int timeout_s,
+                         const char *where, qf_error_t *err);
+
 #endif

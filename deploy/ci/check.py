@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Checks the CI snippets: valid YAML with the expected shape, the job
 script passes `bash -n`, uses `qf submit --wait --json` with a stable
---message-id (no per-attempt/per-job id) and QF_AMQP_URL from the CI's
-secret store, and, run with a fake `qf` that answers each exit code of
+message id (no per-attempt/per-job id, with a hash keyed by QF_ID_SECRET
+so that nobody can take it first) and QF_AMQP_URL from the CI's secret
+store, and, run with a fake `qf` that answers each exit code of
 `qf submit --wait`, exits with that code (0 passes; 1 FAIL, 2 NEED_HITL, 3
 fail the job) after printing the decision and the evidence path.
 Needs python3-yaml and bash. Exits 1 on any problem."""
@@ -19,8 +20,9 @@ def scripts():
     if not on:
         problems.append("github-actions.yml: no `on:` triggers")
     job = (gh.get("jobs") or {}).get("quality-gate") or {}
-    if "${{ secrets.QF_AMQP_URL }}" != (job.get("env") or {}).get("QF_AMQP_URL"):
-        problems.append("github-actions.yml: QF_AMQP_URL must come from secrets.QF_AMQP_URL")
+    for var in ("QF_AMQP_URL", "QF_ID_SECRET"):
+        if "${{ secrets.%s }}" % var != (job.get("env") or {}).get(var):
+            problems.append(f"github-actions.yml: {var} must come from secrets.{var}")
     steps = [s for s in job.get("steps") or [] if "qf submit" in (s.get("run") or "")]
     if len(steps) != 1:
         problems.append("github-actions.yml: expected one step running qf submit")
@@ -44,11 +46,15 @@ def main():
         if subprocess.run(["bash", "-n"], input=body, text=True).returncode != 0:
             problems.append(f"{name}: the job script is not valid bash")
             continue
-        m = re.search(r'--message-id\s+"([^"]+)"', body)
+        m = re.search(r'^\s*id="([^"]+)"', body, re.M)
         if not m or not re.search(stable, m.group(1)) or re.search(
                 r"run_attempt|RUN_ATTEMPT|CI_JOB_ID", m.group(1)):
-            problems.append(f"{name}: --message-id must be the pipeline/run id, "
+            problems.append(f"{name}: the message id must be the pipeline/run id, "
                             "stable across retries")
+        if not re.search(r'QF_ID_SECRET:\?[^}]*\}:\$id', body) or \
+                '--message-id "$id:$key"' not in body:
+            problems.append(f"{name}: the message id must carry a hash keyed "
+                            "with QF_ID_SECRET (unguessable, still stable)")
         for flag in ("--wait", "--json"):
             if flag not in body:
                 problems.append(f"{name}: qf submit lacks {flag}")
@@ -62,6 +68,7 @@ def main():
             for rc in (0, 1, 2, 3):
                 e = dict(os.environ, **env, PATH=f"{tmp}:{os.environ['PATH']}",
                          FAKE_RC=str(rc), FAKE_ARGS=f"{tmp}/args",
+                         QF_ID_SECRET="s3cret",
                          QF_AMQP_URL="amqp://x@127.0.0.1:1/")
                 r = subprocess.run(["bash", "-e", "-c", body], env=e, cwd=tmp, text=True,
                                    capture_output=True)

@@ -7,6 +7,7 @@ set -euo pipefail
 PKGS=(
   # build
   build-essential cmake pkg-config git ca-certificates clang clang-format
+  openssl
   # libraries (see DESIGN.md section 1)
   librabbitmq-dev libpq-dev libyaml-dev libcjson-dev libpcre2-dev libcurl4-openssl-dev
   libexpat1-dev libssl-dev libcriterion-dev

@@ -14,7 +14,10 @@
 #
 # Ports: QF_LOCAL_AMQP_PORT (5672), QF_LOCAL_PG_PORT (5432); RabbitMQ's
 # distribution port is the AMQP port + 20000 and its epmd port
-# QF_LOCAL_EPMD_PORT (4369), both bound to 127.0.0.1.
+# QF_LOCAL_EPMD_PORT (4369), both bound to 127.0.0.1. RabbitMQ also listens
+# with TLS (amqps://) on QF_LOCAL_AMQPS_PORT (the AMQP port - 1), with
+# a certificate for "localhost" signed by a CA made here ($STATE/tls/ca.pem,
+# printed as QF_LOCAL_TLS_CA), so the tests can check TLS end to end.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,6 +26,7 @@ STATE=${QF_LOCAL_DIR:-$repo/.qf-local}
 AMQP_PORT=${QF_LOCAL_AMQP_PORT:-5672}
 PG_PORT=${QF_LOCAL_PG_PORT:-5432}
 EPMD_PORT=${QF_LOCAL_EPMD_PORT:-4369}
+AMQPS_PORT=${QF_LOCAL_AMQPS_PORT:-$((AMQP_PORT - 1))}
 DIST_PORT=$((AMQP_PORT + 20000))
 START_TIMEOUT_S=${QF_LOCAL_START_TIMEOUT_S:-120}
 PG_DB=qf
@@ -156,17 +160,45 @@ rmq_running() {
   rmq_env /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "$RMQ_NODE" status >/dev/null 2>&1
 }
 
+# A CA and a server certificate for localhost (once; kept with the state).
+tls_setup() {
+  local d=$1/tls
+  [ -f "$d/server.pem" ] && return 0
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=qf local CA" \
+    -keyout "$d/ca.key" -out "$d/ca.pem" >/dev/null 2>&1 ||
+    die "openssl could not make the local CA"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$d/server.key" -out "$d/server.csr" >/dev/null 2>&1 &&
+    printf 'subjectAltName=DNS:localhost\n' >"$d/san.ext" &&
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+      -CAcreateserial -days 3650 -extfile "$d/san.ext" -out "$d/server.pem" \
+      >/dev/null 2>&1 || die "openssl could not make the server certificate"
+  chmod 644 "$d/ca.pem" "$d/server.pem"
+  chmod 600 "$d/ca.key" "$d/server.key"
+}
+
 rmq_start() {
   local dir; dir=$(rmq_dir)
   if rmq_running; then log "rabbitmq already running on port $AMQP_PORT"; return 0; fi
   if port_open "$AMQP_PORT"; then
     die "port $AMQP_PORT is taken by another program; set QF_LOCAL_AMQP_PORT"
   fi
+  if port_open "$AMQPS_PORT"; then
+    die "port $AMQPS_PORT is taken by another program; set QF_LOCAL_AMQPS_PORT"
+  fi
   mkdir -p "$dir/log" "$dir/mnesia"
+  tls_setup "$dir"
   # consumer_timeout stays above the longest tool timeout (3600 s) plus grace,
   # so a long test run is never cut off by the broker (DESIGN.md section 4).
   cat >"$dir/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$AMQP_PORT
+listeners.ssl.default = 127.0.0.1:$AMQPS_PORT
+ssl_options.cacertfile = $dir/tls/ca.pem
+ssl_options.certfile = $dir/tls/server.pem
+ssl_options.keyfile = $dir/tls/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
 loopback_users.guest = true
 consumer_timeout = 3900000
 log.file.level = warning
@@ -187,6 +219,8 @@ CONF
   fi
   wait_for rabbitmq "$START_TIMEOUT_S" port_open "$AMQP_PORT" ||
     die "rabbitmq does not accept connections on $AMQP_PORT"
+  wait_for rabbitmq "$START_TIMEOUT_S" port_open "$AMQPS_PORT" ||
+    die "rabbitmq does not accept TLS connections on $AMQPS_PORT"
 }
 
 rmq_stop() {
@@ -217,6 +251,8 @@ print_env() {
   echo "export QF_AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f"
   echo "export QF_DATABASE_URL=postgresql://$PG_SUPER:$(pg_password)@127.0.0.1:$PG_PORT/$PG_DB"
   echo "export QF_LOCAL_PG_BIN=$(pg_bindir)"
+  echo "export QF_LOCAL_AMQPS_URL=amqps://guest:guest@localhost:$AMQPS_PORT/%2f"
+  echo "export QF_LOCAL_TLS_CA=$(rmq_dir)/tls/ca.pem"
 }
 
 status() {

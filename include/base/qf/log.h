@@ -6,8 +6,9 @@
  * lines from several processes sharing stderr never interleave.
  *
  * Only the deciding layer logs (worker, command line); library modules
- * return a qf_error_t instead. Never log a secret: pass URLs through
- * qf_log_redact_url() first.
+ * return a qf_error_t instead. Never log a secret: show a URL only as its
+ * module describes it from the library's own parser (qf_db_describe,
+ * qf_amqp_describe_url, qf_webhook_describe).
  */
 #ifndef QF_LOG_H
 #define QF_LOG_H
@@ -81,10 +82,5 @@ void qf_log_emit(qf_log_level_t level, const qf_log_ctx_t *ctx,
   qf_log_emit(QF_LOG_WARN, ctx, event, NULL, 0, __VA_ARGS__)
 #define qf_log_error(ctx, event, ...) \
   qf_log_emit(QF_LOG_ERROR, ctx, event, NULL, 0, __VA_ARGS__)
-
-/* Copies url into out (size n) with any password replaced by "***": the
- * userinfo of a URI (scheme://user:secret@host) and the value of
- * password=... in a libpq key=value conninfo. Always NUL-terminates. */
-void qf_log_redact_url(const char *url, char *out, size_t n);
 
 #endif

@@ -92,9 +92,10 @@ void qf_run_state_fini(qf_run_state_t *s);
 
 /* Called after each node completes, with how long it took by cfg->clock
  * (the worker checkpoints there); a negative return stops the run with
- * that code. */
+ * that code, and err says why. */
 typedef int (*qf_node_done_fn)(const qf_run_state_t *s, const char *node,
-                               long long duration_ms, void *ctx);
+                               long long duration_ms, void *ctx,
+                               qf_error_t *err);
 
 /* Runs the nodes from s->next to the end (or until the run parks for an
  * approval before execute: s->parked and s->decided set, NEED_HITL, next

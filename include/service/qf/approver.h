@@ -39,4 +39,8 @@ int qf_approver_run(const qf_approver_cfg_t *cfg,
 int qf_webhook_post(const char *url, const char *body, int timeout_ms,
                     int tries, qf_error_t *err) QF_MUSTCHECK;
 
+/* A webhook URL as it may be logged: scheme://host as libcurl parses it,
+ * never its user, path or query (a chat webhook's secret is its path). */
+void qf_webhook_describe(const char *url, char *out, size_t n);
+
 #endif

@@ -96,25 +96,22 @@ int qf_approvals_get(qf_db_t *db, const char *id, qf_approval_t *out,
 
 /* Decides approval id as the session user: approve nonzero approves (text
  * is the optional comment), zero rejects (text is the reason, required,
- * non-empty). In one transaction (retried on serialization failures):
- *   1. the session user must be a member of qf_approver (QF_EPERM);
- *   2. when policy->hitl.approvers is not empty it must be listed there
- *      (QF_EPERM);
- *   3. the approval must exist (QF_ENOENT), be pending and not overdue
- *      (QF_ECONFLICT);
- *   4. with policy->hitl.prevent_self_approval the session user must
- *      differ from requested_by (QF_EPERM) -- for rejections too;
- *   5. the compare-and-set UPDATE; when it changes nothing (a concurrent
- *      decision won, or it expired meanwhile) the row is read again to say
- *      why (QF_ECONFLICT);
- *   6. run_events gets "approved" or "rejected" (actor session_user, data
- *      {approval_id, comment} or {approval_id, reason}).
- * policy is borrowed and may be NULL (any approver; self-approval
- * refused). On success and on QF_ECONFLICT *out holds the approval as it
- * now is (caller calls qf_approval_fini); otherwise it is zeroed. */
+ * non-empty). The database decides whether the session user may, by the
+ * rules stored on the approval when the worker opened it (migration 003:
+ * qf_decide_approval and the approvals_guard trigger), whatever this
+ * client believes:
+ *   a superuser, a role that is not a member of qf_approver, one not in
+ *   the stored hitl.approvers, or the requester when self-approval is
+ *   prevented (for rejections too; identities compared case-insensitively)
+ *   is refused (QF_EPERM, the database's sentence);
+ *   the approval must exist (QF_ENOENT), be pending and not overdue
+ *   (QF_ECONFLICT, re-read to say who won or when it expired);
+ *   run_events gets "approved" or "rejected" (actor: the session user).
+ * On success and on QF_ECONFLICT *out holds the approval as it now is
+ * (caller calls qf_approval_fini); otherwise it is zeroed. */
 int qf_approvals_decide(qf_db_t *db, const char *id, int approve,
-                        const char *text, const qf_policy_t *policy,
-                        qf_approval_t *out, qf_error_t *err) QF_MUSTCHECK;
+                        const char *text, qf_approval_t *out,
+                        qf_error_t *err) QF_MUSTCHECK;
 
 /* Marks the resume of approval id published: UPDATE ... SET
  * resume_published_at = now() WHERE id = $1 AND status <> 'pending' AND

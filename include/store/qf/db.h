@@ -70,4 +70,15 @@ int qf_db_tx(qf_db_t *db, qf_db_tx_fn body, void *ctx,
  * directly. */
 int qf_db_error(qf_db_t *db, const PGresult *res, qf_error_t *err);
 
+/* conninfo (a libpq URI or key=value string) as it may be shown: its
+ * user, host, port and database as postgresql://user@host:port/db, never
+ * its password or other options, as libpq itself parses it; a string that
+ * does not parse is not shown. */
+void qf_db_describe(const char *conninfo, char *out, size_t n);
+
+/* Takes every password of conninfo out of msg (size n), as libpq parses it
+ * and, for a string that does not parse, the text where a password would
+ * stand: libpq's error texts may quote what they could not read. */
+void qf_db_scrub(const char *conninfo, char *msg, size_t n);
+
 #endif

@@ -12,6 +12,7 @@
 #define QF_STORE_H
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 
 #include "qf/db.h"
 #include "qf/err.h"
@@ -104,6 +105,11 @@ typedef struct qf_finish {
   const char *triggered_rule; /* the rule that asked for a human */
   const char *requested_by;
   int expires_after_s; /* from the policy's hitl block */
+  /* The rules the approval is decided by, stored with it (hitl.approvers:
+   * none means any member of qf_approver; hitl.prevent_self_approval). */
+  const char *const *approvers;
+  size_t napprovers;
+  int prevent_self_approval;
 } qf_finish_t;
 
 /* In one transaction: the run becomes decided (final) or, for NEED_HITL,

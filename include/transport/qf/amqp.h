@@ -33,6 +33,12 @@ typedef struct qf_amqp_opts {
   int heartbeat_s;             /* 0: QF_AMQP_HEARTBEAT_S_DEFAULT */
   int connect_timeout_s;       /* 0: QF_AMQP_CONNECT_TIMEOUT_S_DEFAULT */
   int confirm;                 /* nonzero: put channel 1 in confirm mode */
+  /* amqps:// only: the CA that signs the broker's certificate (NULL:
+   * $QF_AMQP_CACERT, else the system bundle) and a client certificate and
+   * key (NULL: $QF_AMQP_CERT, $QF_AMQP_KEY). The broker's certificate and
+   * host name are always verified; a TLS setting with a plain amqp:// URL
+   * is refused (QF_EINVAL), never ignored. */
+  const char *tls_ca, *tls_cert, *tls_key;
 } qf_amqp_opts_t;
 
 /* A header of type string (the only kind we send). Borrowed. */
@@ -71,6 +77,10 @@ typedef struct qf_amqp_message {
  * caller (qf_amqp_free). Errors name the broker (password redacted). */
 int qf_amqp_connect(const qf_amqp_opts_t *opts, qf_amqp_t **out,
                     qf_error_t *err) QF_MUSTCHECK;
+
+/* url as it may be shown: amqp[s]://user@host:port/vhost as librabbitmq
+ * parses it, never the password; a URL that does not parse is not shown. */
+void qf_amqp_describe_url(const char *url, char *out, size_t n);
 
 /* Closes the channel and connection politely (bounded), then frees.
  * NULL allowed. */
