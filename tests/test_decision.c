@@ -147,3 +147,27 @@ Test(decision, the_gate_message_carries_the_run_facts) {
   cr_expect(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "final")));
   cJSON_Delete(m);
 }
+
+Test(decision, a_refusal_is_final_fail_by_refused_with_the_reason) {
+  cJSON *m = NULL;
+  qf_error_t err;
+  cr_assert_eq(qf_decision_refusal_message(RUN,
+                                           "options.tool_name: must be "
+                                           "a string",
+                                           "corr-1", &m, &err),
+               0);
+  cr_expect_str_eq(str(m, "decision"), "FAIL");
+  cr_expect_str_eq(str(m, "decided_by"), "refused");
+  cr_expect_str_eq(str(m, "reason"), "options.tool_name: must be a string");
+  cr_expect_str_eq(str(m, "run_id"), RUN);
+  cr_expect_str_eq(str(m, "correlation_id"), "corr-1");
+  cr_expect(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "final")));
+  cr_expect(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(m, "evidence_path")));
+  const cJSON *s = cJSON_GetObjectItemCaseSensitive(m, "summary");
+  cr_expect_eq(cJSON_GetObjectItemCaseSensitive(s, "tests")->valueint, 0);
+  cr_expect_str_eq(
+      cJSON_GetArrayItem(cJSON_GetObjectItem(m, "triggered_rules"), 0)
+          ->valuestring,
+      "request_refused");
+  cJSON_Delete(m);
+}

@@ -67,7 +67,7 @@ int qf_decision_refusal_message(const char *run_id, const char *reason,
        qf_json_add(o, "run_id", cJSON_CreateString(run_id)) &&
        qf_json_add(o, "final", cJSON_CreateTrue()) &&
        qf_json_add(o, "approval_id", cJSON_CreateNull()) &&
-       qf_json_add(o, "summary", cJSON_CreateNull()) &&
+       qf_json_add(o, "summary", summary_json(&(qf_junit_summary_t){0})) &&
        qf_json_add(o, "evidence_path", cJSON_CreateNull()) &&
        qf_json_add(o, "correlation_id", qf_json_str_or_null(correlation_id));
   if (!ok) {
