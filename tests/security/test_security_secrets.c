@@ -56,9 +56,15 @@ Test(security_secrets, no_command_prints_a_password) {
   /* The worker retries forever: three seconds of its log are enough. */
   const char *worker[] = {"/usr/bin/timeout", "-s",     "TERM", "3",
                           QF_TEST_BIN,        "worker", NULL};
+  const char *approve[] = {QF_TEST_BIN, "approve",
+                           "6f1c2f1e-0000-5000-8000-000000000001", NULL};
+  const char *approver[] = {"/usr/bin/timeout", "-s",       "TERM", "3",
+                            QF_TEST_BIN,        "approver", NULL};
   for (int d = 0; d < 4; d++) {
     expect_clean("migrate", migrate, dbs[d], amqps[1], 30);
     expect_clean("approvals", approvals, dbs[d], amqps[1], 30);
+    expect_clean("approve", approve, dbs[d], amqps[1], 30);
+    expect_clean("approver", approver, dbs[d], amqps[d % 3], 30);
   }
   for (int a = 0; a < 3; a++) {
     expect_clean("submit", submit, dbs[0], amqps[a], 30);
