@@ -45,8 +45,8 @@ int qf_decision_gate_message(const qf_gate_result_t *r,
  * validated, or its message_id belongs to a different request): a final
  * FAIL with decided_by "refused", triggered_rules ["request_refused"],
  * the reason, an empty summary, and nulls for what a run would have
- * (approval_id, evidence_path, policy). correlation_id may be NULL. Caller frees *out
- * with cJSON_Delete. */
+ * (approval_id, evidence_path, policy). correlation_id may be NULL. Caller
+ * frees *out with cJSON_Delete. */
 int qf_decision_refusal_message(const char *run_id, const char *reason,
                                 const char *correlation_id, cJSON **out,
                                 qf_error_t *err) QF_MUSTCHECK;
