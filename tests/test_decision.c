@@ -1,8 +1,10 @@
 /* The decision module: the gate's message and a human's decision, pure. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qf/decision.h"
+#include "qf/utf8.h"
 
 #define RUN "6d5b1c2a-0f3e-4b7a-9c8d-112233445566"
 
@@ -170,4 +172,42 @@ Test(decision, a_refusal_is_final_fail_by_refused_with_the_reason) {
           ->valuestring,
       "request_refused");
   cJSON_Delete(m);
+}
+
+Test(decision, a_long_multibyte_comment_round_trips_through_the_evidence) {
+  size_t big = 100 * 1024;
+  char *comment = malloc(big + 1);
+  cr_assert_not_null(comment);
+  comment[0] = 'x'; /* then 2-byte characters: every even cut halves one */
+  size_t i = 1;
+  for (; i + 2 <= big; i += 2)
+    memcpy(comment + i, "\xc3\xa9", 2); /* e acute */
+  comment[i] = '\0';
+  qf_evidence_t *ev = NULL, *back = NULL;
+  qf_error_t err;
+  cr_assert_eq(qf_evidence_new(RUN, "deploy", NULL, &ev, &err), 0);
+  cJSON *rules = cJSON_Parse("[\"approval:approved\"]");
+  qf_human_input_t h = {"approved", "alice", comment, NULL, NULL};
+  qf_verdict_t v;
+  cr_assert_eq(qf_decision_judge(&h, &v, &err), 0);
+  cr_expect_eq(qf_utf8_validate(v.reason, strlen(v.reason), NULL), 0);
+  cr_assert_eq(qf_decision_apply_human(ev, &h, &v, rules, &err), 0);
+  size_t kept = strlen(ev->governance.approval_comment);
+  cr_expect_leq(kept, QF_EVIDENCE_COMMENT_MAX);
+  cr_expect_eq(qf_utf8_validate(ev->governance.approval_comment, kept, NULL),
+               0);
+  qf_evidence_stamp(ev);
+  cJSON *doc = NULL;
+  cr_assert_eq(qf_evidence_to_json(ev, &doc, &err), 0);
+  char *text = cJSON_PrintUnformatted(doc);
+  cr_assert_eq(qf_evidence_from_json(text, strlen(text), "test", &back, &err),
+               0, "qf reads back what it wrote: %s", err.message);
+  cr_expect_str_eq(back->governance.approval_comment,
+                   ev->governance.approval_comment);
+  cJSON_free(text);
+  cJSON_Delete(doc);
+  cJSON_Delete(rules);
+  qf_evidence_free(back);
+  qf_evidence_free(ev);
+  free(comment);
 }

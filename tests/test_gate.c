@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "qf/gate.h"
+#include "qf/utf8.h"
 #include "support.h"
 
 /* A tool call in a case: status, error message, duration and steps. */
@@ -473,4 +474,36 @@ Test(gate, a_refusal_is_never_pass) {
   expect_refusal_fails(NULL, "deploy to production", 1, "a high-risk dry run");
   expect_refusal_fails("fallback_rule: {require_all_tools_success: false}\n",
                        "run tests", 0, "the fallback rule");
+}
+
+Test(gate, reasons_cut_multibyte_messages_on_character_boundaries) {
+  qf_policy_t *p = NULL;
+  qf_evidence_t *ev = NULL;
+  qf_error_t err;
+  cr_assert_eq(qf_policy_load(QF_SOURCE_DIR "/policy/default.yaml", &p, &err),
+               0);
+  cr_assert_eq(qf_evidence_new("0b6f6f0e-4a3c-5d7e-9f10-1234567890ab",
+                               "run tests", NULL, &ev, &err),
+               0);
+  char msg[400];
+  size_t n = 0;
+  msg[n++] = 'x'; /* 1 + 3k bytes: the 100-byte cut falls inside a char */
+  while (n + 3 < sizeof msg) {
+    memcpy(msg + n, "\xe2\x82\xac", 3);
+    n += 3;
+  }
+  msg[n] = '\0';
+  qf_tool_call_t call = {.tool_name = "run_pytest",
+                         .status = QF_TOOL_FAILED,
+                         .error_message = msg,
+                         .attempts = 1};
+  for (int i = 0; i < 12; i++) /* long enough to fill the whole reason */
+    cr_assert_eq(qf_evidence_add_tool_call(ev, &call, &err), 0);
+  qf_gate_result_t r;
+  qf_gate_eval(ev, p, &r);
+  cr_expect_str_eq(r.rules[0], "tool_execution_failed");
+  cr_expect_eq(qf_utf8_validate(r.reason, strlen(r.reason), NULL), 0,
+               "the reason is valid UTF-8: %s", r.reason);
+  qf_evidence_free(ev);
+  qf_policy_free(p);
 }

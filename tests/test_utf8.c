@@ -113,3 +113,24 @@ Test(utf8, escape_shows_every_control_and_keeps_the_text) {
   free(e);
   cr_expect_null(qf_utf8_escape(NULL));
 }
+
+Test(utf8, cuts_never_halve_a_character) {
+  /* "é" is 2 bytes, "€" 3, "😀" 4. */
+  const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+  cr_expect_eq(qf_utf8_cut_len(s, 1), 1);
+  cr_expect_eq(qf_utf8_cut_len(s, 2), 1, "inside the e acute");
+  cr_expect_eq(qf_utf8_cut_len(s, 3), 3);
+  cr_expect_eq(qf_utf8_cut_len(s, 5), 3, "inside the euro sign");
+  cr_expect_eq(qf_utf8_cut_len(s, 9), 6, "inside the emoji");
+  cr_expect_eq(qf_utf8_cut_len(s, 10), 10);
+  cr_expect_eq(qf_utf8_cut_len(s, 99), 10);
+  for (size_t n = 1; n <= 12; n++) {
+    char buf[16];
+    qf_utf8_snprintf(buf, n, "%s", s);
+    cr_expect_eq(qf_utf8_validate(buf, strlen(buf), NULL), 0, "n=%zu", n);
+    cr_expect_eq(strncmp(buf, s, strlen(buf)), 0);
+  }
+  char t[] = "ok\xe2\x82";
+  qf_utf8_trim_tail(t);
+  cr_expect_str_eq(t, "ok");
+}

@@ -1,4 +1,5 @@
 #include "qf/err.h"
+#include "qf/utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -61,6 +62,7 @@ int qf_error_set(qf_error_t *err, int code, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(err->message, sizeof err->message, fmt, ap);
   va_end(ap);
+  qf_utf8_trim_tail(err->message); /* a cut message stays UTF-8 */
   return code;
 }
 
@@ -87,6 +89,7 @@ int qf_error_prefix(qf_error_t *err, const char *fmt, ...) {
     len = append(msg, len, sizeof msg, err->message);
   }
   memcpy(err->message, msg, len + 1);
+  qf_utf8_trim_tail(err->message);
   return err->code;
 }
 

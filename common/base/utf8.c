@@ -1,5 +1,6 @@
 #include "qf/utf8.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,4 +92,41 @@ char *qf_utf8_escape(const char *s) {
   }
   out[o] = '\0';
   return out;
+}
+
+size_t qf_utf8_cut_len(const char *s, size_t max) {
+  size_t n = strnlen(s, max + 1);
+  if (n <= max) return n;
+  n = max;
+  /* Back up over continuation bytes to the lead byte, then drop the lead
+   * too unless the whole sequence fits. */
+  size_t lead = n;
+  while (lead > 0 && ((unsigned char)s[lead] & 0xC0) == 0x80)
+    lead--;
+  return lead;
+}
+
+void qf_utf8_cut(char *s, size_t max) {
+  s[qf_utf8_cut_len(s, max)] = '\0';
+}
+
+void qf_utf8_trim_tail(char *s) {
+  size_t len = strlen(s), p = len;
+  /* The lead byte of the last character (at most 3 continuation bytes). */
+  while (p > 0 && len - p < 4 && ((unsigned char)s[p - 1] & 0xC0) == 0x80)
+    p--;
+  if (p == 0 || len - p >= 4) return;
+  p--; /* s[p] is the last lead (or ASCII) byte */
+  if ((unsigned char)s[p] >= 0xC0 &&
+      seq_len((const unsigned char *)s + p, len - p) == 0)
+    s[p] = '\0';
+}
+
+int qf_utf8_snprintf(char *buf, size_t n, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(buf, n, fmt, ap);
+  va_end(ap);
+  if (w >= 0 && (size_t)w >= n) qf_utf8_trim_tail(buf);
+  return w;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "qf/json.h"
+#include "qf/utf8.h"
 
 static int oom(qf_error_t *err) {
   return qf_error_set(err, QF_ENOMEM, "out of memory");
@@ -87,19 +88,19 @@ int qf_decision_judge(const qf_human_input_t *h, qf_verdict_t *v,
   if (h->status && strcmp(h->status, "approved") == 0) {
     v->decision = QF_DECISION_PASS, v->decided_by = "approval";
     v->rule = "approval:approved";
-    snprintf(v->reason, sizeof v->reason, "approved by %s%s%s", who,
-             h->comment ? ": " : "", h->comment ? h->comment : "");
+    qf_utf8_snprintf(v->reason, sizeof v->reason, "approved by %s%s%s", who,
+                     h->comment ? ": " : "", h->comment ? h->comment : "");
   } else if (h->status && strcmp(h->status, "rejected") == 0) {
     v->decision = QF_DECISION_FAIL, v->decided_by = "approval";
     v->rule = "approval:rejected";
-    snprintf(v->reason, sizeof v->reason, "rejected by %s: %s", who,
-             h->reason ? h->reason : "");
+    qf_utf8_snprintf(v->reason, sizeof v->reason, "rejected by %s: %s", who,
+                     h->reason ? h->reason : "");
   } else if (h->status && strcmp(h->status, "expired") == 0) {
     v->decision = QF_DECISION_FAIL, v->decided_by = "expiry";
     v->rule = "approval:expired";
-    snprintf(v->reason, sizeof v->reason,
-             "the approval expired at %s without a decision",
-             h->expires_at ? h->expires_at : "?");
+    qf_utf8_snprintf(v->reason, sizeof v->reason,
+                     "the approval expired at %s without a decision",
+                     h->expires_at ? h->expires_at : "?");
   } else {
     return qf_error_set(err, QF_EINVAL, "approval status '%s' is not final",
                         h->status ? h->status : "(none)");
@@ -139,6 +140,9 @@ int qf_decision_apply_human(qf_evidence_t *ev, const qf_human_input_t *h,
       !set_str(&g->approver, expired ? NULL : h->decided_by) ||
       !set_str(&g->approval_comment, h->comment ? h->comment : h->reason))
     return oom(err);
+  /* A long comment is kept as far as the evidence reader accepts it. */
+  if (g->approval_comment)
+    qf_utf8_cut(g->approval_comment, QF_EVIDENCE_COMMENT_MAX);
   const char *names[QF_GATE_RULES_MAX + 1];
   size_t n = 0;
   for (const cJSON *r = rules ? rules->child : NULL;

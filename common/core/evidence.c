@@ -2,6 +2,7 @@
  * and freeing it. Its JSON form is in evidence_json.c, reading a document
  * back in evidence_parse.c, and writing the file in evidence_io.c. */
 #include "qf/evidence.h"
+#include "qf/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,12 +38,7 @@ static char *dup_or_null(const char *s, int *ok) {
 /* Copies at most max bytes of s, not splitting a UTF-8 sequence. */
 static char *dup_cut(const char *s, size_t max, int *ok) {
   if (s == NULL) return NULL;
-  size_t n = strlen(s);
-  if (n > max) {
-    n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-      n--;
-  }
+  size_t n = qf_utf8_cut_len(s, max);
   char *d = malloc(n + 1);
   if (d == NULL) {
     *ok = 0;

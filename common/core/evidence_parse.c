@@ -275,7 +275,8 @@ static int read_governance(rd_t *r, const cJSON *o, qf_governance_t *g) {
     rc = get_str(r, o, p, "decision_source", 1, 64, &g->decision_source);
   if (rc == 0) rc = get_str(r, o, p, "approver", 1, 256, &g->approver);
   if (rc == 0)
-    rc = get_str(r, o, p, "approval_comment", 1, 4096, &g->approval_comment);
+    rc = get_str(r, o, p, "approval_comment", 1, QF_EVIDENCE_COMMENT_MAX,
+                 &g->approval_comment);
   return rc;
 }
 

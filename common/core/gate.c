@@ -1,4 +1,5 @@
 #include "qf/gate.h"
+#include "qf/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@ static int decide(qf_gate_result_t *r, qf_decision_t d, const char *rule,
   snprintf(r->rules[0], sizeof r->rules[0], "%s", rule);
   va_start(ap, fmt);
   vsnprintf(r->reason, sizeof r->reason, fmt, ap);
+  qf_utf8_trim_tail(r->reason);
   va_end(ap);
   return 1;
 }
@@ -125,7 +127,8 @@ static int rule_junit(const qf_evidence_t *ev, const qf_policy_t *p,
 }
 
 /* "tool execution failed: a (msg); b" with each message cut to 100 bytes
- * and newlines flattened, as the reference reports them. */
+ * (on a character boundary) and newlines flattened, as the reference
+ * reports them. */
 static void failed_tools_reason(const qf_evidence_t *ev, char *out, size_t n) {
   size_t len = (size_t)snprintf(out, n, "tool execution failed: ");
   int first = 1;
@@ -134,7 +137,8 @@ static void failed_tools_reason(const qf_evidence_t *ev, char *out, size_t n) {
     if (c->status == QF_TOOL_SUCCESS) continue;
     char msg[104] = "";
     if (c->error_message) {
-      snprintf(msg, 101, "%s", c->error_message);
+      snprintf(msg, sizeof msg, "%.*s",
+               (int)qf_utf8_cut_len(c->error_message, 100), c->error_message);
       for (char *q = msg; *q; q++)
         if (*q == '\n' || *q == '\r') *q = ' ';
     }
@@ -142,6 +146,7 @@ static void failed_tools_reason(const qf_evidence_t *ev, char *out, size_t n) {
                      c->tool_name, msg[0] ? " (" : "", msg, msg[0] ? ")" : "");
     len += w > 0 ? (size_t)w : 0;
     first = 0;
+    if (len >= n) qf_utf8_trim_tail(out);
   }
 }
 

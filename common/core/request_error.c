@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "request_internal.h"
+#include "qf/utf8.h"
 
 int qf__request_fail(qf_error_t *err, int code, const char *field,
                      const char *fmt, ...) {
@@ -11,6 +12,7 @@ int qf__request_fail(qf_error_t *err, int code, const char *field,
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(reason, sizeof reason, fmt, ap);
+  qf_utf8_trim_tail(reason);
   va_end(ap);
   return qf_error_set(err, code, "%s: %s", field, reason);
 }

@@ -344,8 +344,9 @@ static void runner_message(const qf_tool_ctx_t *ctx, char *out, size_t n) {
 
 /* "playwright exited with code N: detail", cut to the evidence bound. */
 static void set_message(qf_tool_outcome_t *out, const char *detail) {
-  snprintf(out->error_message, sizeof out->error_message,
-           "playwright exited with code %d: %s", out->exit_code, detail);
+  qf_utf8_snprintf(out->error_message, sizeof out->error_message,
+                   "playwright exited with code %d: %s", out->exit_code,
+                   detail);
   utf8_trim(out->error_message);
 }
 
@@ -378,7 +379,8 @@ static void refine(const qf_tool_ctx_t *ctx, const qf_exec_result_t *r,
       strstr(detail, "could not determine executable")) {
     /* npx --no-install found no local runner: installing would help,
      * retrying would not. */
-    snprintf(out->error_message, sizeof out->error_message, NOT_INSTALLED);
+    qf_utf8_snprintf(out->error_message, sizeof out->error_message,
+                     NOT_INSTALLED);
     return;
   }
   set_message(out, detail[0] ? detail : "no output");
@@ -404,7 +406,8 @@ static int run(const qf_tool_ctx_t *ctx, qf_tool_outcome_t *out,
   if (!find_runner(ctx->workspace, c, &use_npx)) {
     /* Refuse rather than let npx fetch it from the registry. */
     out->status = QF_TOOL_FAILED;
-    snprintf(out->error_message, sizeof out->error_message, NOT_INSTALLED);
+    qf_utf8_snprintf(out->error_message, sizeof out->error_message,
+                     NOT_INSTALLED);
     goto out;
   }
   /* A private HOME: browser and npm caches stay out of the worker's. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "qf/tools.h"
+#include "qf/utf8.h"
 
 #define MAX_PATH_ARG 1024
 #define MAX_MARKERS 256

@@ -1,6 +1,7 @@
 #include "qf/tools.h"
 
 #include "qf/fsutil.h"
+#include "qf/utf8.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -136,19 +137,19 @@ void qf_tools_outcome_from_exec(const char *tool, const qf_exec_result_t *r,
   out->error_message[0] = '\0';
   if (r->start_failed) {
     out->infra_failure = 1;
-    snprintf(out->error_message, sizeof out->error_message,
-             "%s could not start: %s", tool, strerror(r->start_errno));
+    qf_utf8_snprintf(out->error_message, sizeof out->error_message,
+                     "%s could not start: %s", tool, strerror(r->start_errno));
   } else if (r->timed_out) {
     out->status = QF_TOOL_TIMEOUT;
     out->infra_failure = 1;
-    snprintf(out->error_message, sizeof out->error_message,
-             "%s timed out after %ds", tool, timeout_s);
+    qf_utf8_snprintf(out->error_message, sizeof out->error_message,
+                     "%s timed out after %ds", tool, timeout_s);
   } else if (!r->exited) {
     /* A signal it did not ask for (OOM killer, a crash): worth a retry,
      * unless we sent it on cancel. */
     out->infra_failure = !r->canceled;
-    snprintf(out->error_message, sizeof out->error_message,
-             "%s was killed by signal %d (%s)", tool, r->term_signal,
-             strsignal(r->term_signal));
+    qf_utf8_snprintf(out->error_message, sizeof out->error_message,
+                     "%s was killed by signal %d (%s)", tool, r->term_signal,
+                     strsignal(r->term_signal));
   }
 }

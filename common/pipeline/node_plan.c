@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nodes.h"
+#include "qf/utf8.h"
 
 static int block(qf_run_state_t *s, const char *why, const char *source,
                  qf_error_t *err) {
@@ -28,10 +29,11 @@ static int park_if_needed(qf_run_state_t *s) {
   r->decided_by = "gate";
   r->nrules = 1;
   snprintf(r->rules[0], sizeof r->rules[0], "high_risk_keyword:%s", hit);
-  snprintf(r->reason, sizeof r->reason,
-           "high-risk keyword detected: %s (approval required before the "
-           "tool runs)",
-           hit);
+  qf_utf8_snprintf(
+      r->reason, sizeof r->reason,
+      "high-risk keyword detected: %s (approval required before the "
+      "tool runs)",
+      hit);
   s->parked = s->decided = 1;
   return QF_OK;
 }

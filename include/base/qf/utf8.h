@@ -30,4 +30,21 @@ size_t qf_utf8_control_len(const char *s, size_t len);
  * (caller frees); NULL for NULL or when out of memory. */
 char *qf_utf8_escape(const char *s);
 
+/* The longest prefix of s (NUL-terminated) of at most max bytes that ends
+ * on a character boundary: the one way qf cuts text to a bound, so that
+ * no cut leaves half a character (PostgreSQL refuses such jsonb). */
+size_t qf_utf8_cut_len(const char *s, size_t max);
+
+/* Cuts s in place to qf_utf8_cut_len(s, max) bytes. */
+void qf_utf8_cut(char *s, size_t max);
+
+/* Removes a character cut in half at the end of s (what a byte-bounded
+ * copy such as snprintf leaves). */
+void qf_utf8_trim_tail(char *s);
+
+/* vsnprintf into buf (size n >= 1), then a character cut in half at the
+ * end (output truncated) removed. Returns what vsnprintf returned. */
+int qf_utf8_snprintf(char *buf, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -25,6 +25,10 @@
   "https://qualityfoundry.dev/schemas/qf-worker/evidence.v1.json"
 /* Tool error messages are cut to this many bytes (at a UTF-8 boundary). */
 #define QF_EVIDENCE_ERROR_MAX 500
+/* The most bytes of an approver's comment or reason the evidence keeps
+ * (cut on a character boundary); the reader accepts exactly as much, so
+ * qf reads back every document it writes. */
+#define QF_EVIDENCE_COMMENT_MAX 4096
 /* Largest evidence document read back (bytes). */
 #define QF_EVIDENCE_MAX_BYTES (16u << 20)
 
