@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,4 +343,22 @@ Test(junit, several_real_reports_sum) {
   cr_expect_eq(acc.failures, failures);
   cr_expect_eq(acc.skipped, skipped);
   cr_expect_eq(acc.passed, acc.tests - acc.failures - acc.errors - acc.skipped);
+}
+
+Test(junit, a_fifo_device_or_symlink_is_refused_without_blocking,
+     .timeout = 10) {
+  char dir[64], fifo[128], link[128];
+  snprintf(dir, sizeof dir, "%s", qf_test_tmpdir());
+  snprintf(fifo, sizeof fifo, "%s/junit.xml", dir);
+  cr_assert_eq(mkfifo(fifo, 0600), 0);
+  qf_junit_summary_t s;
+  qf_error_t err;
+  cr_expect_eq(qf_junit_parse_file(fifo, &s, &err), QF_EIO);
+  cr_expect(strstr(err.message, "a FIFO") != NULL, "%s", err.message);
+  cr_expect_eq(qf_junit_parse_file("/dev/zero", &s, &err), QF_EIO);
+  cr_expect(strstr(err.message, "a device") != NULL, "%s", err.message);
+  snprintf(link, sizeof link, "%s/link.xml", dir);
+  cr_assert_eq(symlink("/etc/passwd", link), 0);
+  cr_expect_eq(qf_junit_parse_file(link, &s, &err), QF_EPERM, "%s",
+               err.message);
 }

@@ -267,6 +267,18 @@ Test(pytest, the_environment_is_scrubbed_to_the_whitelist) {
   cr_expect_not_null(strstr(env, "QF_ARTIFACT_DIR\n"), "%s", env);
 }
 
+Test(pytest, a_fifo_left_as_the_report_fails_the_call_without_blocking,
+     .timeout = 30) {
+  qf_tool_outcome_t o;
+  run_suite("fifo", "{\"test_path\":\"tests\"}", 20, &o);
+  cr_expect_eq(o.status, QF_TOOL_FAILED, "%s", o.error_message);
+  cr_expect_not(o.has_junit);
+  cr_expect_not(o.infra_failure, "a test's doing: never retried");
+  cr_expect(strstr(o.error_message, "JUnit report cannot be used") != NULL &&
+                strstr(o.error_message, "FIFO") != NULL,
+            "%s", o.error_message);
+}
+
 Test(pytest, an_interpreter_that_cannot_start_is_an_infra_failure) {
   qf_tool_outcome_t o;
   setenv("QF_PYTHON", "/nonexistent/python3", 1);

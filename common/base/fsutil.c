@@ -17,25 +17,53 @@ static int sys_error(qf_error_t *err, const char *path) {
   return qf_error_set(err, qf_err_from_errno(e), "%s: %s", path, strerror(e));
 }
 
+static const char *kind_of(mode_t m) {
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISSOCK(m)) return "a socket";
+  if (S_ISCHR(m) || S_ISBLK(m)) return "a device";
+  if (S_ISDIR(m)) return "a directory";
+  return "not a regular file";
+}
+
+int qf_fs_open_regular(const char *path, unsigned long long max, int nofollow,
+                       int *fd, unsigned long long *size, qf_error_t *err) {
+  struct stat st;
+  /* O_NONBLOCK: opening a FIFO without a writer would wait forever. */
+  *fd = open(path,
+             O_RDONLY | O_NONBLOCK | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
+  if (*fd < 0 && errno == ELOOP)
+    return qf_error_set(err, QF_EPERM, "%s: a symlink, not read", path);
+  if (*fd < 0) return sys_error(err, path);
+  int rc = QF_OK;
+  if (fstat(*fd, &st) < 0)
+    rc = sys_error(err, path);
+  else if (!S_ISREG(st.st_mode))
+    rc = qf_error_set(err, QF_EIO, "%s: is %s, not read", path,
+                      kind_of(st.st_mode));
+  else if ((unsigned long long)st.st_size > max)
+    rc = qf_error_set(err, QF_ETOOBIG,
+                      "%s: %llu bytes, more than the %llu "
+                      "allowed",
+                      path, (unsigned long long)st.st_size, max);
+  else if (fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) & ~O_NONBLOCK) < 0)
+    rc = sys_error(err, path);
+  if (rc < 0) {
+    close(*fd);
+    *fd = -1;
+    return rc;
+  }
+  if (size) *size = (unsigned long long)st.st_size;
+  return QF_OK;
+}
+
 int qf_fs_read(const char *path, size_t max, char **out, size_t *len,
                qf_error_t *err) {
-  int rc = QF_OK;
   char *buf = NULL;
-  struct stat st;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || fstat(fd, &st) < 0) {
-    rc = sys_error(err, path);
-    goto out;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    rc = qf_error_set(err, QF_EINVAL, "%s: not a regular file", path);
-    goto out;
-  }
-  if ((unsigned long long)st.st_size > max) {
-    rc = qf_error_set(err, QF_ETOOBIG, "%s: larger than %zu bytes", path, max);
-    goto out;
-  }
-  size_t n = 0, want = (size_t)st.st_size;
+  unsigned long long sz = 0;
+  int fd = -1;
+  int rc = qf_fs_open_regular(path, max, 0, &fd, &sz, err);
+  if (rc < 0) goto out;
+  size_t n = 0, want = (size_t)sz;
   if ((buf = malloc(want + 1)) == NULL) {
     rc = qf_error_set(err, QF_ENOMEM, "out of memory");
     goto out;

@@ -1,6 +1,8 @@
 /* junit.c: streaming JUnit XML summary on top of Expat (rules: junit.h). */
 #include "qf/junit.h"
 
+#include "qf/fsutil.h"
+
 #include <errno.h>
 #include <expat.h>
 #include <fcntl.h>
@@ -331,21 +333,12 @@ out:
   return rc;
 }
 
+/* A report is what a tool under test wrote: it must be a regular file
+ * (a FIFO there would block the worker forever), not a symlink, and of a
+ * bounded size. */
 static int open_report(const char *path, int *fd, qf_error_t *err) {
-  struct stat st;
-  *fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (*fd < 0)
-    return qf_error_set(err, errno == ENOENT ? QF_ENOENT : QF_EIO, "%s: %s",
-                        path, strerror(errno));
-  if (fstat(*fd, &st) < 0)
-    return qf_error_set(err, QF_EIO, "%s: %s", path, strerror(errno));
-  if (S_ISDIR(st.st_mode))
-    return qf_error_set(err, QF_EIO, "%s: is a directory", path);
-  if (S_ISREG(st.st_mode) && st.st_size > QF_JUNIT_MAX_FILE_BYTES)
-    return qf_error_set(err, QF_ETOOBIG,
-                        "%s: %lld bytes, more than the %lld allowed", path,
-                        (long long)st.st_size, QF_JUNIT_MAX_FILE_BYTES);
-  return 0;
+  return qf_fs_open_regular(path, (unsigned long long)QF_JUNIT_MAX_FILE_BYTES,
+                            1, fd, NULL, err);
 }
 
 /* Reads the next chunk straight into Expat's buffer and parses it. */

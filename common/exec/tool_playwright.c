@@ -241,7 +241,7 @@ static void build_env(const qf_tool_ctx_t *ctx, pw_cmd_t *c) {
 /* Reads the last TAIL_BYTES of path into buf (NUL-terminated); "" when
  * it cannot be read. */
 static void read_tail(const char *path, char *buf, size_t size) {
-  FILE *f = fopen(path, "rb");
+  FILE *f = qf_tools_open_output(path);
   size_t got = 0;
   buf[0] = '\0';
   if (f == NULL) return;

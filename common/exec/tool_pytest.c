@@ -312,7 +312,7 @@ static void append(char *msg, size_t cap, const char *line) {
 static void tail_lines(const char *path, char *msg, size_t cap) {
   static const size_t want = 65536;
   char *buf = malloc(want + 1), line[512];
-  FILE *f = fopen(path, "rb");
+  FILE *f = qf_tools_open_output(path);
   if (buf == NULL || f == NULL) goto out;
   if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > (long)want)
     fseek(f, -(long)want, SEEK_END);
@@ -350,16 +350,23 @@ out:
   free(buf);
 }
 
-static void read_junit(const char *tool_dir, qf_tool_outcome_t *out) {
+/* The report pytest wrote. One that is there but cannot be read (the
+ * test under test replaced it with a FIFO, a symlink, something huge or
+ * malformed) makes the call fail: no report, no verdict on the tests. */
+static int read_junit(const char *tool_dir, qf_tool_outcome_t *out,
+                      qf_error_t *err) {
   char path[PATH_MAX];
   qf_junit_summary_t j;
   snprintf(path, sizeof path, "%s/junit.xml", tool_dir);
-  if (qf_junit_parse_file(path, &j, NULL) < 0) return;
+  int rc = qf_junit_parse_file(path, &j, err);
+  if (rc == QF_ENOENT) return 0;
+  if (rc < 0) return 1;
   out->has_junit = 1;
   out->junit = j;
   out->steps_total = j.tests;
   out->steps_failed = j.failures + j.errors;
   out->steps_passed = j.passed;
+  return 0;
 }
 
 /* Refines the outcome from pytest's exit code (0 passed, 1 tests failed,
@@ -432,8 +439,14 @@ static int run(const qf_tool_ctx_t *ctx, qf_tool_outcome_t *out,
   int rc = qf_tools_exec(ctx, argv, env, 1, &r, err);
   if (rc < 0) return rc;
   qf_tools_outcome_from_exec("pytest", &r, ctx->timeout_s, out);
-  read_junit(ctx->tool_dir, out);
+  qf_error_t bad;
+  int unusable = read_junit(ctx->tool_dir, out, &bad);
   refine(ctx, &r, out);
+  if (unusable && r.exited && !r.timed_out) { /* no verdict to use */
+    out->status = QF_TOOL_FAILED;
+    qf_utf8_snprintf(out->error_message, sizeof out->error_message,
+                     "the JUnit report cannot be used: %s", bad.message);
+  }
   return QF_OK;
 }
 

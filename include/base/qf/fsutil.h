@@ -7,6 +7,17 @@
 
 #include "qf/err.h"
 
+/* Opens path for reading only if it is a regular file of at most max
+ * bytes, without ever blocking: a FIFO, a device, a socket or a directory
+ * (which a tool under test may leave where its report should be) is
+ * refused with QF_EIO, a larger file with QF_ETOOBIG, each naming the
+ * path; with nofollow (what a tool wrote) a final symlink is refused too
+ * (QF_EPERM). On success *fd is the caller's (blocking reads,
+ * close-on-exec) and *size (may be NULL) the file's size. */
+int qf_fs_open_regular(const char *path, unsigned long long max, int nofollow,
+                       int *fd, unsigned long long *size,
+                       qf_error_t *err) QF_MUSTCHECK;
+
 /* Reads a whole regular file of at most max bytes into *out (malloc'ed,
  * NUL-terminated; *len without the NUL). QF_ETOOBIG past max, QF_ENOENT,
  * QF_EIO, naming the path. */

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "qf/err.h"
 #include "qf/evidence.h"
@@ -104,5 +105,10 @@ int qf_tools_exec(const qf_tool_ctx_t *ctx, const char *const *argv,
  * code and report. */
 void qf_tools_outcome_from_exec(const char *tool, const qf_exec_result_t *r,
                                 int timeout_s, qf_tool_outcome_t *out);
+
+/* Opens a file in a tool's directory for reading (a log, a report), or
+ * returns NULL: only a regular file, never a FIFO or device the tool left
+ * there (that would block the worker), never through a symlink. */
+FILE *qf_tools_open_output(const char *path);
 
 #endif
