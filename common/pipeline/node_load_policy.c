@@ -3,12 +3,15 @@
 
 #include "nodes.h"
 
-/* load_policy: fail closed; an unreadable or invalid policy stops the run. */
+/* load_policy: the policy in force (the worker's source keeps the last
+ * good version of its file); without a source the file is loaded, fail
+ * closed: an unreadable or invalid policy stops the run. */
 int qf__node_load_policy(qf_run_state_t *s, const qf_run_cfg_t *cfg,
                          qf_error_t *err) {
   qf_policy_free(s->policy);
   s->policy = NULL;
-  int rc = qf_policy_load(cfg->policy_path, &s->policy, err);
+  int rc = cfg->policies ? qf_policy_source_get(cfg->policies, &s->policy, err)
+                         : qf_policy_load(cfg->policy_path, &s->policy, err);
   if (rc < 0) return rc;
   int ok = 1;
   free(s->policy_hash);

@@ -47,6 +47,12 @@ int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals) {
   qf__worker_t w = {.cfg = cfg, .signals = signals};
   qf_error_t err;
   if (qf_topology_init(&w.topo, cfg->prefix) < 0) return QF_EINVAL;
+  /* The policy is loaded once here and reloaded when its file changes; a
+   * broken edit keeps the last good version (qf/policy_source.h). */
+  if (qf_policy_source_open(cfg->policy_path, &w.policies, &err) < 0) {
+    qf_log_error(NULL, "policy.invalid", "%s", err.message);
+    return QF_EVALIDATE;
+  }
   srand((unsigned)(qf_clock_now_ms() ^ (int64_t)getpid()));
   log_start(cfg);
   while (!*signals) {
@@ -63,6 +69,7 @@ int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals) {
     if (!*signals) qf__worker_backoff(&w);
   }
   qf_store_close(w.store);
+  qf_policy_source_free(w.policies);
   qf_log_info(NULL, "worker.stop", "stopped cleanly");
   return QF_OK;
 }

@@ -21,6 +21,7 @@ typedef struct qf__worker {
   qf_amqp_t *con; /* consumer */
   qf_amqp_t *pub; /* publisher, confirm mode */
   qf_store_t *store;
+  qf_policy_source_t *policies; /* the policy in force (reloaded on change) */
   volatile sig_atomic_t *signals;
   int64_t stop_deadline_ms; /* when a run must give up after SIGTERM */
   int failures;             /* consecutive connection failures (backoff) */

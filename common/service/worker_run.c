@@ -105,6 +105,16 @@ qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
   return out;
 }
 
+/* Looks at the policy file before a run; says so once when it changed. */
+static void policy_refresh(qf__worker_t *w) {
+  if (w->policies == NULL || !qf_policy_source_refresh(w->policies)) return;
+  const char *why = qf_policy_source_problem(w->policies);
+  if (why)
+    qf_log_error(NULL, "policy.invalid", "%s", why);
+  else
+    qf_log_info(NULL, "policy.reloaded", "%s", w->cfg->policy_path);
+}
+
 static int start_state(job_t *j, qf_request_t **req, const qf_run_row_t *row,
                        qf_run_state_t *s, qf_error_t *err) {
   if (row->checkpoint == NULL) {
@@ -128,7 +138,9 @@ qf__settled_t qf__job_run(job_t *j, qf_request_t **req,
   qf_run_state_t s;
   qf_error_t err;
   qf__worker_t *w = j->w;
+  policy_refresh(w);
   qf_run_cfg_t cfg = {.policy_path = w->cfg->policy_path,
+                      .policies = w->policies,
                       .artifacts_root = w->cfg->artifacts_root,
                       .workspace_root = w->cfg->workspace_root,
                       .tick = qf__worker_tick,

@@ -128,21 +128,16 @@ static int reply_refused(job_t *j, const char *why) {
 qf__settled_t qf__job_dead_letter(job_t *j, const char *why) {
   qf__worker_t *w = j->w;
   qf_error_t err;
+  /* The whole message (every property and header) goes, so that it can
+   * be recovered and replayed as it was sent. */
   qf_amqp_header_t h[] = {{"x-qf-error", why},
                           {"x-qf-original-routing-key", j->m->routing_key}};
-  qf_amqp_msg_t msg = {.body = j->m->body,
-                       .body_len = j->m->body_len,
-                       .content_type = j->m->content_type,
-                       .message_id = j->m->message_id,
-                       .correlation_id = j->m->correlation_id,
-                       .reply_to = j->m->reply_to,
-                       .headers = h,
-                       .nheaders = 2};
   qf_log_warn(&j->log, "delivery.invalid", "%s", why);
   if (reply_refused(j, why) < 0)
     return qf__job_settle(j, 0, 1); /* the submitter must get its answer */
-  if (w->pub == NULL || qf_amqp_publish(w->pub, w->topo.dead, "", &msg,
-                                        w->cfg->publish_timeout_ms, &err) < 0) {
+  if (w->pub == NULL ||
+      qf_amqp_republish(w->pub, w->topo.dead, "", j->m, h, 2,
+                        w->cfg->publish_timeout_ms, &err) < 0) {
     qf_amqp_free(w->pub);
     w->pub = NULL;
     return qf__job_settle(j, 0, 1); /* try again later rather than lose it */

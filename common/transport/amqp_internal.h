@@ -56,4 +56,8 @@ int qf__amqp_open_socket(qf_amqp_t *c, const struct amqp_connection_info *ci,
                          const qf__amqp_tls_t *t, int timeout_s,
                          const char *where, qf_error_t *err);
 
+/* The properties kept with a received message (NULL when none). */
+const amqp_basic_properties_t *qf__amqp_message_props(
+    const qf_amqp_message_t *m);
+
 #endif

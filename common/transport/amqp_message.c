@@ -33,8 +33,65 @@ static int copy_headers(const amqp_basic_properties_t *p,
   return QF_OK;
 }
 
+/* Every property of a received message, deep-copied into a pool of its
+ * own: what re-publishing it (a dead letter, a replay) must keep. */
+struct qf__amqp_props {
+  amqp_pool_t pool;
+  amqp_basic_properties_t p;
+};
+
+static int dup_bytes(amqp_pool_t *pool, amqp_bytes_t *b) {
+  if (b->len == 0) return QF_OK;
+  amqp_bytes_t d;
+  amqp_pool_alloc_bytes(pool, b->len, &d);
+  if (d.bytes == NULL) return QF_ENOMEM;
+  memcpy(d.bytes, b->bytes, b->len);
+  *b = d;
+  return QF_OK;
+}
+
+static int keep_props(const amqp_basic_properties_t *p,
+                      qf_amqp_message_t *out) {
+  struct qf__amqp_props *k = calloc(1, sizeof *k);
+  if (k == NULL) return QF_ENOMEM;
+  init_amqp_pool(&k->pool, 4096);
+  k->p = *p;
+  out->props = k; /* freed by qf_amqp_message_fini, even when half done */
+  struct {
+    amqp_bytes_t *b;
+    amqp_flags_t flag;
+  } fields[] = {{&k->p.content_type, AMQP_BASIC_CONTENT_TYPE_FLAG},
+                {&k->p.content_encoding, AMQP_BASIC_CONTENT_ENCODING_FLAG},
+                {&k->p.correlation_id, AMQP_BASIC_CORRELATION_ID_FLAG},
+                {&k->p.reply_to, AMQP_BASIC_REPLY_TO_FLAG},
+                {&k->p.expiration, AMQP_BASIC_EXPIRATION_FLAG},
+                {&k->p.message_id, AMQP_BASIC_MESSAGE_ID_FLAG},
+                {&k->p.type, AMQP_BASIC_TYPE_FLAG},
+                {&k->p.user_id, AMQP_BASIC_USER_ID_FLAG},
+                {&k->p.app_id, AMQP_BASIC_APP_ID_FLAG},
+                {&k->p.cluster_id, AMQP_BASIC_CLUSTER_ID_FLAG}};
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    if (!(p->_flags & fields[i].flag))
+      *fields[i].b = amqp_empty_bytes;
+    else if (dup_bytes(&k->pool, fields[i].b) < 0)
+      return QF_ENOMEM;
+  }
+  if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG)) k->p.headers = amqp_empty_table;
+  if ((p->_flags & AMQP_BASIC_HEADERS_FLAG) &&
+      amqp_table_clone(&p->headers, &k->p.headers, &k->pool) != AMQP_STATUS_OK)
+    return QF_ENOMEM;
+  return QF_OK;
+}
+
+const amqp_basic_properties_t *qf__amqp_message_props(
+    const qf_amqp_message_t *m) {
+  const struct qf__amqp_props *k = m->props;
+  return k ? &k->p : NULL;
+}
+
 int qf__amqp_copy_message(const amqp_message_t *msg, qf_amqp_message_t *out) {
   const amqp_basic_properties_t *p = &msg->properties;
+  if (keep_props(p, out) < 0) return QF_ENOMEM;
   out->body = qf__amqp_bytes_dup(msg->body);
   out->body_len = msg->body.len;
   if (out->body == NULL) return QF_ENOMEM;
@@ -64,6 +121,11 @@ void qf_amqp_message_fini(qf_amqp_message_t *m) {
     free((char *)m->headers[i].value);
   }
   free(m->headers);
+  struct qf__amqp_props *k = m->props;
+  if (k) {
+    empty_amqp_pool(&k->pool);
+    free(k);
+  }
   memset(m, 0, sizeof *m);
 }
 

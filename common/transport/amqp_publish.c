@@ -1,5 +1,6 @@
 /* amqp_publish.c: publishing, with mandatory routing and, on a
  * confirm-mode connection, waiting for the broker's basic.ack. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -89,23 +90,18 @@ static int wait_confirm(qf_amqp_t *c, uint64_t tag, int timeout_ms,
   }
 }
 
-int qf_amqp_publish(qf_amqp_t *c, const char *exchange, const char *routing_key,
-                    const qf_amqp_msg_t *m, int timeout_ms, qf_error_t *err) {
+/* basic.publish (mandatory) and, on a confirm-mode connection, the wait
+ * for the broker's ack. */
+static int send_and_confirm(qf_amqp_t *c, const char *exchange,
+                            const char *routing_key,
+                            const amqp_basic_properties_t *props,
+                            amqp_bytes_t body, int timeout_ms,
+                            qf_error_t *err) {
   if (c->dead)
     return qf_error_set(err, QF_EAMQPCONN, "publish: connection is down");
-  amqp_basic_properties_t props;
-  amqp_table_t headers;
-  amqp_table_entry_t *entries = NULL;
-  if (m->nheaders > 0) {
-    entries = calloc(m->nheaders, sizeof *entries);
-    if (entries == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
-  }
-  fill_props(m, &props, &headers, entries);
-  amqp_bytes_t body = {.len = m->body_len, .bytes = (void *)m->body};
   int st =
       amqp_basic_publish(c->state, CHANNEL, amqp_cstring_bytes(exchange),
-                         amqp_cstring_bytes(routing_key), 1, 0, &props, body);
-  free(entries);
+                         amqp_cstring_bytes(routing_key), 1, 0, props, body);
   if (st != AMQP_STATUS_OK) {
     c->dead = 1;
     return qf_error_set(err, QF_EAMQPCONN, "publish to %s/%s: %s", exchange,
@@ -115,5 +111,80 @@ int qf_amqp_publish(qf_amqp_t *c, const char *exchange, const char *routing_key,
   uint64_t tag = c->next_tag++;
   int rc = wait_confirm(c, tag, timeout_ms, err);
   if (rc < 0) qf_error_prefix(err, "publish to %s/%s", exchange, routing_key);
+  return rc;
+}
+
+int qf_amqp_publish(qf_amqp_t *c, const char *exchange, const char *routing_key,
+                    const qf_amqp_msg_t *m, int timeout_ms, qf_error_t *err) {
+  amqp_basic_properties_t props;
+  amqp_table_t headers;
+  amqp_table_entry_t *entries = NULL;
+  if (m->nheaders > 0) {
+    entries = calloc(m->nheaders, sizeof *entries);
+    if (entries == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
+  }
+  fill_props(m, &props, &headers, entries);
+  amqp_bytes_t body = {.len = m->body_len, .bytes = (void *)m->body};
+  int rc =
+      send_and_confirm(c, exchange, routing_key, &props, body, timeout_ms, err);
+  free(entries);
+  return rc;
+}
+
+/* The entries of headers plus extra (replacing entries of the same key),
+ * into out (caller frees); *n their number. */
+static amqp_table_entry_t *merge_headers(const amqp_table_t *headers,
+                                         const qf_amqp_header_t *extra,
+                                         size_t nextra, int *n) {
+  size_t have = headers->num_entries > 0 ? (size_t)headers->num_entries : 0;
+  amqp_table_entry_t *e = calloc(have + nextra + 1, sizeof *e);
+  if (e == NULL) return NULL;
+  int k = 0;
+  for (size_t i = 0; i < have; i++) {
+    const amqp_table_entry_t *h = &headers->entries[i];
+    int replaced = 0;
+    for (size_t j = 0; j < nextra && !replaced; j++)
+      replaced = h->key.len == strlen(extra[j].key) &&
+                 memcmp(h->key.bytes, extra[j].key, h->key.len) == 0;
+    if (!replaced) e[k++] = *h;
+  }
+  for (size_t j = 0; j < nextra; j++) {
+    e[k].key = amqp_cstring_bytes(extra[j].key);
+    e[k].value.kind = AMQP_FIELD_KIND_UTF8;
+    e[k++].value.value.bytes = amqp_cstring_bytes(extra[j].value);
+  }
+  *n = k;
+  return e;
+}
+
+int qf_amqp_republish(qf_amqp_t *c, const char *exchange,
+                      const char *routing_key, const qf_amqp_message_t *m,
+                      const qf_amqp_header_t *extra, size_t nextra,
+                      int timeout_ms, qf_error_t *err) {
+  const amqp_basic_properties_t *orig = qf__amqp_message_props(m);
+  if (orig == NULL)
+    return qf_error_set(err, QF_EINVAL, "republish: no properties kept");
+  amqp_basic_properties_t props = *orig;
+  char user[256] = "";
+  qf_amqp_header_t more[8];
+  size_t nmore = 0;
+  for (size_t i = 0; i < nextra && nmore < 7; i++)
+    more[nmore++] = extra[i];
+  /* The broker refuses a user_id other than the connection's own login. */
+  if (props._flags & AMQP_BASIC_USER_ID_FLAG) {
+    snprintf(user, sizeof user, "%.*s", (int)props.user_id.len,
+             (const char *)props.user_id.bytes);
+    more[nmore++] = (qf_amqp_header_t){"x-qf-original-user-id", user};
+    props._flags &= ~AMQP_BASIC_USER_ID_FLAG;
+  }
+  int n = 0;
+  amqp_table_entry_t *e = merge_headers(&props.headers, more, nmore, &n);
+  if (e == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
+  props.headers = (amqp_table_t){.num_entries = n, .entries = e};
+  props._flags |= AMQP_BASIC_HEADERS_FLAG;
+  amqp_bytes_t body = {.len = m->body_len, .bytes = m->body};
+  int rc =
+      send_and_confirm(c, exchange, routing_key, &props, body, timeout_ms, err);
+  free(e);
   return rc;
 }

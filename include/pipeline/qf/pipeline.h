@@ -20,6 +20,7 @@
 #include "qf/evidence.h"
 #include "qf/gate.h"
 #include "qf/policy.h"
+#include "qf/policy_source.h"
 #include "qf/request.h"
 #include "qf/uuid.h"
 
@@ -36,6 +37,8 @@ typedef struct qf_run_cfg {
   const qf_tool_registry_t *tools; /* the tools a request may name; NULL:
                                       qf_tools_builtin() */
   const qf_clock_t *clock; /* times the nodes; NULL: the monotonic clock */
+  const qf_policy_source_t *policies; /* the policy in force (a long-running
+                                         worker's); NULL: load policy_path */
 } qf_run_cfg_t;
 
 typedef struct qf_run_state {

@@ -71,6 +71,8 @@ typedef struct qf_amqp_message {
   size_t nheaders;
   uint64_t delivery_tag;
   int redelivered;
+  void *props; /* every property and header as received (opaque, owned):
+                  qf_amqp_republish sends them again */
 } qf_amqp_message_t;
 
 /* Connects, logs in and opens channel 1. On success *out is owned by the
@@ -112,6 +114,17 @@ int qf_amqp_delete_queue(qf_amqp_t *c, const char *name,
 int qf_amqp_publish(qf_amqp_t *c, const char *exchange, const char *routing_key,
                     const qf_amqp_msg_t *msg, int timeout_ms,
                     qf_error_t *err) QF_MUSTCHECK;
+
+/* Publishes a received message again, whole: its body and every property
+ * and header as it arrived (content_encoding, type, app_id, timestamp,
+ * priority, expiration, headers of any type), plus extra string headers
+ * (added, or replacing one of the same name). user_id, which the broker
+ * checks against the connection's login, moves to the header
+ * x-qf-original-user-id. Confirmed like qf_amqp_publish. */
+int qf_amqp_republish(qf_amqp_t *c, const char *exchange,
+                      const char *routing_key, const qf_amqp_message_t *m,
+                      const qf_amqp_header_t *extra, size_t nextra,
+                      int timeout_ms, qf_error_t *err) QF_MUSTCHECK;
 
 /* basic.get, polling until a message arrives or timeout_ms passes
  * (QF_ETIMEDOUT). With no_ack zero the message must be acked. */
