@@ -61,7 +61,9 @@ qf__settled_t qf__job_dead_letter(job_t *j, const char *why);
 /* Settles a delivery whose processing failed with rc, by rc's class
  * (qf_err_class): bad input is dead-lettered; infrastructure trouble
  * restores the database connection, then requeues; anything else is
- * requeued. The one place that turns an error into a settlement. */
+ * requeued. A run canceled by a graceful stop is handed on (re-published
+ * whole, then acked) so that drains never spend delivery attempts. The
+ * one place that turns an error into a settlement. */
 qf__settled_t qf__job_fail(job_t *j, int rc, const char *what);
 
 /* Re-publishes a finished run's stored messages and acks. */

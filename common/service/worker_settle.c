@@ -156,7 +156,30 @@ static qf__settled_t infra_failure(job_t *j, int rc, const char *what) {
   return qf__job_settle(j, 0, 1);
 }
 
+/* A run cut off by a graceful stop is handed on: the request goes back to
+ * the queue as a new message, whole (its checkpoint is in PostgreSQL, so
+ * the next worker resumes it), and this delivery is acked. A drain is not
+ * a failure: it must not spend one of the queue's delivery attempts, or a
+ * few rolling restarts would dead-letter a valid run. */
+static qf__settled_t hand_on(job_t *j) {
+  qf__worker_t *w = j->w;
+  qf_error_t err;
+  qf_amqp_header_t h[] = {{"x-qf-handed-on-by", w->cfg->worker_id}};
+  const char *key = j->m->routing_key ? j->m->routing_key : "run";
+  if (w->pub == NULL ||
+      qf_amqp_republish(w->pub, w->topo.requests, key, j->m, h, 1,
+                        w->cfg->publish_timeout_ms, &err) < 0) {
+    qf_log_warn(&j->log, "delivery.hand_on_failed", "%s; requeueing",
+                w->pub ? err.message : "no publisher connection");
+    return qf__job_settle(j, 0, 1);
+  }
+  qf_log_info(&j->log, "delivery.handed_on",
+              "stopping: the run goes on from its checkpoint elsewhere");
+  return qf__job_settle(j, 1, 0);
+}
+
 qf__settled_t qf__job_fail(job_t *j, int rc, const char *what) {
+  if (rc == QF_ECANCELED && *j->w->signals) return hand_on(j);
   switch (qf_err_class(rc)) {
     case QF_ERRC_INPUT: /* the request cannot be run: never retried */
       return qf__job_dead_letter(j, what);
