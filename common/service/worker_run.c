@@ -7,18 +7,33 @@
 #include "qf/tools.h"
 #include "worker_internal.h"
 
+/* Checkpoint attempts after the first, each after the database is back. */
+#define CHECKPOINT_TRIES 3
+
 int qf__job_on_node(const qf_run_state_t *s, const char *node, long long ms,
                     void *ctx, qf_error_t *errp) {
   job_t *j = ctx;
   qf_error_t local, *e = errp ? errp : &local;
   cJSON *cp = NULL;
-  int rc = qf_pipeline_checkpoint(s, &cp, e);
-  if (rc == QF_OK)
-    rc = qf_store_checkpoint(j->w->store, s->run_id, node, cp, ms, e);
-  cJSON_Delete(cp);
   qf_log_ctx_t lc = j->log;
   lc.node = node;
   qf_log_field_t f[] = {QF_LOG_INT("duration_ms", ms)};
+  int rc = qf_pipeline_checkpoint(s, &cp, e);
+  if (rc == QF_OK)
+    rc = qf_store_checkpoint(j->w->store, s->run_id, node, cp, ms, e);
+  /* The work since the last checkpoint (a whole tool run, after execute)
+   * is lost if this one fails: a database blip is waited out here, the
+   * connection restored, and the checkpoint tried again, rather than the
+   * delivery requeued and the tool run again. */
+  for (int i = 1; rc < 0 && qf_err_retryable(rc) && i <= CHECKPOINT_TRIES;
+       i++) {
+    qf_log_emit(QF_LOG_WARN, &lc, "db.checkpoint_retry", f, 1,
+                "%s; reconnecting (try %d of %d)", e->message, i,
+                CHECKPOINT_TRIES);
+    if (qf__worker_restore_db(j->w) < 0) break; /* stopping */
+    rc = qf_store_checkpoint(j->w->store, s->run_id, node, cp, ms, e);
+  }
+  cJSON_Delete(cp);
   if (rc < 0)
     qf_log_emit(QF_LOG_WARN, &lc, "node.checkpoint_failed", f, 1, "%s",
                 e->message);
