@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -485,4 +486,47 @@ Test(exec, the_descriptor_wakes_poll_on_output_and_exit) {
   cr_expect_lt(mono_ms() - t0, 2000);
   cr_expect(r.exited && r.exit_code == 0);
   qf_exec_free(x);
+}
+
+/* Whether pid is gone (or only a zombie left for its new parent). */
+static int dead(pid_t pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return 1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *close = strrchr(buf, ')');
+  return close && close[1] == ' ' && (close[2] == 'Z' || close[2] == 'X');
+}
+
+Test(exec, the_child_dies_with_the_process_that_started_it) {
+  char pidfile[256];
+  snprintf(pidfile, sizeof pidfile, "%s/child.pid", dir);
+  char script[512];
+  snprintf(script, sizeof script, "echo $$ > %s; exec sleep 30", pidfile);
+  pid_t worker = fork();
+  cr_assert(worker >= 0);
+  if (worker == 0) { /* a worker that starts a tool, then is killed */
+    const char *const argv[] = {"/bin/sh", "-c", script, NULL};
+    qf_exec_opts_t o = opts(argv);
+    o.timeout_ms = 60000;
+    qf_exec_t *x = NULL;
+    if (qf_exec_start(&o, &x, NULL) < 0) _exit(1);
+    for (int i = 0; i < 500 && file_size(pidfile) <= 0; i++)
+      usleep(10000);
+    raise(SIGKILL);
+  }
+  int st;
+  cr_assert_eq(waitpid(worker, &st, 0), worker);
+  char buf[64];
+  qf_test_slurp(pidfile, buf, sizeof buf);
+  pid_t tool = (pid_t)atoi(buf);
+  cr_assert_gt(tool, 1, "the tool never started");
+  int gone = 0;
+  for (int i = 0; i < 300 && !(gone = dead(tool)); i++)
+    usleep(10000);
+  if (!gone) kill(tool, SIGKILL);
+  cr_expect(gone, "the tool outlived its worker");
 }

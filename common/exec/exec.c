@@ -102,8 +102,13 @@ static void close_from(int low) {
 
 /* Returns the errno that made the child fail; *report is where the pipe
  * to the parent ended up. */
-static int child_setup(const qf_exec_opts_t *o, int out_w, int err_w,
-                       int *report) {
+static int child_setup(const qf_exec_opts_t *o, pid_t parent, int out_w,
+                       int err_w, int *report) {
+  /* The tool dies with its worker: a worker killed (kill -9, OOM) must not
+   * leave it running beside the run's next attempt. If the worker died
+   * before this line, the parent is already someone else. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) return errno;
+  if (getppid() != parent) return ECHILD;
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
@@ -130,9 +135,9 @@ static int child_setup(const qf_exec_opts_t *o, int out_w, int err_w,
   return child_execve(o->argv, o->env);
 }
 
-static void child_main(const qf_exec_opts_t *o, int out_w, int err_w,
-                       int report) {
-  int e = child_setup(o, out_w, err_w, &report);
+static void child_main(const qf_exec_opts_t *o, pid_t parent, int out_w,
+                       int err_w, int report) {
+  int e = child_setup(o, parent, out_w, err_w, &report);
   ssize_t w = write(report, &e, sizeof e);
   (void)w;
   _exit(127);
@@ -221,12 +226,13 @@ static int spawn(qf_exec_t *x, const qf_exec_opts_t *o, qf_error_t *err) {
   /* Orphaned grandchildren come back to us, so that we can reap them. */
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   x->start_ms = qf_clock_now_ms();
+  pid_t self = getpid();
   x->pid = fork();
   if (x->pid < 0) {
     rc = qf_error_set(err, QF_ECHILD, "exec: fork: %s", strerror(errno));
     goto out;
   }
-  if (x->pid == 0) child_main(o, outp[1], errp[1], rep[1]);
+  if (x->pid == 0) child_main(o, self, outp[1], errp[1], rep[1]);
   /* Also from here, so the group exists before we ever signal it. */
   setpgid(x->pid, x->pid);
   x->out.pipe = outp[0], x->err.pipe = errp[0], x->errpipe = rep[0];
