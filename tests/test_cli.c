@@ -1,5 +1,6 @@
 /* The qf program's command-line contract: version, help, usage errors. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "qf/version.h"
@@ -92,5 +93,28 @@ Test(cli, unreachable_database_exits_3_without_leaking_the_password) {
   cr_expect_eq(p.status, 3, "stderr: %s", p.err.data);
   cr_expect_null(strstr(p.err.data, "hunter2"));
   cr_expect_not_null(strstr(p.err.data, "cannot connect"));
+  qf_test_proc_fini(&p);
+}
+
+/* qf worker checks its policy once, at start, fail closed: an invalid one
+ * exits 65 naming the key before anything connects; a bad prefix is 64. */
+Test(cli, worker_refuses_an_invalid_policy_or_prefix_at_start) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/bad.yaml", qf_test_tmpdir());
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs("version: \"x\"\ncost_governance: {timeout_s: -1}\n", f);
+  fclose(f);
+  const char *env[] = {"QF_DATABASE_URL=postgresql://x@127.0.0.1:1/x", NULL};
+  qf_test_proc_t p;
+  qf_test_run((const char *[]){QF_TEST_BIN, "worker", "--policy", path, NULL},
+              env, 30, &p);
+  cr_expect_eq(p.status, 65, "%s", p.err.data);
+  cr_expect(strstr(p.err.data, "timeout_s") != NULL, "%s", p.err.data);
+  qf_test_proc_fini(&p);
+  qf_test_run((const char *[]){QF_TEST_BIN, "worker", "--prefix", "", NULL},
+              env, 30, &p);
+  cr_expect_eq(p.status, 64, "%s", p.err.data);
+  cr_expect(strstr(p.err.data, "invalid --prefix") != NULL, "%s", p.err.data);
   qf_test_proc_fini(&p);
 }

@@ -10,7 +10,6 @@
 
 #include "cli.h"
 #include "qf/log.h"
-#include "qf/policy.h"
 #include "qf/worker.h"
 
 static const char usage[] =
@@ -91,17 +90,6 @@ static int parse(int argc, char **argv, qf_worker_cfg_t *c) {
   return 0;
 }
 
-/* Fail closed at start: a worker that cannot load its policy would only
- * requeue every request. */
-static int check_policy(const char *path) {
-  qf_policy_t *p = NULL;
-  qf_error_t err;
-  if (qf_policy_load(path, &p, &err) < 0)
-    return qf_cli_fail("worker", QF_EXIT_DATAERR, "%s", err.message);
-  qf_policy_free(p);
-  return 0;
-}
-
 static int run(int argc, char **argv) {
   qf_worker_cfg_t c = {0};
   char id[HOST_NAME_MAX + 32], host[HOST_NAME_MAX + 1] = "localhost";
@@ -111,14 +99,17 @@ static int run(int argc, char **argv) {
   if (c.database_url == NULL)
     return qf_cli_usage_error(&qf_cmd_worker, "QF_DATABASE_URL is not set");
   c.policy_path = qf_cli_policy_path(c.policy_path);
-  if ((code = check_policy(c.policy_path)) != 0) return code;
   gethostname(host, sizeof host - 1);
   snprintf(id, sizeof id, "%s:%ld", host, (long)getpid());
   c.worker_id = id;
   volatile sig_atomic_t *signals = qf_cli_catch_signals();
   qf_log_set_program("qf-worker");
-  if (qf_worker_run(&c, signals) < 0)
-    return qf_cli_usage_error(&qf_cmd_worker, "invalid --prefix '%s'",
-                              c.prefix);
+  qf_error_t err;
+  int rc = qf_worker_run(&c, signals, &err);
+  if (rc == QF_EINVAL) /* the prefix */
+    return qf_cli_usage_error(&qf_cmd_worker, "%s", err.message);
+  /* The policy, which the worker loads once, fail closed. */
+  if (rc < 0)
+    return qf_cli_fail("worker", qf_cli_exit_for_file(rc), "%s", err.message);
   return QF_EXIT_PASS;
 }

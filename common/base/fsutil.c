@@ -56,6 +56,18 @@ int qf_fs_open_regular(const char *path, unsigned long long max, int nofollow,
   return QF_OK;
 }
 
+FILE *qf_fs_fopen_regular(const char *path, unsigned long long max,
+                          int nofollow, qf_error_t *err) {
+  int fd = -1;
+  if (qf_fs_open_regular(path, max, nofollow, &fd, NULL, err) < 0) return NULL;
+  FILE *f = fdopen(fd, "rb");
+  if (f == NULL) {
+    sys_error(err, path);
+    close(fd);
+  }
+  return f;
+}
+
 int qf_fs_read(const char *path, size_t max, char **out, size_t *len,
                qf_error_t *err) {
   char *buf = NULL;

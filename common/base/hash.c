@@ -2,11 +2,9 @@
 
 #include "qf/fsutil.h"
 
-#include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 static void to_hex(const unsigned char *md, unsigned n, char *out) {
   static const char digits[] = "0123456789abcdef";
@@ -33,14 +31,10 @@ int qf_sha256_file(const char *path, char out[QF_SHA256_HEX_LEN + 1],
   unsigned len = 0;
   EVP_MD_CTX *ctx = NULL;
   /* Never blocks on a FIFO or device left where a file was expected. */
-  int fd = -1;
-  FILE *f = NULL;
-  rc = qf_fs_open_regular(path, ~0ULL, 0, &fd, NULL, err);
-  if (rc < 0) goto out;
-  if ((f = fdopen(fd, "rb")) == NULL) {
-    close(fd);
-    rc = qf_err_from_errno(errno);
-    qf_error_set(err, rc, "%s: %s", path, strerror(errno));
+  qf_error_t local, *e = err ? err : &local;
+  FILE *f = qf_fs_fopen_regular(path, ~0ULL, 0, e);
+  if (f == NULL) {
+    rc = e->code;
     goto out;
   }
   ctx = EVP_MD_CTX_new();

@@ -43,16 +43,18 @@ static void log_start(const qf_worker_cfg_t *cfg) {
               cfg->worker_id);
 }
 
-int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals) {
+int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals,
+                  qf_error_t *cfg_err) {
   qf__worker_t w = {.cfg = cfg, .signals = signals};
   qf_error_t err;
-  if (qf_topology_init(&w.topo, cfg->prefix) < 0) return QF_EINVAL;
-  /* The policy is loaded once here and reloaded when its file changes; a
-   * broken edit keeps the last good version (qf/policy_source.h). */
-  if (qf_policy_source_open(cfg->policy_path, &w.policies, &err) < 0) {
-    qf_log_error(NULL, "policy.invalid", "%s", err.message);
-    return QF_EVALIDATE;
-  }
+  if (qf_topology_init(&w.topo, cfg->prefix) < 0)
+    return qf_error_set(cfg_err, QF_EINVAL, "invalid --prefix '%s'",
+                        cfg->prefix);
+  /* Fail closed at start; then the policy is reloaded when its file
+   * changes, a broken edit keeping the last good version
+   * (qf/policy_source.h). */
+  int rc = qf_policy_source_open(cfg->policy_path, &w.policies, cfg_err);
+  if (rc < 0) return rc;
   srand((unsigned)(qf_clock_now_ms() ^ (int64_t)getpid()));
   log_start(cfg);
   while (!*signals) {

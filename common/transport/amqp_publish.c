@@ -166,10 +166,10 @@ int qf_amqp_republish(qf_amqp_t *c, const char *exchange,
     return qf_error_set(err, QF_EINVAL, "republish: no properties kept");
   amqp_basic_properties_t props = *orig;
   char user[256] = "";
-  qf_amqp_header_t more[8];
-  size_t nmore = 0;
-  for (size_t i = 0; i < nextra && nmore < 7; i++)
-    more[nmore++] = extra[i];
+  qf_amqp_header_t *more = calloc(nextra + 1, sizeof *more);
+  if (more == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
+  size_t nmore = nextra;
+  if (nextra) memcpy(more, extra, nextra * sizeof *more);
   /* The broker refuses a user_id other than the connection's own login. */
   if (props._flags & AMQP_BASIC_USER_ID_FLAG) {
     snprintf(user, sizeof user, "%.*s", (int)props.user_id.len,
@@ -179,6 +179,7 @@ int qf_amqp_republish(qf_amqp_t *c, const char *exchange,
   }
   int n = 0;
   amqp_table_entry_t *e = merge_headers(&props.headers, more, nmore, &n);
+  free(more); /* e points at the strings, not at this array */
   if (e == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
   props.headers = (amqp_table_t){.num_entries = n, .entries = e};
   props._flags |= AMQP_BASIC_HEADERS_FLAG;

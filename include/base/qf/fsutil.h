@@ -4,6 +4,7 @@
 #define QF_FSUTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "qf/err.h"
 
@@ -17,6 +18,10 @@
 int qf_fs_open_regular(const char *path, unsigned long long max, int nofollow,
                        int *fd, unsigned long long *size,
                        qf_error_t *err) QF_MUSTCHECK;
+
+/* The same as a stream ("rb"; caller fcloses), or NULL with err set. */
+FILE *qf_fs_fopen_regular(const char *path, unsigned long long max,
+                          int nofollow, qf_error_t *err);
 
 /* Reads a whole regular file of at most max bytes into *out (malloc'ed,
  * NUL-terminated; *len without the NUL). QF_ETOOBIG past max, QF_ENOENT,

@@ -48,10 +48,11 @@ typedef struct qf_worker_cfg {
 /* Runs until *signals becomes nonzero (the caller's signal handler counts
  * signals): then stops consuming, lets the current run finish within
  * shutdown_grace_s, closes and returns QF_OK. A second signal abandons the
- * current run (its delivery is requeued for another worker) at once.
- * Returns a negative code only for a configuration that cannot work (an
- * invalid name), never for a broker or database outage. */
-int qf_worker_run(const qf_worker_cfg_t *cfg,
-                  volatile sig_atomic_t *signals) QF_MUSTCHECK;
+ * current run (it is handed on to another worker) at once. Returns a
+ * negative code, with err saying why, only for a configuration that cannot
+ * work (an invalid prefix: QF_EINVAL; a policy that does not load, checked
+ * once here: its code), never for a broker or database outage. */
+int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals,
+                  qf_error_t *err) QF_MUSTCHECK;
 
 #endif
