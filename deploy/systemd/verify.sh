@@ -131,12 +131,18 @@ for unit, cmd in (("qf-worker@.service", "worker"), ("qf-approver.service", "app
     print(f"{unit}: TimeoutStopSec={stop}s, QF_SHUTDOWN_GRACE_S={grace}, "
           f"KillMode={last('KillMode')}, Restart={last('Restart')}")
 
-# Every variable the programs read is documented in qf.env.example.
+# Every variable the programs read is documented in qf.env.example. Names
+# of status codes (the X-macro list of include/base/qf/err.h, QF_ERRC_*) and
+# exit codes (QF_EXIT_*) are not variables.
 text = example.read_text()
+codes = {"QF_" + c for c in re.findall(
+    r"^\s*X\((E[A-Z0-9_]+),", (repo / "include/base/qf/err.h").read_text(), re.M)}
+if "QF_EINVAL" not in codes:
+    problems.append("include/base/qf/err.h: cannot read the status codes")
 for src in ("worker/cmd_worker.c", "worker/cmd_approver.c"):
     names = set(re.findall(r"\bQF_[A-Z0-9_]+\b", (repo / src).read_text()))
-    for n in sorted(names - {"QF_EXIT_PASS", "QF_EXIT_USAGE", "QF_EXIT_DATAERR"}):
-        if n.startswith("QF_EXIT_"):
+    for n in sorted(names - codes):
+        if n.startswith(("QF_EXIT_", "QF_ERRC_")):
             continue
         if n + "=" not in text:
             problems.append(f"qf.env.example: {n} (read by {src}) is not documented")
