@@ -216,3 +216,14 @@ void qf_test_sleep_ms(long ms) {
   while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
   }
 }
+
+int qf_test_pid_runs(long pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return 0;
+  int ok = fgets(buf, sizeof buf, f) != NULL;
+  fclose(f);
+  const char *p = ok ? strrchr(buf, ')') : NULL;
+  return p && p[2] != 'Z' && p[2] != 'X';
+}

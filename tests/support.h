@@ -57,4 +57,7 @@ char *qf_test_read_all(const char *path);
 /* Sleeps ms milliseconds (through EINTR). */
 void qf_test_sleep_ms(long ms);
 
+/* Whether process pid runs (a zombie, or no such process, does not). */
+int qf_test_pid_runs(long pid);
+
 #endif

@@ -12,96 +12,20 @@
 #include <unistd.h>
 
 #include "qf/store.h"
+#include "store_support.h"
 #include "support.h"
 
 #define RUN_ID "6f1c2f1e-0000-5000-8000-00000000000a"
 
-static char url[512];  /* the test database, as the superuser */
-static char wurl[600]; /* the same, as the worker login role */
-static char role[64];
-
-static qf_db_t *connect_as(const char *u) {
-  qf_db_t *db = NULL;
-  qf_error_t err;
-  cr_assert_eq(qf_db_connect(u, "qf-test", &db, &err), 0, "%s", err.message);
-  return db;
-}
-
-/* Runs sql with at most one parameter and returns the first value of the
- * first row (static buffer; "" for no row, "NULL" for SQL NULL), or the QF
- * code's name when it fails. */
-static const char *query1(qf_db_t *db, const char *sql, const char *param) {
-  static char out[4096];
-  PGresult *res = NULL;
-  qf_error_t err;
-  const char *p[] = {param};
-  int rc = qf_db_exec(db, sql, param ? 1 : 0, param ? p : NULL, &res, &err);
-  if (rc < 0) {
-    snprintf(out, sizeof out, "%s", qf_err_name(rc));
-    return out;
-  }
-  if (PQntuples(res) == 0 || PQnfields(res) == 0)
-    out[0] = '\0';
-  else
-    snprintf(out, sizeof out, "%s",
-             PQgetisnull(res, 0, 0) ? "NULL" : PQgetvalue(res, 0, 0));
-  PQclear(res);
-  return out;
-}
-
-/* query1 on a fresh superuser connection to the test database. */
-static const char *admin1(const char *sql, const char *param) {
-  static char out[4096];
-  qf_db_t *db = connect_as(url);
-  snprintf(out, sizeof out, "%s", query1(db, sql, param));
-  qf_db_free(db);
-  return out;
-}
-
 static void setup(void) {
-  qf_test_db_create("qf_store", url, sizeof url);
-  char env_url[600];
-  snprintf(env_url, sizeof env_url, "QF_DATABASE_URL=%s", url);
-  const char *const env[] = {env_url, NULL};
-  const char *argv[] = {QF_TEST_BIN, "migrate", "--dir",
-                        QF_SOURCE_DIR "/migrations", NULL};
-  qf_test_proc_t p;
-  qf_test_run(argv, env, 120, &p);
-  cr_assert_eq(p.status, 0, "qf migrate: %s", p.err.data);
-  qf_test_proc_fini(&p);
-
-  /* Roles are cluster-wide: one per test process. */
-  snprintf(role, sizeof role, "qf_t_st%ld", (long)getpid());
-  char sql[256];
-  snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", role);
-  cr_assert_str_eq(admin1(sql, NULL), "");
-  snprintf(sql, sizeof sql,
-           "CREATE ROLE %s LOGIN PASSWORD 'pw-%s' IN ROLE qf_worker", role,
-           role);
-  cr_assert_str_eq(admin1(sql, NULL), "");
-  char pw[80];
-  snprintf(pw, sizeof pw, "pw-%s", role);
-  qf_test_db_url_as(url, role, pw, wurl, sizeof wurl);
+  qf_st_setup("qf_store");
 }
 
 static void teardown(void) {
-  qf_test_db_drop(url);
-  qf_db_t *db = connect_as(qf_test_require_env("QF_DATABASE_URL"));
-  char sql[128];
-  snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", role);
-  (void)query1(db, sql, NULL);
-  qf_db_free(db);
+  qf_st_teardown();
 }
 
 TestSuite(store, .init = setup, .fini = teardown, .timeout = 120);
-
-static qf_store_t *open_store(void) {
-  qf_store_t *st = NULL;
-  qf_error_t err;
-  cr_assert_eq(qf_store_open(wurl, "qf-store-test", &st, &err), 0, "%s",
-               err.message);
-  return st;
-}
 
 static qf_claim_t claim_of(const char *worker) {
   return (qf_claim_t){.run_id = RUN_ID,
@@ -170,13 +94,13 @@ static int finish(qf_store_t *st, const char *decision, cJSON **msg,
                   qf_error_t *err) {
   fin_t x;
   finish_init(&x, decision);
-  int rc = qf_store_finish(st, &x.f, msg, err);
+  int rc = qf_store_finish(st, &x.f, msg, NULL, err);
   finish_fini(&x);
   return rc;
 }
 
 Test(store, claim_creates_the_run_then_finds_it) {
-  qf_store_t *st = open_store();
+  qf_store_t *st = qf_st_open();
   qf_run_row_t row;
   int created = -1;
   claim(st, "host:1", &row, &created);
@@ -198,17 +122,19 @@ Test(store, claim_creates_the_run_then_finds_it) {
   qf_run_row_fini(&row);
 
   qf_db_t *db = qf_store_db(st);
-  cr_expect_str_eq(query1(db,
-                          "SELECT jsonb_typeof(request) || ':' || (request "
-                          "->> 'repo') || ':' || (request -> 'n')::text FROM "
-                          "runs WHERE run_id = $1",
-                          RUN_ID),
-                   "object:acme/app:1", "the request is stored as jsonb");
-  cr_expect_str_eq(query1(db,
-                          "SELECT concat_ws(',', message_id, requested_by, "
-                          "worker, attempts) FROM runs WHERE run_id = $1",
-                          RUN_ID),
-                   "msg-1,ci,host:2,2");
+  cr_expect_str_eq(
+      qf_st_query1(db,
+                   "SELECT jsonb_typeof(request) || ':' || (request "
+                   "->> 'repo') || ':' || (request -> 'n')::text FROM "
+                   "runs WHERE run_id = $1",
+                   RUN_ID),
+      "object:acme/app:1", "the request is stored as jsonb");
+  cr_expect_str_eq(
+      qf_st_query1(db,
+                   "SELECT concat_ws(',', message_id, requested_by, "
+                   "worker, attempts) FROM runs WHERE run_id = $1",
+                   RUN_ID),
+      "msg-1,ci,host:2,2");
 
   /* Optional fields may be NULL. */
   qf_claim_t c = {.run_id = "6f1c2f1e-0000-5000-8000-00000000000b",
@@ -226,19 +152,20 @@ Test(store, claim_creates_the_run_then_finds_it) {
 }
 
 Test(store, checkpoint_is_stored_and_returned_by_the_next_claim) {
-  qf_store_t *st = open_store();
+  qf_store_t *st = qf_st_open();
   qf_run_row_t row;
   int created;
   claim(st, "host:1", &row, &created);
   qf_run_row_fini(&row);
   checkpoint(st, "plan", 12);
   qf_db_t *db = qf_store_db(st);
-  cr_expect_str_eq(query1(db,
-                          "SELECT status || ',' || current_node || ',' || "
-                          "(checkpoint -> 'plan' ->> 'k') FROM runs WHERE "
-                          "run_id = $1",
-                          RUN_ID),
-                   "running,plan,1");
+  cr_expect_str_eq(
+      qf_st_query1(db,
+                   "SELECT status || ',' || current_node || ',' || "
+                   "(checkpoint -> 'plan' ->> 'k') FROM runs WHERE "
+                   "run_id = $1",
+                   RUN_ID),
+      "running,plan,1");
 
   claim(st, "host:2", &row, &created);
   cr_expect_eq(row.status, QF_RUN_RUNNING);
@@ -260,7 +187,7 @@ Test(store, checkpoint_is_stored_and_returned_by_the_next_claim) {
 }
 
 Test(store, finish_pass_decides_the_run_and_freezes_it) {
-  qf_store_t *st = open_store();
+  qf_store_t *st = qf_st_open();
   qf_run_row_t row;
   int created;
   claim(st, "host:1", &row, &created);
@@ -275,26 +202,30 @@ Test(store, finish_pass_decides_the_run_and_freezes_it) {
 
   qf_db_t *db = qf_store_db(st);
   cr_expect_str_eq(
-      query1(db,
-             "SELECT concat_ws(',', status, decision, final, decided_by, "
-             "decided_at IS NOT NULL, approval_id IS NULL, reason, "
-             "evidence_path, policy_version, policy_hash) FROM runs WHERE "
-             "run_id = $1",
-             RUN_ID),
+      qf_st_query1(
+          db,
+          "SELECT concat_ws(',', status, decision, final, decided_by, "
+          "decided_at IS NOT NULL, approval_id IS NULL, reason, "
+          "evidence_path, policy_version, policy_hash) FROM runs WHERE "
+          "run_id = $1",
+          RUN_ID),
       "decided,PASS,t,gate,t,t,because,/var/lib/qf/evidence.json,1,"
       "abc");
-  cr_expect_str_eq(query1(db,
-                          "SELECT evidence -> 'summary' ->> 'tests' FROM runs "
-                          "WHERE run_id = $1",
-                          RUN_ID),
-                   "42", "evidence is queryable jsonb");
-  cr_expect_str_eq(query1(db,
-                          "SELECT (triggered_rules ->> 0) || ',' || "
-                          "(decision_message ->> 'decision') FROM runs WHERE "
-                          "run_id = $1",
-                          RUN_ID),
-                   "tests_must_pass,PASS");
-  cr_expect_str_eq(query1(db, "SELECT count(*) FROM approvals", NULL), "0");
+  cr_expect_str_eq(
+      qf_st_query1(db,
+                   "SELECT evidence -> 'summary' ->> 'tests' FROM runs "
+                   "WHERE run_id = $1",
+                   RUN_ID),
+      "42", "evidence is queryable jsonb");
+  cr_expect_str_eq(
+      qf_st_query1(db,
+                   "SELECT (triggered_rules ->> 0) || ',' || "
+                   "(decision_message ->> 'decision') FROM runs WHERE "
+                   "run_id = $1",
+                   RUN_ID),
+      "tests_must_pass,PASS");
+  cr_expect_str_eq(qf_st_query1(db, "SELECT count(*) FROM approvals", NULL),
+                   "0");
 
   claim(st, "host:2", &row, &created);
   cr_expect_eq(row.status, QF_RUN_DECIDED);
@@ -315,12 +246,12 @@ Test(store, finish_pass_decides_the_run_and_freezes_it) {
   cr_expect_not_null(strstr(err.message, "already decided"), "%s", err.message);
   cJSON_Delete(cp);
   cr_expect_eq(finish(st, "FAIL", NULL, &err), QF_ECONFLICT, "%s", err.message);
-  cr_expect_str_eq(query1(db, "SELECT decision FROM runs", NULL), "PASS");
+  cr_expect_str_eq(qf_st_query1(db, "SELECT decision FROM runs", NULL), "PASS");
   qf_store_close(st);
 }
 
 Test(store, finish_need_hitl_parks_the_run_with_one_pending_approval) {
-  qf_store_t *st = open_store();
+  qf_store_t *st = qf_st_open();
   qf_run_row_t row;
   int created;
   claim(st, "host:1", &row, &created);
@@ -329,7 +260,8 @@ Test(store, finish_need_hitl_parks_the_run_with_one_pending_approval) {
   finish_init(&x, "NEED_HITL");
   qf_error_t err;
   cJSON *msg = NULL;
-  cr_assert_eq(qf_store_finish(st, &x.f, &msg, &err), 0, "%s", err.message);
+  cr_assert_eq(qf_store_finish(st, &x.f, &msg, NULL, &err), 0, "%s",
+               err.message);
   cr_expect(
       cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(x.message, "approval_id")),
       "the caller's message is left alone");
@@ -337,8 +269,9 @@ Test(store, finish_need_hitl_parks_the_run_with_one_pending_approval) {
 
   qf_db_t *db = qf_store_db(st);
   char id[64];
-  snprintf(id, sizeof id, "%s",
-           query1(db, "SELECT id FROM approvals WHERE run_id = $1", RUN_ID));
+  snprintf(
+      id, sizeof id, "%s",
+      qf_st_query1(db, "SELECT id FROM approvals WHERE run_id = $1", RUN_ID));
   cr_assert_eq(strlen(id), 36, "%s", id);
   const cJSON *mid = cJSON_GetObjectItemCaseSensitive(msg, "approval_id");
   cr_assert(cJSON_IsString(mid));
@@ -346,28 +279,30 @@ Test(store, finish_need_hitl_parks_the_run_with_one_pending_approval) {
   cJSON_Delete(msg);
 
   cr_expect_str_eq(
-      query1(db,
-             "SELECT concat_ws(',', status, stage, triggered_rule, "
-             "requested_by, abs(extract(epoch FROM expires_at - now()) - "
-             "3600) < 30) FROM approvals",
-             NULL),
+      qf_st_query1(db,
+                   "SELECT concat_ws(',', status, stage, triggered_rule, "
+                   "requested_by, abs(extract(epoch FROM expires_at - now()) - "
+                   "3600) < 30) FROM approvals",
+                   NULL),
       "pending,after_execute,prod_deploy,ci,t");
   char want[200];
   snprintf(want, sizeof want, "awaiting_approval,NEED_HITL,f,t,gate,%s,%s", id,
            id);
-  cr_expect_str_eq(query1(db,
-                          "SELECT concat_ws(',', status, decision, final, "
-                          "decided_at IS NULL, decided_by, approval_id, "
-                          "decision_message ->> 'approval_id') FROM runs",
-                          NULL),
-                   want);
+  cr_expect_str_eq(
+      qf_st_query1(db,
+                   "SELECT concat_ws(',', status, decision, final, "
+                   "decided_at IS NULL, decided_by, approval_id, "
+                   "decision_message ->> 'approval_id') FROM runs",
+                   NULL),
+      want);
 
   cr_expect_eq(finish(st, "NEED_HITL", NULL, &err), QF_ECONFLICT, "%s",
                err.message);
   cr_expect_eq(finish(st, "PASS", NULL, &err), QF_ECONFLICT, "%s", err.message);
   cr_expect_not_null(strstr(err.message, "already awaiting_approval"), "%s",
                      err.message);
-  cr_expect_str_eq(query1(db, "SELECT count(*) FROM approvals", NULL), "1");
+  cr_expect_str_eq(qf_st_query1(db, "SELECT count(*) FROM approvals", NULL),
+                   "1");
   cJSON *cp = cJSON_CreateObject();
   cr_expect_eq(qf_store_checkpoint(st, RUN_ID, "gate", cp, 1, &err),
                QF_ECONFLICT);
@@ -378,7 +313,7 @@ Test(store, finish_need_hitl_parks_the_run_with_one_pending_approval) {
 /* A status this worker does not know (a newer migration's) is an error on
  * both reads of a run row, never mistaken for a run just received. */
 Test(store, an_unknown_status_fails_both_reads_of_the_run) {
-  qf_store_t *st = open_store();
+  qf_store_t *st = qf_st_open();
   qf_run_row_t row;
   int created;
   claim(st, "host:1", &row, &created);
@@ -393,10 +328,11 @@ Test(store, an_unknown_status_fails_both_reads_of_the_run) {
   cJSON_Delete(msg);
   /* Only the column's CHECK stands in the way of such a row. */
   cr_assert_str_eq(
-      admin1("ALTER TABLE runs DROP CONSTRAINT runs_status_check", NULL), "");
-  cr_assert_str_eq(admin1("ALTER TABLE runs DISABLE TRIGGER runs_guard", NULL),
-                   "");
-  cr_assert_str_eq(admin1("UPDATE runs SET status = 'paused'", NULL), "");
+      qf_st_admin1("ALTER TABLE runs DROP CONSTRAINT runs_status_check", NULL),
+      "");
+  cr_assert_str_eq(
+      qf_st_admin1("ALTER TABLE runs DISABLE TRIGGER runs_guard", NULL), "");
+  cr_assert_str_eq(qf_st_admin1("UPDATE runs SET status = 'paused'", NULL), "");
 
   cr_expect_eq(qf_store_load(st, RUN_ID, &row, &err), QF_EINTERNAL, "%s",
                err.message);
@@ -416,7 +352,7 @@ Test(store, an_unknown_status_fails_both_reads_of_the_run) {
 }
 
 Test(store, run_events_record_each_step_in_order_with_the_worker) {
-  qf_store_t *st = open_store();
+  qf_store_t *st = qf_st_open();
   qf_run_row_t row;
   int created;
   claim(st, "host:7", &row, &created);
@@ -429,33 +365,37 @@ Test(store, run_events_record_each_step_in_order_with_the_worker) {
   /* The actor is the database's word (the session user); the worker's name
    * for itself follows as its claim. */
   char me[128], want[1024];
-  snprintf(me, sizeof me, "%s", query1(db, "SELECT session_user", NULL));
+  snprintf(me, sizeof me, "%s", qf_st_query1(db, "SELECT session_user", NULL));
   snprintf(want, sizeof want,
            "claimed/%s (host:7),node.normalize/%s (host:7),node.plan/%s "
            "(host:7),parked/%s (host:7)",
            me, me, me, me);
-  cr_expect_str_eq(query1(db,
-                          "SELECT string_agg(event || '/' || actor, ',' ORDER "
-                          "BY id) FROM run_events WHERE run_id = $1",
-                          RUN_ID),
-                   want);
-  cr_expect_str_eq(query1(db,
-                          "SELECT string_agg(coalesce(data ->> 'attempt', "
-                          "data ->> 'duration_ms', data ->> 'decision'), ',' "
-                          "ORDER BY id) FROM run_events",
-                          NULL),
-                   "1,5,250,NEED_HITL");
-  cr_expect_str_eq(query1(db,
-                          "SELECT (e.data ->> 'approval_id') = a.id::text "
-                          "FROM run_events e, approvals a WHERE e.event = "
-                          "'parked'",
-                          NULL),
-                   "t");
-  cr_expect_str_eq(query1(db,
-                          "SELECT data ->> 'worker' FROM run_events WHERE "
-                          "event = 'claimed'",
-                          NULL),
-                   "host:7");
+  cr_expect_str_eq(
+      qf_st_query1(db,
+                   "SELECT string_agg(event || '/' || actor, ',' ORDER "
+                   "BY id) FROM run_events WHERE run_id = $1",
+                   RUN_ID),
+      want);
+  cr_expect_str_eq(
+      qf_st_query1(db,
+                   "SELECT string_agg(coalesce(data ->> 'attempt', "
+                   "data ->> 'duration_ms', data ->> 'decision'), ',' "
+                   "ORDER BY id) FROM run_events",
+                   NULL),
+      "1,5,250,NEED_HITL");
+  cr_expect_str_eq(
+      qf_st_query1(db,
+                   "SELECT (e.data ->> 'approval_id') = a.id::text "
+                   "FROM run_events e, approvals a WHERE e.event = "
+                   "'parked'",
+                   NULL),
+      "t");
+  cr_expect_str_eq(
+      qf_st_query1(db,
+                   "SELECT data ->> 'worker' FROM run_events WHERE "
+                   "event = 'claimed'",
+                   NULL),
+      "host:7");
   qf_store_close(st);
 }
 
@@ -464,10 +404,10 @@ Test(store, run_events_record_each_step_in_order_with_the_worker) {
 static void racer(const char *decision) {
   qf_store_t *st = NULL;
   qf_error_t err;
-  if (qf_store_open(wurl, "qf-racer", &st, &err) < 0) _exit(3);
+  if (qf_store_open(qf_st_wurl, "qf-racer", &st, &err) < 0) _exit(3);
   fin_t x;
   finish_init(&x, decision);
-  int rc = qf_store_finish(st, &x.f, NULL, &err);
+  int rc = qf_store_finish(st, &x.f, NULL, NULL, &err);
   finish_fini(&x);
   qf_store_close(st);
   if (rc < 0 && rc != QF_ECONFLICT) fprintf(stderr, "racer: %s\n", err.message);
@@ -476,12 +416,13 @@ static void racer(const char *decision) {
 
 static void wait_for_lock_waiters(qf_db_t *db, const char *want) {
   for (int i = 0; i < 200; i++) {
-    if (strcmp(query1(db,
-                      "SELECT count(*) FROM pg_stat_activity WHERE "
-                      "application_name = 'qf-racer' AND wait_event_type = "
-                      "'Lock'",
-                      NULL),
-               want) == 0)
+    if (strcmp(
+            qf_st_query1(db,
+                         "SELECT count(*) FROM pg_stat_activity WHERE "
+                         "application_name = 'qf-racer' AND wait_event_type = "
+                         "'Lock'",
+                         NULL),
+            want) == 0)
       return;
     struct timespec ts = {0, 50 * 1000 * 1000};
     nanosleep(&ts, NULL);
@@ -492,19 +433,19 @@ static void wait_for_lock_waiters(qf_db_t *db, const char *want) {
 Test(store, racing_finishes_commit_exactly_once) {
   static const char *const decisions[] = {"NEED_HITL", "PASS", "NEED_HITL"};
   enum { N = 3 };
-  qf_store_t *st = open_store();
+  qf_store_t *st = qf_st_open();
   qf_run_row_t row;
   int created;
   claim(st, "host:1", &row, &created);
   qf_run_row_fini(&row);
   /* The starting gate: a transaction holding the run's row lock, so every
    * racer is inside its own transaction, blocked, before any can commit. */
-  qf_db_t *gate = connect_as(url);
-  cr_assert_str_eq(query1(gate, "BEGIN", NULL), "");
-  cr_assert_str_eq(query1(gate,
-                          "SELECT status FROM runs WHERE run_id = $1 FOR "
-                          "UPDATE",
-                          RUN_ID),
+  qf_db_t *gate = qf_st_connect_as(qf_st_url);
+  cr_assert_str_eq(qf_st_query1(gate, "BEGIN", NULL), "");
+  cr_assert_str_eq(qf_st_query1(gate,
+                                "SELECT status FROM runs WHERE run_id = $1 FOR "
+                                "UPDATE",
+                                RUN_ID),
                    "received");
   pid_t pids[N];
   for (int i = 0; i < N; i++) {
@@ -512,9 +453,9 @@ Test(store, racing_finishes_commit_exactly_once) {
     cr_assert_geq(pids[i], 0);
     if (pids[i] == 0) racer(decisions[i]);
   }
-  qf_db_t *db = connect_as(url);
+  qf_db_t *db = qf_st_connect_as(qf_st_url);
   wait_for_lock_waiters(db, "3");
-  cr_assert_str_eq(query1(gate, "COMMIT", NULL), "");
+  cr_assert_str_eq(qf_st_query1(gate, "COMMIT", NULL), "");
   int winners = 0, losers = 0, winner = -1;
   for (int i = 0; i < N; i++) {
     int status;
@@ -526,20 +467,21 @@ Test(store, racing_finishes_commit_exactly_once) {
   cr_assert_eq(winners, 1);
   cr_expect_eq(losers, N - 1, "the others see QF_ECONFLICT");
   int hitl = strcmp(decisions[winner], "NEED_HITL") == 0;
-  cr_expect_str_eq(query1(db, "SELECT count(*) FROM approvals", NULL),
+  cr_expect_str_eq(qf_st_query1(db, "SELECT count(*) FROM approvals", NULL),
                    hitl ? "1" : "0", "no orphan approval from a loser");
-  cr_expect_str_eq(query1(db,
-                          "SELECT count(*) FROM run_events WHERE event IN "
-                          "('decided', 'parked')",
-                          NULL),
-                   "1");
-  cr_expect_str_eq(query1(db, "SELECT decision FROM runs", NULL),
+  cr_expect_str_eq(
+      qf_st_query1(db,
+                   "SELECT count(*) FROM run_events WHERE event IN "
+                   "('decided', 'parked')",
+                   NULL),
+      "1");
+  cr_expect_str_eq(qf_st_query1(db, "SELECT decision FROM runs", NULL),
                    decisions[winner]);
   if (hitl)
-    cr_expect_str_eq(query1(db,
-                            "SELECT r.approval_id = a.id FROM runs r, "
-                            "approvals a",
-                            NULL),
+    cr_expect_str_eq(qf_st_query1(db,
+                                  "SELECT r.approval_id = a.id FROM runs r, "
+                                  "approvals a",
+                                  NULL),
                      "t");
   qf_db_free(db);
   qf_db_free(gate);
@@ -552,11 +494,11 @@ static void terminate(qf_store_t *st) {
   char pid[32];
   snprintf(pid, sizeof pid, "%d", PQbackendPID(qf_db_conn(qf_store_db(st))));
   cr_assert_str_eq(
-      admin1("SELECT pg_terminate_backend($1::integer, 5000)", pid), "t");
+      qf_st_admin1("SELECT pg_terminate_backend($1::integer, 5000)", pid), "t");
 }
 
 Test(store, lost_connection_is_reported_and_reconnect_restores_service) {
-  qf_store_t *st = open_store();
+  qf_store_t *st = qf_st_open();
   qf_run_row_t row;
   int created;
   qf_error_t err;
@@ -595,7 +537,7 @@ Test(store, lost_connection_is_reported_and_reconnect_restores_service) {
 }
 
 Test(store, oversize_documents_are_refused_before_sending) {
-  qf_store_t *st = open_store();
+  qf_store_t *st = qf_st_open();
   qf_run_row_t row;
   int created;
   qf_error_t err;
@@ -615,18 +557,19 @@ Test(store, oversize_documents_are_refused_before_sending) {
   fin_t x;
   finish_init(&x, "NEED_HITL");
   x.f.evidence = doc;
-  cr_expect_eq(qf_store_finish(st, &x.f, NULL, &err), QF_ETOOBIG, "%s",
+  cr_expect_eq(qf_store_finish(st, &x.f, NULL, NULL, &err), QF_ETOOBIG, "%s",
                err.message);
   finish_fini(&x);
   cJSON_Delete(doc);
 
   qf_db_t *db = qf_store_db(st);
-  cr_expect_str_eq(query1(db,
-                          "SELECT concat_ws(',', status, checkpoint IS NULL, "
-                          "(SELECT count(*) FROM approvals), (SELECT count(*) "
-                          "FROM run_events)) FROM runs",
-                          NULL),
-                   "received,t,0,1", "nothing was stored");
+  cr_expect_str_eq(
+      qf_st_query1(db,
+                   "SELECT concat_ws(',', status, checkpoint IS NULL, "
+                   "(SELECT count(*) FROM approvals), (SELECT count(*) "
+                   "FROM run_events)) FROM runs",
+                   NULL),
+      "received,t,0,1", "nothing was stored");
   /* Just under the limit is fine. */
   cJSON *ok = cJSON_CreateObject();
   cr_assert_not_null(cJSON_AddStringToObject(ok, "s", "small"));
@@ -637,7 +580,7 @@ Test(store, oversize_documents_are_refused_before_sending) {
 }
 
 Test(store, invalid_finishes_are_refused) {
-  qf_store_t *st = open_store();
+  qf_store_t *st = qf_st_open();
   qf_run_row_t row;
   int created;
   qf_error_t err;
@@ -645,19 +588,20 @@ Test(store, invalid_finishes_are_refused) {
   qf_run_row_fini(&row);
   fin_t x;
   finish_init(&x, "MAYBE");
-  cr_expect_eq(qf_store_finish(st, &x.f, NULL, &err), QF_EINVAL);
+  cr_expect_eq(qf_store_finish(st, &x.f, NULL, NULL, &err), QF_EINVAL);
   x.f.decision = "NEED_HITL";
   x.f.expires_after_s = 0;
-  cr_expect_eq(qf_store_finish(st, &x.f, NULL, &err), QF_EINVAL);
+  cr_expect_eq(qf_store_finish(st, &x.f, NULL, NULL, &err), QF_EINVAL);
   x.f.decision = "PASS";
   x.f.decision_message = x.rules; /* an array, not an object */
-  cr_expect_eq(qf_store_finish(st, &x.f, NULL, &err), QF_EINVAL);
+  cr_expect_eq(qf_store_finish(st, &x.f, NULL, NULL, &err), QF_EINVAL);
   x.f.decision_message = x.message;
   x.f.run_id = "6f1c2f1e-0000-5000-8000-0000000000ff";
-  cr_expect_eq(qf_store_finish(st, &x.f, NULL, &err), QF_ENOENT, "%s",
+  cr_expect_eq(qf_store_finish(st, &x.f, NULL, NULL, &err), QF_ENOENT, "%s",
                err.message);
   finish_fini(&x);
-  cr_expect_str_eq(query1(qf_store_db(st), "SELECT status FROM runs", NULL),
-                   "received");
+  cr_expect_str_eq(
+      qf_st_query1(qf_store_db(st), "SELECT status FROM runs", NULL),
+      "received");
   qf_store_close(st);
 }

@@ -43,8 +43,9 @@ static const char usage[] =
     "  (--nl, --tool, --arg, --timeout, --dry-run, --workspace: as qf run)\n"
     "\n"
     "Exit codes: 0 PASS (or published, without --wait), 1 FAIL, 2 still\n"
-    "NEED_HITL when the wait ended, 3 broker unreachable or no answer,\n"
-    "64 usage, 65 invalid request (nothing published).\n";
+    "NEED_HITL when the wait ended, 3 broker unreachable, no answer, or\n"
+    "the run could not finish (FAIL decided_by error), 64 usage, 65 invalid\n"
+    "request (refused before or after it was published).\n";
 
 static int run(int argc, char **argv);
 
@@ -178,6 +179,9 @@ static int exit_for(const cJSON *d) {
   /* Never run: the request itself was refused (invalid, or its message id
    * belongs to another request). */
   if (by && strcmp(by, "refused") == 0) return QF_EXIT_DATAERR;
+  /* Could not finish (decided_by error, always FAIL): the change was not
+   * judged, so CI should see an infrastructure failure it may retry. */
+  if (by && strcmp(by, "error") == 0) return QF_EXIT_INFRA;
   if (v && strcmp(v, "PASS") == 0) return QF_EXIT_PASS;
   if (v && strcmp(v, "FAIL") == 0) return QF_EXIT_FAIL;
   return QF_EXIT_HITL;

@@ -30,6 +30,9 @@ static const char usage[] =
     "QF_ARTIFACTS_ROOT (./artifacts), QF_WORKSPACE_ROOT (.), QF_PREFETCH\n"
     "(1), QF_HEARTBEAT_S (15), QF_SHUTDOWN_GRACE_S (30), QF_DELIVERY_LIMIT\n"
     "(3), QF_PUBLISH_TIMEOUT_S (10), QF_MAX_BACKOFF_S (30),\n"
+    "QF_LEASE_S (30), QF_STUCK_AFTER_S (3600), QF_SWEEP_INTERVAL_S (30),\n"
+    "QF_CGROUP (auto: a cgroup per tool run below our own, where allowed;\n"
+    "off; or a cgroup v2 directory),\n"
     "QF_EVIDENCE_BASE_URL, QF_TOPOLOGY_PREFIX, QF_LOG_LEVEL.\n"
     "\n"
     "Exit codes: 0 stopped by a signal, 64 usage or configuration, 65 the\n"
@@ -50,6 +53,7 @@ static int read_env(qf_worker_cfg_t *c) {
   c->artifacts_root = qf_cli_env("QF_ARTIFACTS_ROOT", "artifacts");
   c->workspace_root = qf_cli_env("QF_WORKSPACE_ROOT", ".");
   c->evidence_base_url = qf_cli_env("QF_EVIDENCE_BASE_URL", NULL);
+  c->cgroup = qf_cli_env("QF_CGROUP", "auto");
   if (c->prefix == NULL) c->prefix = qf_cli_env("QF_TOPOLOGY_PREFIX", "qf");
   int publish_s = 10;
   if (qf_cli_env_int("worker", "QF_PREFETCH", 1, 1, 1000, &c->prefetch) < 0 ||
@@ -62,7 +66,12 @@ static int read_env(qf_worker_cfg_t *c) {
       qf_cli_env_int("worker", "QF_PUBLISH_TIMEOUT_S", 10, 1, 600, &publish_s) <
           0 ||
       qf_cli_env_int("worker", "QF_MAX_BACKOFF_S", 30, 1, 3600,
-                     &c->max_backoff_s) < 0)
+                     &c->max_backoff_s) < 0 ||
+      qf_cli_env_int("worker", "QF_LEASE_S", 30, 3, 3600, &c->lease_s) < 0 ||
+      qf_cli_env_int("worker", "QF_STUCK_AFTER_S", 3600, 1, 30 * 86400,
+                     &c->stuck_after_s) < 0 ||
+      qf_cli_env_int("worker", "QF_SWEEP_INTERVAL_S", 30, 1, 3600,
+                     &c->sweep_interval_s) < 0)
     return -1;
   c->publish_timeout_ms = publish_s * 1000;
   return 0;

@@ -52,17 +52,18 @@ int qf_decision_gate_message(const qf_gate_result_t *r,
   return QF_OK;
 }
 
-int qf_decision_refusal_message(const char *run_id, const char *reason,
-                                const char *correlation_id, cJSON **out,
-                                qf_error_t *err) {
+/* A final FAIL that no gate decided: refused or error. */
+static int end_message(const char *run_id, const char *decided_by,
+                       const char *rule, const char *reason,
+                       const char *correlation_id, cJSON **out,
+                       qf_error_t *err) {
   cJSON *o = cJSON_CreateObject(), *rules = cJSON_CreateArray();
-  int ok = o && rules &&
-           qf_json_append(rules, cJSON_CreateString("request_refused"));
+  int ok = o && rules && qf_json_append(rules, cJSON_CreateString(rule));
   if (!ok) cJSON_Delete(rules);
   ok = ok && qf_json_add(o, "triggered_rules", rules) &&
        qf_json_add(o, "decision", cJSON_CreateString("FAIL")) &&
        qf_json_add(o, "reason", cJSON_CreateString(reason ? reason : "")) &&
-       qf_json_add(o, "decided_by", cJSON_CreateString("refused")) &&
+       qf_json_add(o, "decided_by", cJSON_CreateString(decided_by)) &&
        qf_json_add(o, "policy_version", cJSON_CreateNull()) &&
        qf_json_add(o, "policy_hash", cJSON_CreateNull()) &&
        qf_json_add(o, "run_id", cJSON_CreateString(run_id)) &&
@@ -77,6 +78,20 @@ int qf_decision_refusal_message(const char *run_id, const char *reason,
   }
   *out = o;
   return QF_OK;
+}
+
+int qf_decision_refusal_message(const char *run_id, const char *reason,
+                                const char *correlation_id, cJSON **out,
+                                qf_error_t *err) {
+  return end_message(run_id, "refused", "request_refused", reason,
+                     correlation_id, out, err);
+}
+
+int qf_decision_error_message(const char *run_id, const char *reason,
+                              const char *correlation_id, cJSON **out,
+                              qf_error_t *err) {
+  return end_message(run_id, "error", "run_error", reason, correlation_id, out,
+                     err);
 }
 
 /* ------------------------------------------------------ a human decision */

@@ -102,8 +102,8 @@ static void close_from(int low) {
 
 /* Returns the errno that made the child fail; *report is where the pipe
  * to the parent ended up. */
-static int child_setup(const qf_exec_opts_t *o, pid_t parent, int out_w,
-                       int err_w, int *report) {
+static int child_setup(const qf_exec_opts_t *o, const char *cg, pid_t parent,
+                       int out_w, int err_w, int *report) {
   /* The tool dies with its worker: a worker killed (kill -9, OOM) must not
    * leave it running beside the run's next attempt. If the worker died
    * before this line, the parent is already someone else. */
@@ -116,6 +116,9 @@ static int child_setup(const qf_exec_opts_t *o, pid_t parent, int out_w,
   for (int s = 1; s < NSIG; s++)
     if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
   if (setpgid(0, 0) < 0) return errno;
+  /* Into its own cgroup before it can start anything: every descendant
+   * is then in it. A cgroup refused here leaves the process group. */
+  if (cg[0]) (void)qf__exec_cgroup_join(cg);
   int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (nul < 0 || (*report = lift(*report)) < 0 || (nul = lift(nul)) < 0 ||
       (out_w = lift(out_w)) < 0 || (err_w = lift(err_w)) < 0)
@@ -135,9 +138,9 @@ static int child_setup(const qf_exec_opts_t *o, pid_t parent, int out_w,
   return child_execve(o->argv, o->env);
 }
 
-static void child_main(const qf_exec_opts_t *o, pid_t parent, int out_w,
-                       int err_w, int report) {
-  int e = child_setup(o, parent, out_w, err_w, &report);
+static void child_main(const qf_exec_opts_t *o, const char *cg, pid_t parent,
+                       int out_w, int err_w, int report) {
+  int e = child_setup(o, cg, parent, out_w, err_w, &report);
   ssize_t w = write(report, &e, sizeof e);
   (void)w;
   _exit(127);
@@ -225,6 +228,8 @@ static int spawn(qf_exec_t *x, const qf_exec_opts_t *o, qf_error_t *err) {
   }
   /* Orphaned grandchildren come back to us, so that we can reap them. */
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  if (o->cgroup_parent && o->cgroup_parent[0])
+    (void)qf__exec_cgroup_create(o->cgroup_parent, x->cgroup, sizeof x->cgroup);
   x->start_ms = qf_clock_now_ms();
   pid_t self = getpid();
   x->pid = fork();
@@ -232,7 +237,7 @@ static int spawn(qf_exec_t *x, const qf_exec_opts_t *o, qf_error_t *err) {
     rc = qf_error_set(err, QF_ECHILD, "exec: fork: %s", strerror(errno));
     goto out;
   }
-  if (x->pid == 0) child_main(o, self, outp[1], errp[1], rep[1]);
+  if (x->pid == 0) child_main(o, x->cgroup, self, outp[1], errp[1], rep[1]);
   /* Also from here, so the group exists before we ever signal it. */
   setpgid(x->pid, x->pid);
   x->out.pipe = outp[0], x->err.pipe = errp[0], x->errpipe = rep[0];
@@ -259,6 +264,9 @@ int qf_exec_start(const qf_exec_opts_t *opts, qf_exec_t **out,
       (rc = spawn(x, opts, err)) < 0 || (rc = watch_child(x, err)) < 0)
     goto fail;
   x->deadline_ms = x->start_ms + opts->timeout_ms;
+  if (opts->on_start && !x->res.start_failed)
+    opts->on_start((int)x->pid, x->cgroup[0] ? x->cgroup : NULL,
+                   opts->on_start_ctx);
   *out = x;
   return QF_OK;
 fail:

@@ -48,9 +48,13 @@ void qf__exec_sweep_group(qf_exec_t *x) {
   int st;
   if (!x->leader_reaped || x->group_gone) return;
   kill(-x->pid, SIGKILL);
+  /* The cgroup also holds what left the group (setsid). */
+  if (x->cgroup[0]) qf__exec_cgroup_kill(x->cgroup);
   while (waitpid(-x->pid, &st, WNOHANG) > 0) {
   }
-  if (kill(-x->pid, 0) < 0 && errno == ESRCH) x->group_gone = 1;
+  if (kill(-x->pid, 0) < 0 && errno == ESRCH &&
+      !(x->cgroup[0] && qf__exec_cgroup_populated(x->cgroup)))
+    x->group_gone = 1;
   /* Zombies whose parent left the group (setsid) are out of our reach. */
   else if (qf_clock_now_ms() - x->leader_gone_ms > GROUP_GONE_MAX_MS)
     x->group_gone = 1;
@@ -76,6 +80,7 @@ static void kill_and_reap(qf_exec_t *x) {
 void qf_exec_free(qf_exec_t *x) {
   if (x == NULL) return;
   kill_and_reap(x);
+  if (x->cgroup[0]) (void)qf__exec_cgroup_remove(x->cgroup, 2000);
   qf__exec_close_fd(&x->out.pipe);
   qf__exec_close_fd(&x->err.pipe);
   qf__exec_close_fd(&x->out.log);

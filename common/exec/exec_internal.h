@@ -10,6 +10,9 @@
 
 #include "qf/exec.h"
 
+/* The longest cgroup directory path we make. */
+#define QF__CG_PATH_MAX 1024
+
 typedef struct qf__exec_stream {
   int pipe;                 /* read end, -1 once at EOF */
   int log;                  /* log file */
@@ -26,6 +29,7 @@ struct qf_exec {
   int leader_reaped, leader_status, term_sent, kill_sent, group_gone;
   int done;
   qf_exec_result_t res;
+  char cgroup[QF__CG_PATH_MAX]; /* the tool's own cgroup, "" when none */
 };
 
 /* exec_group.c: closes *fd if open and sets it to -1. */
@@ -38,5 +42,19 @@ void qf__exec_signal_group(qf_exec_t *x, int sig);
 void qf__exec_reap_leader(qf_exec_t *x);
 /* Once the leader is gone: SIGKILLs and reaps what is left of the group. */
 void qf__exec_sweep_group(qf_exec_t *x);
+
+/* exec_cgroup.c (errno-style returns: 0 or an errno): makes a cgroup
+ * below parent (out gets its path, "" on failure); the child joins it
+ * before execve; whether a process is still in it; SIGKILLs everything in
+ * it; removes it (killing again while busy) within wait_ms. */
+int qf__exec_cgroup_create(const char *parent, char *out, size_t n);
+int qf__exec_cgroup_join(const char *cg);
+int qf__exec_cgroup_populated(const char *cg);
+void qf__exec_cgroup_kill(const char *cg);
+int qf__exec_cgroup_remove(const char *cg, int wait_ms);
+/* A dead runner's cgroup: killed and removed (*killed set when something
+ * ran in it); QF codes. */
+int qf__exec_cgroup_kill_leftover(const char *cg, int wait_ms, int *killed,
+                                  qf_error_t *err);
 
 #endif

@@ -119,6 +119,9 @@ int qf_tools_exec(const qf_tool_ctx_t *ctx, const char *const *argv,
       /* A runaway writer fills the disk no faster than the log cap lets
        * its logs grow; files it writes itself stop at 1 GiB. */
       .max_file_bytes = 1ull << 30,
+      .cgroup_parent = ctx->cgroup_parent,
+      .on_start = ctx->on_start,
+      .on_start_ctx = ctx->tick_ctx,
   };
   rc = qf_exec_run(&o, ctx->tick, ctx->tick_ctx, 250, res, err);
   qf_exec_env_free(env);

@@ -18,9 +18,10 @@ static int run_attempts(qf_run_state_t *s, const qf_run_cfg_t *cfg,
   const qf_tool_t *tool = qf_tools_lookup(cfg->tools, s->request->tool_name);
   int rc = qf__run_dir(s, cfg, 2, dir, sizeof dir, err);
   if (rc < 0) return rc;
-  qf_tool_ctx_t ctx = {s->policy, s->run_id,    s->workspace,
-                       dir,       s->timeout_s, s->request->args,
-                       cfg->tick, cfg->tick_ctx};
+  qf_tool_ctx_t ctx = {
+      s->policy,          s->run_id,         s->workspace, dir,
+      s->timeout_s,       s->request->args,  cfg->tick,    cfg->tick_ctx,
+      cfg->on_tool_start, cfg->cgroup_parent};
   long long total_ms = 0;
   for (int attempt = 1;; attempt++) {
     memset(o, 0, sizeof *o);

@@ -3,9 +3,11 @@
  * a signal. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "qf/clock.h"
+#include "qf/exec.h"
 #include "qf/log.h"
 #include "worker_internal.h"
 
@@ -24,12 +26,36 @@ static void serve(qf__worker_t *w) {
     }
     if (rc == 0) {
       if (w->pub == NULL || qf_amqp_service(w->pub, &err) < 0) return;
+      qf__worker_sweep(w);
       continue;
     }
     qf__settled_t s = qf__worker_deliver(w, &m);
     qf_amqp_message_fini(&m);
     if (s == QF__CONN_LOST) return;
   }
+}
+
+/* Where the tools' cgroups go: checked once, and said once; without one
+ * the tool's process group is what holds it. */
+static void choose_cgroup(qf__worker_t *w) {
+  const char *want = w->cfg->cgroup ? w->cfg->cgroup : "auto";
+  qf_error_t err;
+  int rc = QF_OK;
+  w->cgroup[0] = '\0';
+  if (strcmp(want, "off") == 0) return;
+  if (strcmp(want, "auto") == 0)
+    rc = qf_exec_cgroup_default(w->cgroup, sizeof w->cgroup, &err);
+  else
+    snprintf(w->cgroup, sizeof w->cgroup, "%s", want);
+  if (rc == QF_OK) rc = qf_exec_cgroup_probe(w->cgroup, &err);
+  if (rc < 0) {
+    w->cgroup[0] = '\0';
+    qf_log_warn(NULL, "exec.cgroup_unavailable",
+                "%s: tools are held by their process group only", err.message);
+    return;
+  }
+  qf_log_info(NULL, "exec.cgroup", "each tool run gets a cgroup below %s",
+              w->cgroup);
 }
 
 static void log_start(const qf_worker_cfg_t *cfg) {
@@ -54,9 +80,15 @@ int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals,
    * changes, a broken edit keeping the last good version
    * (qf/policy_source.h). */
   int rc = qf_policy_source_open(cfg->policy_path, &w.policies, cfg_err);
-  if (rc < 0) return rc;
+  if (rc == QF_OK) rc = qf_exec_host_id(w.host_id, sizeof w.host_id, cfg_err);
+  if (rc < 0) {
+    qf_policy_source_free(w.policies);
+    return rc;
+  }
+  w.next_sweep_ms = qf_clock_now_ms() + (int64_t)cfg->sweep_interval_s * 1000;
   srand((unsigned)(qf_clock_now_ms() ^ (int64_t)getpid()));
   log_start(cfg);
+  choose_cgroup(&w);
   while (!*signals) {
     if (qf__worker_connect_all(&w, &err) < 0) {
       qf_log_warn(NULL, "worker.connect_failed", "%s", err.message);

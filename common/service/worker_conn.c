@@ -1,14 +1,116 @@
 /* worker_conn.c: the worker's three connections (consumer, publisher,
- * database): connecting, serving them while a tool runs, reconnecting with
- * backoff, and the stop deadline after SIGTERM. It calls nothing above it:
- * the loop (worker.c) and the delivery files use it. */
+ * database): connecting, serving them while a tool runs (renewing the
+ * run's lease there), reconnecting with backoff, and the stop deadline
+ * after SIGTERM. It calls nothing above it: the loop (worker.c) and the
+ * delivery files use it. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "qf/backoff.h"
 #include "qf/clock.h"
+#include "qf/exec.h"
 #include "qf/log.h"
 #include "worker_internal.h"
+
+/* ---------------------------------------------------------------- lease */
+
+static int64_t lease_ms(const qf__worker_t *w) {
+  return (int64_t)w->cfg->lease_s * 1000;
+}
+
+/* A renewal keeps the lease until lease_s from now; we stop trusting it a
+ * little earlier, so that our tool is stopped before anyone may take the
+ * run over (clocks of the database and of this machine differ). */
+static void lease_renewed(qf__worker_t *w) {
+  int64_t now = qf_clock_now_ms(), margin = lease_ms(w) / 4;
+  w->lease.renew_at_ms = now + lease_ms(w) / 3;
+  w->lease.valid_until_ms = now + lease_ms(w) - (margin < 2000 ? margin : 2000);
+}
+
+void qf__worker_lease_begin(qf__worker_t *w, const char *run_id) {
+  memset(&w->lease, 0, sizeof w->lease);
+  snprintf(w->lease.run_id, sizeof w->lease.run_id, "%s", run_id);
+  lease_renewed(w);
+}
+
+void qf__worker_lease_end(qf__worker_t *w) {
+  memset(&w->lease, 0, sizeof w->lease);
+}
+
+int qf__worker_lease_release(qf__worker_t *w, const char *run_id) {
+  qf_error_t err;
+  int rc =
+      w->store ? qf_store_release_lease(w->store, run_id, &err) : QF_EDBCONN;
+  if (rc < 0)
+    qf_log_warn(NULL, "lease.release_failed", "run %s: %s", run_id,
+                w->store ? err.message : "no database connection");
+  return rc;
+}
+
+void qf__worker_on_tool_start(int pgid, const char *cgroup, void *worker) {
+  qf__worker_t *w = worker;
+  w->lease.tool.pgid = pgid;
+  snprintf(w->lease.tool.cgroup, sizeof w->lease.tool.cgroup, "%s",
+           cgroup ? cgroup : "");
+  w->lease.tool.started = qf_exec_start_time(pgid);
+  snprintf(w->lease.tool.host, sizeof w->lease.tool.host, "%s", w->host_id);
+  w->lease.tool_dirty = 1;
+  w->lease.renew_at_ms = 0; /* record it at the next tick */
+}
+
+/* Renews the lease when due; nonzero once it is lost (the tool must
+ * stop: another owner may run it now). */
+static int lease_tick(qf__worker_t *w) {
+  qf__lease_t *l = &w->lease;
+  qf_error_t err;
+  if (l->run_id[0] == '\0' || l->lost) return l->lost;
+  int64_t now = qf_clock_now_ms();
+  if (now < l->renew_at_ms) return 0;
+  int rc = w->store
+               ? qf_store_renew_lease(w->store, l->run_id,
+                                      l->tool_dirty ? &l->tool : NULL, &err)
+               : QF_EDBCONN;
+  qf_log_ctx_t lc = {.run_id = l->run_id};
+  if (rc == QF_OK) {
+    l->tool_dirty = 0;
+    lease_renewed(w);
+  } else if (rc == QF_ECONFLICT) {
+    l->lost = 1;
+    qf_log_warn(&lc, "lease.lost", "%s: stopping the tool", err.message);
+  } else if (now > l->valid_until_ms) {
+    l->lost = 1;
+    qf_log_warn(&lc, "lease.lost",
+                "not renewed in time (%s): stopping the tool before another "
+                "worker may take the run over",
+                w->store ? err.message : "no database connection");
+  } else {
+    l->renew_at_ms = now + 1000;
+    qf_log_warn(&lc, "lease.renew_failed", "%s; trying again",
+                w->store ? err.message : "no database connection");
+  }
+  return l->lost;
+}
+
+void qf__worker_kill_previous(const qf_log_ctx_t *log,
+                              const qf_tool_trace_t *t) {
+  qf_error_t err;
+  int killed = 0;
+  if (t == NULL || (t->pgid <= 0 && t->cgroup[0] == '\0')) return;
+  qf_log_field_t f[] = {QF_LOG_INT("pgid", t->pgid),
+                        QF_LOG_STR("host", t->host)};
+  int rc = qf_exec_kill_leftover(t->pgid, t->cgroup, t->host, t->started, 5000,
+                                 &killed, &err);
+  if (rc < 0)
+    qf_log_emit(QF_LOG_ERROR, log, "run.leftover_alive", f, 2, "%s",
+                err.message);
+  else if (killed)
+    qf_log_emit(QF_LOG_WARN, log, "run.leftover_killed", f, 2,
+                "killed the tool a previous owner left running");
+}
+
+/* ----------------------------------------------------------- connections */
 
 static int must_stop_now(qf__worker_t *w) {
   if (*w->signals >= 2) return 1;
@@ -32,7 +134,8 @@ int qf__worker_tick(void *worker) {
     qf_amqp_free(w->pub);
     w->pub = NULL;
   }
-  return must_stop_now(w);
+  int lost = lease_tick(w);
+  return must_stop_now(w) || lost;
 }
 
 /* Sleeps for the backoff of the current failure count, in slices so that
@@ -50,13 +153,23 @@ void qf__worker_backoff(qf__worker_t *w) {
   }
 }
 
+/* Opens the database with our lease settings. */
+static int open_store(qf__worker_t *w, qf_error_t *err) {
+  int rc = qf_store_open(w->cfg->database_url, "qf-worker", &w->store, err);
+  if (rc == QF_OK && (rc = qf_store_set_lease(w->store, w->cfg->worker_id,
+                                              w->cfg->lease_s)) < 0) {
+    qf_store_close(w->store);
+    w->store = NULL;
+    rc = qf_error_set(err, rc, "the lease settings were refused");
+  }
+  return rc;
+}
+
 int qf__worker_restore_db(qf__worker_t *w) {
   qf_error_t err;
   while (!must_stop_now(w)) {
     if (w->store && qf_store_reconnect(w->store, &err) == QF_OK) return QF_OK;
-    if (w->store == NULL && qf_store_open(w->cfg->database_url, "qf-worker",
-                                          &w->store, &err) == QF_OK)
-      return QF_OK;
+    if (w->store == NULL && open_store(w, &err) == QF_OK) return QF_OK;
     qf_log_warn(NULL, "db.unavailable", "%s", err.message);
     qf__worker_backoff(w);
   }
@@ -83,7 +196,7 @@ int qf__worker_connect_all(qf__worker_t *w, qf_error_t *err) {
   if (w->store == NULL || qf_store_reconnect(w->store, err) < 0) {
     qf_store_close(w->store);
     w->store = NULL;
-    rc = qf_store_open(w->cfg->database_url, "qf-worker", &w->store, err);
+    rc = open_store(w, err);
   }
   if (rc == 0)
     rc = qf__worker_connect_amqp(w, &w->con, "qf-worker-consumer", 0, err);

@@ -1,6 +1,7 @@
 /* worker_delivery.c: one delivery, from the message to its settlement.
  *
- *   parse -> claim (the message_id must belong to this request) ->
+ *   parse -> claim (the message_id must belong to this request; the
+ *   run's lease: another owner working on it? wait for its decision) ->
  *   (decided? re-publish) -> resume or start the
  *   pipeline, checkpointing after each node (worker_run.c) -> commit ->
  *   publish with confirms -> ack (worker_settle.c)
@@ -25,6 +26,21 @@ static void make_run_id(job_t *j) {
               j->run_id);
 }
 
+/* The run is ours: kill what a previous owner left, hold the lease while
+ * the pipeline runs. */
+static qf__settled_t run_claimed(job_t *j, qf_request_t **req,
+                                 const qf_run_row_t *row) {
+  if (row->taken_over)
+    qf_log_warn(&j->log, "run.taken_over",
+                "the previous owner's lease expired: taking the run over");
+  qf__worker_kill_previous(&j->log, &row->previous);
+  j->claimed = 1;
+  qf__worker_lease_begin(j->w, j->run_id);
+  qf__settled_t out = qf__job_run(j, req, row);
+  qf__worker_lease_end(j->w);
+  return out;
+}
+
 static qf__settled_t claim_and_run(job_t *j, qf_request_t **req) {
   qf_error_t err;
   char *request_json = NULL;
@@ -38,7 +54,8 @@ static qf__settled_t claim_and_run(job_t *j, qf_request_t **req) {
                   .requested_by = (*req)->requested_by,
                   .reply_to = j->m->reply_to,
                   .correlation_id = j->m->correlation_id,
-                  .worker = j->w->cfg->worker_id};
+                  .worker = j->w->cfg->worker_id,
+                  .deliveries = j->deliveries};
   rc = j->w->store ? qf_store_claim(j->w->store, &c, &row, &created, &err)
                    : QF_EDBCONN;
   free(request_json);
@@ -51,8 +68,14 @@ static qf__settled_t claim_and_run(job_t *j, qf_request_t **req) {
   else if (row.status == QF_RUN_DECIDED ||
            row.status == QF_RUN_AWAITING_APPROVAL)
     out = qf__job_republish(j, &row);
-  else
-    out = qf__job_run(j, req, &row);
+  else if (row.leased_elsewhere) {
+    qf_log_info(&j->log, "delivery.waiting",
+                "%s holds the run; its decision will reach this delivery's "
+                "reply_to",
+                row.lease_owner ? row.lease_owner : "another worker");
+    out = qf__job_settle(j, 1, 0);
+  } else
+    out = run_claimed(j, req, &row);
   qf_run_row_fini(&row);
   return out;
 }
@@ -64,6 +87,11 @@ qf__settled_t qf__worker_deliver(qf__worker_t *w, const qf_amqp_message_t *m) {
              .correlation_id = m->correlation_id};
   qf_error_t err;
   qf_request_t *req = NULL;
+  /* The broker's count of failed deliveries; on a first delivery the
+   * header can only be the publisher's, which counts nothing. */
+  long long count =
+      m->redelivered ? qf_amqp_message_int_header(m, "x-delivery-count") : 0;
+  j.deliveries = count < 0 ? 0 : count > 1000000 ? 1000000 : (int)count;
   j.log = (qf_log_ctx_t){.correlation_id = m->correlation_id,
                          .has_delivery = 1,
                          .delivery_tag = m->delivery_tag,

@@ -3,6 +3,7 @@
  *
  *   worker.c -> worker_delivery.c -> worker_resume.c -> worker_run.c
  *            -> worker_settle.c -> worker_conn.c
+ *   worker.c -> worker_sweep.c -> worker_settle.c
  */
 #ifndef QF_WORKER_INTERNAL_H
 #define QF_WORKER_INTERNAL_H
@@ -15,6 +16,16 @@
 #include "qf/store.h"
 #include "qf/worker.h"
 
+/* The lease of the run being worked on, renewed by qf__worker_tick. */
+typedef struct qf__lease {
+  char run_id[QF_UUID_STR_LEN + 1]; /* "" when none */
+  int64_t renew_at_ms;              /* next renewal */
+  int64_t valid_until_ms; /* past this without a renewal, assume it lost */
+  int lost;               /* another owner has the run (or may have) */
+  int tool_dirty;         /* tool changed: record it with the renewal */
+  qf_tool_trace_t tool;
+} qf__lease_t;
+
 typedef struct qf__worker {
   const qf_worker_cfg_t *cfg;
   qf_topology_t topo;
@@ -25,6 +36,10 @@ typedef struct qf__worker {
   volatile sig_atomic_t *signals;
   int64_t stop_deadline_ms; /* when a run must give up after SIGTERM */
   int failures;             /* consecutive connection failures (backoff) */
+  char host_id[256];        /* qf_exec_host_id, for tool traces */
+  char cgroup[1024];        /* tools' cgroups go below it; "" when none */
+  qf__lease_t lease;
+  int64_t next_sweep_ms;
 } qf__worker_t;
 
 /* What became of a delivery. */
@@ -44,16 +59,14 @@ typedef struct job {
   const char *correlation_id; /* echoed on every message about the run */
   const char *approver;       /* a resume approved before execute: who */
   const char *approval_comment;
+  int claimed;    /* the run is ours (lease taken): it may be ended here */
+  int deliveries; /* the broker's x-delivery-count of this delivery */
 } job_t;
 
 /* ---- worker_settle.c: settling a delivery (calls only worker_conn.c) */
 
 /* Acks (ack nonzero) or nacks (requeue or dead-letter) the delivery. */
 qf__settled_t qf__job_settle(job_t *j, int ack, int requeue);
-
-/* Publishes evidence (may be NULL), decision and the reply, confirmed. */
-int qf__job_publish_all(job_t *j, const cJSON *message, const cJSON *evidence,
-                        const char *reply_to);
 
 /* Dead-letters the delivery with x-qf-error = why, then acks it. */
 qf__settled_t qf__job_dead_letter(job_t *j, const char *why);
@@ -68,6 +81,24 @@ qf__settled_t qf__job_fail(job_t *j, int rc, const char *what);
 
 /* Re-publishes a finished run's stored messages and acks. */
 qf__settled_t qf__job_republish(job_t *j, const qf_run_row_t *row);
+
+/* Ends the claimed run FAIL with decided_by ("refused" or "error") and
+ * why, publishes that to reply_to and the waiters (and, for an error, to
+ * the decisions exchange like any decision); QF_OK or a negative code
+ * (nothing settled). */
+int qf__job_end(job_t *j, const char *decided_by, const char *why);
+
+/* Publishes a stored decision to the decisions exchange (unless
+ * reply_only), reply_to and every waiter. */
+int qf__job_announce(job_t *j, const cJSON *message, const cJSON *evidence,
+                     const char *reply_to, const cJSON *waiters,
+                     int reply_only);
+
+/* ---- worker_sweep.c: runs nobody will finish (calls worker_settle.c) */
+
+/* Every sweep_interval_s (when called idle): ends the runs the store says
+ * nobody will finish, FAIL by error, and announces them. */
+void qf__worker_sweep(qf__worker_t *w);
 
 /* ---- worker_run.c: the pipeline for a delivery (calls worker_settle.c) */
 
@@ -109,6 +140,17 @@ int qf__worker_connect_amqp(qf__worker_t *w, qf_amqp_t **c, const char *name,
  * the topology and starts consuming; on failure nothing stays open but
  * the database. */
 int qf__worker_connect_all(qf__worker_t *w, qf_error_t *err);
+
+/* Starts renewing our lease on run_id while the run is worked on; ends. */
+void qf__worker_lease_begin(qf__worker_t *w, const char *run_id);
+void qf__worker_lease_end(qf__worker_t *w);
+/* Gives the lease up (before a requeue or a hand-on); QF_OK or a code. */
+int qf__worker_lease_release(qf__worker_t *w, const char *run_id);
+/* The tool's process group started (qf_run_cfg_t.on_tool_start). */
+void qf__worker_on_tool_start(int pgid, const char *cgroup, void *worker);
+/* Kills what a previous owner of the run left running (logged). */
+void qf__worker_kill_previous(const qf_log_ctx_t *log,
+                              const qf_tool_trace_t *t);
 
 /* Closes both AMQP connections. */
 void qf__worker_disconnect(qf__worker_t *w);

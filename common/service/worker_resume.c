@@ -61,12 +61,13 @@ static qf__settled_t resolve(job_t *j, const qf_resume_row_t *row,
   qf_resolve_t r = {j->run_id,    approval_id, decision, v.reason, rules,
                     v.decided_by, ev,          path,     msg};
   if (rc == QF_OK) rc = qf_store_resolve(j->w->store, &r, &err);
+  if (rc == QF_OK) j->claimed = 0; /* resolved: nothing to give back */
   qf__settled_t out;
   if (rc == QF_ECONFLICT) /* another worker resolved it first */
     out = qf__job_settle(j, 1, 0);
   else if (rc < 0)
     out = qf__job_fail(j, rc, err.message);
-  else if (qf__job_publish_all(j, msg, ev, j->reply_to) < 0)
+  else if (qf__job_announce(j, msg, ev, j->reply_to, row->run.waiters, 0) < 0)
     out = qf__job_settle(j, 0, 1); /* resolved: a redelivery re-publishes */
   else {
     qf_log_info(&j->log, "run.resolved", "%s: %s", decision, v.reason);
@@ -84,14 +85,23 @@ static qf__settled_t resolve(job_t *j, const qf_resume_row_t *row,
 static qf__settled_t continue_run(job_t *j, qf_resume_row_t *row,
                                   const char *approval_id) {
   qf_error_t err;
-  int rc = qf_store_resume_parked(j->w->store, j->run_id, approval_id, &err);
+  qf_tool_trace_t previous;
+  int rc = qf_store_resume_parked(j->w->store, j->run_id, approval_id,
+                                  &previous, &err);
+  /* Decided, or another owner runs it now: its decision reaches the
+   * request's reply_to and waiters. */
   if (rc == QF_ECONFLICT) return qf__job_settle(j, 1, 0);
   if (rc < 0) return qf__job_fail(j, rc, err.message);
   j->approver = row->decided_by;
   j->approval_comment = row->comment;
   qf_log_info(&j->log, "run.approved", "approved by %s: running the tool",
               row->decided_by);
-  return qf__job_run(j, NULL, &row->run);
+  qf__worker_kill_previous(&j->log, &previous);
+  j->claimed = 1;
+  qf__worker_lease_begin(j->w, j->run_id);
+  qf__settled_t out = qf__job_run(j, NULL, &row->run);
+  qf__worker_lease_end(j->w);
+  return out;
 }
 
 qf__settled_t qf__worker_resume(job_t *j) {
@@ -124,6 +134,7 @@ qf__settled_t qf__worker_resume(job_t *j) {
              strcmp(row.stage, "before_execute") == 0) {
     out = continue_run(j, &row, approval_id);
   } else {
+    j->claimed = 1; /* its last delivery may end it (qf__job_fail) */
     out = resolve(j, &row, approval_id);
   }
   qf_resume_row_fini(&row);

@@ -1,6 +1,7 @@
 /* worker_run.c: running (or resuming) the pipeline for a delivery,
  * checkpointing after each node, and committing what it decided. */
 #include <stdio.h>
+#include <string.h>
 
 #include "qf/log.h"
 #include "qf/pipeline.h"
@@ -55,12 +56,32 @@ static cJSON *decision_message(job_t *j, const qf_run_state_t *s) {
   return msg;
 }
 
-static qf__settled_t republish_current(job_t *j) {
+/* Someone else has the run now: another delivery finished it (publish
+ * what it decided, so that this delivery's reply_to gets an answer too),
+ * or took it over when our lease ran out (this delivery's reply_to joins
+ * its waiters). Either way this delivery is done. */
+static qf__settled_t settle_elsewhere(job_t *j) {
   qf_run_row_t row = {0};
   qf_error_t err;
+  j->claimed = 0; /* not ours to give back */
   int rc = qf_store_load(j->w->store, j->run_id, &row, &err);
-  qf__settled_t out =
-      rc < 0 ? qf__job_fail(j, rc, err.message) : qf__job_republish(j, &row);
+  qf__settled_t out;
+  if (rc == QF_OK &&
+      (row.status == QF_RUN_DECIDED || row.status == QF_RUN_AWAITING_APPROVAL))
+    out = qf__job_republish(j, &row);
+  else if (rc == QF_OK && !(row.lease_live && row.lease_owner &&
+                            strcmp(row.lease_owner, j->w->cfg->worker_id) != 0))
+    out = qf__job_settle(j, 0, 1); /* nobody has it: another try */
+  else if (rc == QF_OK &&
+           (rc = qf_store_add_waiter(j->w->store, j->run_id, j->reply_to,
+                                     j->correlation_id, &err)) == QF_OK) {
+    qf_log_info(&j->log, "delivery.waiting",
+                "another worker holds the run; its decision will reach "
+                "this delivery's reply_to");
+    out = qf__job_settle(j, 1, 0);
+  } else {
+    out = qf__job_fail(j, rc, err.message);
+  }
   qf_run_row_fini(&row);
   return out;
 }
@@ -74,6 +95,7 @@ static const char *first_rule(const qf_run_state_t *s) {
 qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
   qf_error_t err;
   cJSON *msg = decision_message(j, s), *ev = NULL, *stored = NULL;
+  cJSON *waiters = NULL;
   cJSON *rules = cJSON_GetObjectItemCaseSensitive(msg, "triggered_rules");
   if (msg == NULL || qf_evidence_to_json(s->evidence, &ev, &err) < 0) {
     cJSON_Delete(msg);
@@ -99,22 +121,22 @@ qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
       .approvers = (const char *const *)s->policy->hitl.approvers.items,
       .napprovers = s->policy->hitl.approvers.n,
       .prevent_self_approval = s->policy->hitl.prevent_self_approval};
-  int rc = qf_store_finish(j->w->store, &f, &stored, &err);
+  int rc = qf_store_finish(j->w->store, &f, &stored, &waiters, &err);
   qf__settled_t out;
+  if (rc == QF_OK) j->claimed = 0; /* decided: the lease went with it */
   if (rc == QF_ECONFLICT) {
-    /* Another delivery of the same request finished it first: publish
-     * what it decided, so this delivery's reply_to gets an answer too. */
     qf_log_info(&j->log, "run.finished_elsewhere", "%s", err.message);
-    out = republish_current(j);
+    out = settle_elsewhere(j);
   } else if (rc < 0) {
     out = qf__job_fail(j, rc, err.message);
-  } else if (qf__job_publish_all(j, stored, ev, j->reply_to) < 0) {
+  } else if (qf__job_announce(j, stored, ev, j->reply_to, waiters, 0) < 0) {
     out = qf__job_settle(j, 0, 1); /* decided: a redelivery re-publishes it */
   } else {
     qf_log_info(&j->log, "run.decided", "%s: %s", f.decision, f.reason);
     out = qf__job_settle(j, 1, 0);
   }
   cJSON_Delete(stored);
+  cJSON_Delete(waiters);
   cJSON_Delete(ev);
   cJSON_Delete(msg);
   return out;
@@ -160,13 +182,22 @@ qf__settled_t qf__job_run(job_t *j, qf_request_t **req,
                       .workspace_root = w->cfg->workspace_root,
                       .tick = qf__worker_tick,
                       .tick_ctx = w,
+                      .on_tool_start = qf__worker_on_tool_start,
+                      .cgroup_parent = w->cgroup[0] ? w->cgroup : NULL,
                       .tools = qf_tools_builtin()};
   qf__settled_t out;
   int rc = start_state(j, req, row, &s, &err);
   if (rc == QF_OK) rc = qf_pipeline_run(&s, &cfg, qf__job_on_node, j, &err);
   /* A request or policy that cannot be run is dead-lettered; a stop, the
-   * database or our own trouble means another try later. */
-  out = rc == QF_OK ? qf__job_finish(j, &s) : qf__job_fail(j, rc, err.message);
+   * database or our own trouble means another try later; a lease lost
+   * (the tool was stopped) or a run changed under us means another owner
+   * has it. */
+  if (rc == QF_OK)
+    out = qf__job_finish(j, &s);
+  else if (rc == QF_ECONFLICT || (w->lease.lost && !*w->signals))
+    out = settle_elsewhere(j);
+  else
+    out = qf__job_fail(j, rc, err.message);
   qf_run_state_fini(&s);
   return out;
 }

@@ -11,6 +11,7 @@
 
 #include "qf/decision.h"
 #include "qf/log.h"
+#include "qf/utf8.h"
 #include "worker_internal.h"
 
 #define PUBLISH_TRIES 3
@@ -18,6 +19,12 @@
 qf__settled_t qf__job_settle(job_t *j, int ack, int requeue) {
   qf_error_t err;
   qf_amqp_t *c = j->w->con;
+  /* A run given back is given back whole: the next delivery must find
+   * no live lease of ours, or it would wait on us forever. */
+  if (!ack && j->claimed) {
+    (void)qf__worker_lease_release(j->w, j->run_id);
+    j->claimed = 0;
+  }
   int rc = c == NULL ? QF_EAMQPCONN
            : ack     ? qf_amqp_ack(c, j->m->delivery_tag, &err)
                      : qf_amqp_nack(c, j->m->delivery_tag, requeue, &err);
@@ -40,14 +47,15 @@ qf__settled_t qf__job_settle(job_t *j, int ack, int requeue) {
  * subscribed) cannot be fixed by retrying and is only logged; the decision
  * is in PostgreSQL either way. */
 static int publish(job_t *j, const char *exchange, const char *key,
-                   const char *body, const char *kind) {
+                   const char *body, const char *kind,
+                   const char *correlation_id) {
   qf__worker_t *w = j->w;
   qf_error_t err;
   qf_amqp_msg_t msg = {.body = body,
                        .body_len = strlen(body),
                        .content_type = "application/json",
                        .message_id = j->run_id,
-                       .correlation_id = j->correlation_id};
+                       .correlation_id = correlation_id};
   for (int i = 0; i < PUBLISH_TRIES; i++) {
     int rc = QF_EAMQPCONN;
     if (w->pub == NULL &&
@@ -77,28 +85,76 @@ static void lower(const char *s, char *out, size_t n) {
   out[i] = '\0';
 }
 
-/* Evidence, decision, and the submitter's reply queue, in that order. */
-int qf__job_publish_all(job_t *j, const cJSON *message, const cJSON *evidence,
-                        const char *reply_to) {
+/* The decision to every waiter, each with its own correlation_id. */
+static int reply_waiters(job_t *j, const char *msg, const cJSON *waiters) {
+  const cJSON *wt;
+  cJSON_ArrayForEach(wt, waiters) {
+    const cJSON *to = cJSON_GetObjectItemCaseSensitive(wt, "reply_to");
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(wt, "correlation_id");
+    if (!cJSON_IsString(to) || to->valuestring[0] == '\0') continue;
+    int rc = publish(j, "", to->valuestring, msg, "reply",
+                     cJSON_IsString(cid) ? cid->valuestring : NULL);
+    if (rc < 0) return rc;
+  }
+  return QF_OK;
+}
+
+/* Evidence, decision, the submitter's reply queue and the waiters', in
+ * that order. */
+int qf__job_announce(job_t *j, const cJSON *message, const cJSON *evidence,
+                     const char *reply_to, const cJSON *waiters,
+                     int reply_only) {
   const qf_topology_t *t = &j->w->topo;
   const cJSON *d = cJSON_GetObjectItemCaseSensitive(message, "decision");
   char dec[16], key[64];
   lower(cJSON_IsString(d) ? d->valuestring : "fail", dec, sizeof dec);
-  char *msg = cJSON_PrintUnformatted(message);
-  char *ev = evidence ? cJSON_PrintUnformatted(evidence) : NULL;
+  char *msg = message ? cJSON_PrintUnformatted(message) : NULL;
+  char *ev = evidence && !reply_only ? cJSON_PrintUnformatted(evidence) : NULL;
   int rc = msg ? QF_OK : QF_ENOMEM;
   if (rc == QF_OK && ev) {
     snprintf(key, sizeof key, "evidence.%s", dec);
-    rc = publish(j, t->evidence, key, ev, "evidence");
+    rc = publish(j, t->evidence, key, ev, "evidence", j->correlation_id);
   }
-  if (rc == QF_OK) {
+  if (rc == QF_OK && !reply_only) {
     snprintf(key, sizeof key, "decision.%s", dec);
-    rc = publish(j, t->decisions, key, msg, "decision");
+    rc = publish(j, t->decisions, key, msg, "decision", j->correlation_id);
   }
   if (rc == QF_OK && reply_to && reply_to[0])
-    rc = publish(j, "", reply_to, msg, "reply");
+    rc = publish(j, "", reply_to, msg, "reply", j->correlation_id);
+  if (rc == QF_OK) rc = reply_waiters(j, msg, waiters);
   cJSON_free(msg);
   cJSON_free(ev);
+  return rc;
+}
+
+int qf__job_end(job_t *j, const char *decided_by, const char *why) {
+  qf_error_t err;
+  cJSON *msg = NULL;
+  qf_run_row_t row = {0};
+  int refused = strcmp(decided_by, "refused") == 0;
+  int rc = refused ? qf_decision_refusal_message(j->run_id, why,
+                                                 j->correlation_id, &msg, &err)
+                   : qf_decision_error_message(j->run_id, why,
+                                               j->correlation_id, &msg, &err);
+  qf_end_t e = {j->run_id, decided_by, why, msg, 1};
+  if (rc == QF_OK)
+    rc = j->w->store ? qf_store_end_run(j->w->store, &e, &row, &err)
+                     : QF_EDBCONN;
+  if (rc == QF_OK) {
+    j->claimed = 0; /* ended: nothing left to give back */
+    qf_log_warn(&j->log, refused ? "run.refused" : "run.error", "FAIL: %s",
+                why);
+    /* A refused request never ran: the decisions exchange speaks of runs
+     * that did, so only its submitters hear of it. */
+    rc = qf__job_announce(j, row.decision_message, NULL,
+                          j->reply_to ? j->reply_to : row.reply_to, row.waiters,
+                          refused);
+  } else {
+    qf_log_warn(&j->log, "run.end_failed", "%s",
+                j->w->store ? err.message : "no database connection");
+  }
+  qf_run_row_fini(&row);
+  cJSON_Delete(msg);
   return rc;
 }
 
@@ -117,7 +173,7 @@ static int reply_refused(job_t *j, const char *why) {
                                        &msg, NULL);
   if (rc == QF_OK && (text = cJSON_PrintUnformatted(msg)) == NULL)
     rc = QF_ENOMEM;
-  if (rc == QF_OK) rc = publish(j, "", to, text, "refusal");
+  if (rc == QF_OK) rc = publish(j, "", to, text, "refusal", j->correlation_id);
   cJSON_free(text);
   cJSON_Delete(msg);
   return rc;
@@ -125,16 +181,14 @@ static int reply_refused(job_t *j, const char *why) {
 
 /* A request that cannot be run goes to the dead-letter exchange with the
  * first problem in x-qf-error, and is acked: it is never run, never lost. */
-qf__settled_t qf__job_dead_letter(job_t *j, const char *why) {
+/* The whole message (every property and header) goes to the dead-letter
+ * exchange, so that it can be recovered and replayed as it was sent;
+ * then the delivery is acked. */
+static qf__settled_t to_dead(job_t *j, const char *why) {
   qf__worker_t *w = j->w;
   qf_error_t err;
-  /* The whole message (every property and header) goes, so that it can
-   * be recovered and replayed as it was sent. */
   qf_amqp_header_t h[] = {{"x-qf-error", why},
                           {"x-qf-original-routing-key", j->m->routing_key}};
-  qf_log_warn(&j->log, "delivery.invalid", "%s", why);
-  if (reply_refused(j, why) < 0)
-    return qf__job_settle(j, 0, 1); /* the submitter must get its answer */
   if (w->pub == NULL ||
       qf_amqp_republish(w->pub, w->topo.dead, "", j->m, h, 2,
                         w->cfg->publish_timeout_ms, &err) < 0) {
@@ -143,6 +197,16 @@ qf__settled_t qf__job_dead_letter(job_t *j, const char *why) {
     return qf__job_settle(j, 0, 1); /* try again later rather than lose it */
   }
   return qf__job_settle(j, 1, 0);
+}
+
+qf__settled_t qf__job_dead_letter(job_t *j, const char *why) {
+  qf_log_warn(&j->log, "delivery.invalid", "%s", why);
+  /* A claimed run ends refused in PostgreSQL too, so that a re-sent copy
+   * gets the same answer and no run is left unfinished. */
+  int rc = j->claimed ? qf__job_end(j, "refused", why) : reply_refused(j, why);
+  if (rc < 0)
+    return qf__job_settle(j, 0, 1); /* the submitter must get its answer */
+  return to_dead(j, why);
 }
 
 /* Infrastructure failed mid-delivery (database, broker, a timeout, a
@@ -164,10 +228,18 @@ static qf__settled_t infra_failure(job_t *j, int rc, const char *what) {
 static qf__settled_t hand_on(job_t *j) {
   qf__worker_t *w = j->w;
   qf_error_t err;
-  qf_amqp_header_t h[] = {{"x-qf-handed-on-by", w->cfg->worker_id}};
+  /* A new message: the broker's count of this one's failed deliveries
+   * must not follow it (none of them failed for a drain). */
+  qf_amqp_header_t h[] = {{"x-qf-handed-on-by", w->cfg->worker_id},
+                          {"x-delivery-count", NULL}};
   const char *key = j->m->routing_key ? j->m->routing_key : "run";
+  /* The copy must find the run free: a live lease of ours would make its
+   * delivery wait on us, and we are leaving. */
+  if (j->claimed && qf__worker_lease_release(w, j->run_id) < 0)
+    return qf__job_settle(j, 0, 1);
+  j->claimed = 0;
   if (w->pub == NULL ||
-      qf_amqp_republish(w->pub, w->topo.requests, key, j->m, h, 1,
+      qf_amqp_republish(w->pub, w->topo.requests, key, j->m, h, 2,
                         w->cfg->publish_timeout_ms, &err) < 0) {
     qf_log_warn(&j->log, "delivery.hand_on_failed", "%s; requeueing",
                 w->pub ? err.message : "no publisher connection");
@@ -178,8 +250,28 @@ static qf__settled_t hand_on(job_t *j) {
   return qf__job_settle(j, 1, 0);
 }
 
+/* The last delivery the queue allows (x-delivery-count at the limit): a
+ * requeue would dead-letter it and leave its run unfinished, so the run
+ * ends here, FAIL by error, and the request is dead-lettered with why. */
+static int last_delivery(const job_t *j) {
+  return j->claimed && j->deliveries >= j->w->cfg->delivery_limit;
+}
+
+static qf__settled_t give_up(job_t *j, int rc, const char *what) {
+  char why[1024];
+  qf_utf8_snprintf(why, sizeof why,
+                   "the run could not finish: %s (%s) on its last delivery "
+                   "attempt of %d",
+                   what, qf_err_name(rc), j->w->cfg->delivery_limit + 1);
+  if (qf_err_class(rc) == QF_ERRC_INFRA) (void)qf__worker_restore_db(j->w);
+  if (qf__job_end(j, "error", why) < 0) return qf__job_settle(j, 0, 1);
+  return to_dead(j, why);
+}
+
 qf__settled_t qf__job_fail(job_t *j, int rc, const char *what) {
   if (rc == QF_ECANCELED && *j->w->signals) return hand_on(j);
+  if (qf_err_class(rc) != QF_ERRC_INPUT && last_delivery(j))
+    return give_up(j, rc, what);
   switch (qf_err_class(rc)) {
     case QF_ERRC_INPUT: /* the request cannot be run: never retried */
       return qf__job_dead_letter(j, what);
@@ -195,8 +287,9 @@ qf__settled_t qf__job_fail(job_t *j, int rc, const char *what) {
 qf__settled_t qf__job_republish(job_t *j, const qf_run_row_t *row) {
   qf_log_info(&j->log, "run.republish",
               "already decided: re-publishing the stored messages");
-  if (qf__job_publish_all(j, row->decision_message, row->evidence,
-                          j->reply_to ? j->reply_to : row->reply_to) < 0)
+  if (qf__job_announce(j, row->decision_message, row->evidence,
+                       j->reply_to ? j->reply_to : row->reply_to, row->waiters,
+                       0) < 0)
     return qf__job_settle(j, 0, 1);
   return qf__job_settle(j, 1, 0);
 }

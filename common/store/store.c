@@ -62,6 +62,7 @@ int qf_store_open(const char *conninfo, const char *app, qf_store_t **out,
   if (st == NULL) goto fail;
   st->conninfo = strdup(conninfo);
   st->app = strdup(app ? app : STORE_APP_DEFAULT);
+  snprintf(st->lease_s_text, sizeof st->lease_s_text, "0");
   if (st->conninfo == NULL || st->app == NULL) goto fail;
   rc = connect_bounded(st, &st->db, err);
   if (rc < 0) goto out;
@@ -79,6 +80,7 @@ void qf_store_close(qf_store_t *st) {
   qf_db_free(st->db);
   free(st->conninfo);
   free(st->app);
+  free(st->owner);
   free(st);
 }
 
@@ -110,6 +112,8 @@ void qf_run_row_fini(qf_run_row_t *row) {
   cJSON_Delete(row->evidence);
   free(row->reply_to);
   free(row->correlation_id);
+  cJSON_Delete(row->waiters);
+  free(row->lease_owner);
   memset(row, 0, sizeof *row);
 }
 
@@ -158,6 +162,9 @@ int qf__store_run_read(const PGresult *res, qf_run_row_t *row,
   row->evidence = qf__store_json_col(res, 5, &bad);
   row->reply_to = qf__store_text_col(res, 6, &bad);
   row->correlation_id = qf__store_text_col(res, 7, &bad);
+  row->waiters = qf__store_json_col(res, 8, &bad);
+  row->lease_owner = qf__store_text_col(res, 9, &bad);
+  row->lease_live = PQgetvalue(res, 0, 10)[0] == 't';
   if (!bad) return QF_OK;
   /* The message first: fini clears run_id. */
   int rc =
@@ -185,14 +192,21 @@ int qf__store_add_event(qf_db_t *db, const char *run_id, const char *event,
 int qf__store_conflict(qf_db_t *db, const char *run_id, qf_error_t *err) {
   PGresult *res = NULL;
   const char *p[] = {run_id};
-  int rc = qf_db_exec(db, "SELECT status FROM runs WHERE run_id = $1", 1, p,
-                      &res, err);
+  int rc = qf_db_exec(db,
+                      "SELECT status, coalesce(lease_owner, '(none)') FROM "
+                      "runs WHERE run_id = $1",
+                      1, p, &res, err);
   if (rc < 0) return rc;
+  const char *status = PQntuples(res) ? PQgetvalue(res, 0, 0) : "";
   if (PQntuples(res) == 0)
     rc = qf_error_set(err, QF_ENOENT, "run %s does not exist", run_id);
+  else if (strcmp(status, "running") == 0 || strcmp(status, "received") == 0)
+    rc = qf_error_set(err, QF_ECONFLICT,
+                      "run %s is %s under another lease (owner %s)", run_id,
+                      status, PQgetvalue(res, 0, 1));
   else
-    rc = qf_error_set(err, QF_ECONFLICT, "run %s is already %s", run_id,
-                      PQgetvalue(res, 0, 0));
+    rc =
+        qf_error_set(err, QF_ECONFLICT, "run %s is already %s", run_id, status);
   PQclear(res);
   return rc;
 }
@@ -217,19 +231,26 @@ int qf__store_doc_text(const cJSON *doc, const char *what, char **out,
 
 /* ------------------------------------------------------------- loading */
 
-int qf_store_load(qf_store_t *st, const char *run_id, qf_run_row_t *out,
-                  qf_error_t *err) {
+int qf__store_read_one(qf_db_t *db, const char *sql, int n,
+                       const char *const *params, qf_run_row_t *row,
+                       qf_error_t *err) {
   PGresult *res = NULL;
-  const char *p[] = {run_id};
-  int rc = qf_db_exec(
-      st->db,
-      "SELECT " QF__STORE_RUN_COLS("") " FROM runs WHERE run_id = $1::uuid", 1,
-      p, &res, err);
+  int rc = qf_db_exec(db, sql, n, params, &res, err);
   if (rc < 0) return rc;
   if (PQntuples(res) == 0)
-    rc = qf_error_set(err, QF_ENOENT, "run %s does not exist", run_id);
+    rc = qf_error_set(err, QF_ENOENT, "run %s does not exist",
+                      n > 0 ? params[0] : "(none)");
   else
-    rc = qf__store_run_read(res, out, err);
+    rc = qf__store_run_read(res, row, err);
   PQclear(res);
   return rc;
+}
+
+int qf_store_load(qf_store_t *st, const char *run_id, qf_run_row_t *out,
+                  qf_error_t *err) {
+  const char *p[] = {run_id};
+  return qf__store_read_one(st->db,
+                            "SELECT " QF__STORE_RUN_COLS(
+                                "runs.") " FROM runs WHERE run_id = $1::uuid",
+                            1, p, out, err);
 }

@@ -12,16 +12,24 @@ struct qf_store {
   qf_db_t *db;
   char *conninfo; /* kept to reconnect with the same settings */
   char *app;
+  char *owner; /* the lease owner (qf_store_set_lease), NULL: no leases */
+  int lease_s;
+  char lease_s_text[16];
 };
 
 /* The columns of qf_run_row_t, in the order qf__store_run_read expects,
- * each prefixed with p ("" or a table alias such as "r."). A query that
+ * each prefixed with p (the table's name or alias, "runs." or "r."; never
+ * empty: the waiters' subquery must name the outer row). A query that
  * needs more columns lists them after these. */
-#define QF__STORE_RUN_COLS(p)                                 \
-  p "run_id, " p "status, " p "attempts, " p "checkpoint, " p \
-    "decision_message, " p "evidence, " p "reply_to, " p "correlation_id"
+#define QF__STORE_RUN_COLS(p)                                           \
+  p "run_id, " p "status, " p "attempts, " p "checkpoint, " p           \
+    "decision_message, " p "evidence, " p "reply_to, " p                \
+    "correlation_id, (SELECT jsonb_agg(jsonb_build_object('reply_to', " \
+    "w.reply_to, 'correlation_id', w.correlation_id) ORDER BY "         \
+    "w.added_at) FROM run_waiters w WHERE w.run_id = " p "run_id), " p  \
+    "lease_owner, coalesce(" p "lease_expires_at > now(), false)"
 /* How many columns QF__STORE_RUN_COLS lists. */
-#define QF__STORE_RUN_NCOLS 8
+#define QF__STORE_RUN_NCOLS 11
 
 /* Reads the run columns (QF__STORE_RUN_COLS, first in the SELECT) of row
  * 0 into row. An unknown status is QF_EINTERNAL: a schema newer than this
@@ -38,6 +46,14 @@ int qf__store_add_event(qf_db_t *db, const char *run_id, const char *event,
                         const char *actor, const cJSON *data, qf_error_t *err);
 /* Explains why a compare-and-set on a run changed nothing. */
 int qf__store_conflict(qf_db_t *db, const char *run_id, qf_error_t *err);
+/* Reads row 0 of a query that selected only QF__STORE_RUN_COLS. */
+int qf__store_read_one(qf_db_t *db, const char *sql, int n,
+                       const char *const *params, qf_run_row_t *row,
+                       qf_error_t *err);
+/* Adds a waiter (nothing when reply_to is NULL or empty, or is the run's
+ * own reply_to). */
+int qf__store_add_waiter(qf_db_t *db, const char *run_id, const char *reply_to,
+                         const char *correlation_id, qf_error_t *err);
 /* Serializes a document bound for jsonb, refusing one over 16 MiB. */
 int qf__store_doc_text(const cJSON *doc, const char *what, char **out,
                        qf_error_t *err);

@@ -67,20 +67,43 @@ int qf_store_load_resume(qf_store_t *st, const char *run_id,
 }
 
 typedef struct parked_ctx {
+  qf_store_t *st;
   const char *run_id, *approval_id;
+  qf_tool_trace_t *previous;
 } parked_ctx_t;
+
+static void read_previous(const PGresult *res, qf_tool_trace_t *t) {
+  if (t == NULL) return;
+  t->pgid = atoi(PQgetvalue(res, 0, 0));
+  snprintf(t->host, sizeof t->host, "%s", PQgetvalue(res, 0, 1));
+  t->started = atoll(PQgetvalue(res, 0, 2));
+  snprintf(t->cgroup, sizeof t->cgroup, "%s", PQgetvalue(res, 0, 3));
+}
 
 static int resume_parked_tx(qf_db_t *db, void *arg, qf_error_t *err) {
   parked_ctx_t *x = arg;
   PGresult *res = NULL;
-  const char *p[] = {x->run_id};
-  int rc = qf_db_exec(db,
-                      "UPDATE runs SET status = 'running', updated_at = now() "
-                      "WHERE run_id = $1::uuid AND status IN "
-                      "('awaiting_approval', 'running') RETURNING run_id",
-                      1, p, &res, err);
+  const char *p[] = {x->run_id, x->st->owner, x->st->lease_s_text};
+  /* The lease as in a claim: a resume redelivered while another owner
+   * runs the tool leaves it alone. The old row (o) says which tool a
+   * previous owner recorded. */
+  int rc = qf_db_exec(
+      db,
+      "UPDATE runs r SET status = 'running', updated_at = now(), "
+      "lease_owner = $2, lease_expires_at = CASE WHEN $2::text IS NULL THEN "
+      "NULL ELSE now() + make_interval(secs => $3::integer) END, tool_pgid "
+      "= NULL FROM (SELECT run_id, coalesce(tool_pgid, 0) AS pgid, "
+      "coalesce(tool_host, '') AS host, coalesce(tool_started, 0) AS started, "
+      "coalesce(tool_cgroup, '') AS cgroup FROM runs WHERE run_id = $1::uuid "
+      "FOR UPDATE) o WHERE r.run_id = "
+      "o.run_id AND (r.status = 'awaiting_approval' OR (r.status = 'running' "
+      "AND ($2::text IS NULL OR r.lease_owner IS NULL OR r.lease_owner = $2 "
+      "OR r.lease_expires_at < now()))) RETURNING o.pgid, o.host, o.started, "
+      "o.cgroup",
+      3, p, &res, err);
   if (rc < 0) return rc;
   int moved = PQntuples(res) == 1;
+  if (moved) read_previous(res, x->previous);
   PQclear(res);
   if (!moved) return qf__store_conflict(db, x->run_id, err);
   cJSON *data = cJSON_CreateObject();
@@ -95,8 +118,10 @@ static int resume_parked_tx(qf_db_t *db, void *arg, qf_error_t *err) {
 }
 
 int qf_store_resume_parked(qf_store_t *st, const char *run_id,
-                           const char *approval_id, qf_error_t *err) {
-  parked_ctx_t x = {run_id, approval_id};
+                           const char *approval_id, qf_tool_trace_t *previous,
+                           qf_error_t *err) {
+  if (previous) memset(previous, 0, sizeof *previous);
+  parked_ctx_t x = {st, run_id, approval_id, previous};
   return qf_db_tx(st->db, resume_parked_tx, &x, err);
 }
 
@@ -116,7 +141,8 @@ static int resolve_tx(qf_db_t *db, void *arg, qf_error_t *err) {
       "UPDATE runs SET status = 'decided', decision = $2, reason = $3, "
       "triggered_rules = $4::jsonb, decided_by = $5, final = true, "
       "evidence = $6::jsonb, evidence_path = $7, decision_message = "
-      "$8::jsonb, decided_at = now(), updated_at = now() "
+      "$8::jsonb, decided_at = now(), updated_at = now(), lease_owner = NULL, "
+      "lease_expires_at = NULL "
       "WHERE run_id = $1::uuid AND status IN ('awaiting_approval', "
       "'running') RETURNING run_id",
       8, p, &res, err);

@@ -12,80 +12,177 @@
 /* --------------------------------------------------------------- claim */
 
 typedef struct claim_ctx {
+  qf_store_t *st;
   const qf_claim_t *c;
   qf_run_row_t row;
   int created;
+  char deliveries[16];
 } claim_ctx_t;
 
-static int claim_body(qf_db_t *db, void *arg, qf_error_t *err) {
-  claim_ctx_t *x = arg;
+/* What the claim found of an existing run (row 0 of its SELECT). */
+typedef struct found {
+  int same_request, live, deliveries;
+  qf_run_status_t status;
+  const char *status_name, *owner; /* borrowed from the result */
+  qf_tool_trace_t tool;
+} found_t;
+
+static int insert_run(qf_db_t *db, claim_ctx_t *x, qf_error_t *err) {
   const qf_claim_t *c = x->c;
   PGresult *res = NULL;
-  qf_run_row_fini(&x->row); /* from an attempt that was retried */
-  const char *ins[] = {c->run_id,       c->message_id, c->request_json,
-                       c->requested_by, c->reply_to,   c->correlation_id,
-                       c->worker};
+  const char *p[] = {c->run_id,       c->message_id, c->request_json,
+                     c->requested_by, c->reply_to,   c->correlation_id,
+                     c->worker,       x->deliveries, x->st->lease_s_text};
   int rc = qf_db_exec(
       db,
-      "INSERT INTO runs (run_id, message_id, request, "
-      "requested_by, reply_to, correlation_id, worker, "
-      "attempts) VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, 1) "
-      "ON CONFLICT (run_id) DO NOTHING RETURNING " QF__STORE_RUN_COLS(""),
-      7, ins, &res, err);
-  if (rc < 0) goto out;
+      "INSERT INTO runs (run_id, message_id, request, requested_by, "
+      "reply_to, correlation_id, worker, attempts, deliveries, lease_owner, "
+      "lease_expires_at) VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, 1, "
+      "$8::integer, CASE WHEN $9::integer > 0 THEN $7 END, CASE WHEN "
+      "$9::integer > 0 THEN now() + make_interval(secs => $9::integer) END) "
+      "ON CONFLICT (run_id) DO NOTHING RETURNING " QF__STORE_RUN_COLS("runs."),
+      9, p, &res, err);
+  if (rc < 0) return rc;
   x->created = PQntuples(res) == 1;
-  if (!x->created) {
-    PQclear(res);
-    res = NULL;
-    /* A message_id belongs to the request it was first sent with: the
-     * same id with another request (jsonb equality of the normalized
-     * requests, requested_by included) is refused, and never answered
-     * with that run's decision. */
-    const char *upd[] = {c->run_id, c->worker, c->request_json};
-    rc = qf_db_exec(
-        db,
-        "UPDATE runs SET attempts = attempts + 1, worker = $2, "
-        "updated_at = now() WHERE run_id = $1 AND request = $3::jsonb "
-        "RETURNING " QF__STORE_RUN_COLS(""),
-        3, upd, &res, err);
-    if (rc < 0) goto out;
-    if (PQntuples(res) != 1) {
-      rc = qf_error_set(err, QF_EEXIST,
-                        "message_id %s is already used by a different "
-                        "request (run %s); a message_id names one request",
-                        c->message_id ? c->message_id : "(none)", c->run_id);
-      goto out;
-    }
+  if (x->created) rc = qf__store_run_read(res, &x->row, err);
+  PQclear(res);
+  return rc;
+}
+
+static int event(qf_db_t *db, claim_ctx_t *x, const char *name,
+                 const char *owner, qf_error_t *err) {
+  cJSON *data = cJSON_CreateObject();
+  int ok = data != NULL &&
+           cJSON_AddStringToObject(data, "worker", x->c->worker) &&
+           cJSON_AddNumberToObject(data, "attempt", x->row.attempts) &&
+           cJSON_AddNumberToObject(data, "deliveries", x->c->deliveries) &&
+           (owner == NULL || cJSON_AddStringToObject(data, "owner", owner));
+  int rc =
+      ok ? qf__store_add_event(db, x->c->run_id, name, x->c->worker, data, err)
+         : qf_error_set(err, QF_ENOMEM, "out of memory");
+  cJSON_Delete(data);
+  return rc;
+}
+
+/* Counts the delivery; taking the lease when take. */
+static int count_claim(qf_db_t *db, claim_ctx_t *x, int take, qf_error_t *err) {
+  const qf_claim_t *c = x->c;
+  const char *p[] = {c->run_id, c->worker, take ? x->st->lease_s_text : "0",
+                     x->deliveries};
+  return qf__store_read_one(
+      db,
+      "UPDATE runs SET attempts = attempts + 1, updated_at = now(), "
+      "worker = CASE WHEN $3::integer > 0 OR status IN ('received', "
+      "'running') THEN $2 ELSE worker END, deliveries = CASE WHEN "
+      "status IN ('received', 'running') THEN $4::integer ELSE deliveries "
+      "END, lease_owner = CASE WHEN $3::integer > 0 THEN $2 END, "
+      "lease_expires_at = CASE WHEN $3::integer > 0 THEN now() + "
+      "make_interval(secs => $3::integer) END, tool_pgid = CASE WHEN "
+      "$3::integer > 0 THEN NULL ELSE tool_pgid END WHERE run_id = $1::uuid "
+      "RETURNING " QF__STORE_RUN_COLS("runs."),
+      4, p, &x->row, err);
+}
+
+static int read_found(qf_db_t *db, const qf_claim_t *c, PGresult **res,
+                      found_t *f, qf_error_t *err) {
+  const char *p[] = {c->run_id, c->request_json};
+  int rc = qf_db_exec(
+      db,
+      "SELECT request = $2::jsonb, status, lease_owner, lease_expires_at > "
+      "now(), coalesce(tool_pgid, 0), coalesce(tool_host, ''), "
+      "coalesce(tool_started, 0), deliveries, coalesce(tool_cgroup, '') FROM "
+      "runs WHERE run_id = $1::uuid FOR UPDATE",
+      2, p, res, err);
+  if (rc < 0) return rc;
+  if (PQntuples(*res) != 1)
+    return qf_error_set(err, QF_ERETRY, "run %s vanished while claimed",
+                        c->run_id);
+  f->same_request = PQgetvalue(*res, 0, 0)[0] == 't';
+  f->status_name = PQgetvalue(*res, 0, 1);
+  f->status = strcmp(f->status_name, "decided") == 0 ? QF_RUN_DECIDED
+              : strcmp(f->status_name, "awaiting_approval") == 0
+                  ? QF_RUN_AWAITING_APPROVAL
+                  : QF_RUN_RUNNING;
+  f->owner = PQgetisnull(*res, 0, 2) ? NULL : PQgetvalue(*res, 0, 2);
+  f->live = PQgetvalue(*res, 0, 3)[0] == 't';
+  f->tool.pgid = atoi(PQgetvalue(*res, 0, 4));
+  snprintf(f->tool.host, sizeof f->tool.host, "%s", PQgetvalue(*res, 0, 5));
+  f->tool.started = atoll(PQgetvalue(*res, 0, 6));
+  f->deliveries = atoi(PQgetvalue(*res, 0, 7));
+  snprintf(f->tool.cgroup, sizeof f->tool.cgroup, "%s", PQgetvalue(*res, 0, 8));
+  return QF_OK;
+}
+
+/* The run exists: refuse another request's id, join a live owner's
+ * waiters, or take the run (over). */
+static int claim_existing(qf_db_t *db, claim_ctx_t *x, qf_error_t *err) {
+  const qf_claim_t *c = x->c;
+  PGresult *res = NULL;
+  found_t f;
+  int rc = read_found(db, c, &res, &f, err);
+  if (rc < 0) goto out;
+  /* A message_id belongs to the request it was first sent with: the
+   * same id with another request (jsonb equality of the normalized
+   * requests, requested_by included) is refused, and never answered
+   * with that run's decision. */
+  if (!f.same_request) {
+    rc = qf_error_set(err, QF_EEXIST,
+                      "message_id %s is already used by a different "
+                      "request (run %s); a message_id names one request",
+                      c->message_id ? c->message_id : "(none)", c->run_id);
+    goto out;
   }
-  rc = qf__store_run_read(res, &x->row, err);
+  int finished = f.status == QF_RUN_DECIDED;
+  int parked = f.status == QF_RUN_AWAITING_APPROVAL;
+  /* A delivery the broker counts higher than the one the owner claimed
+   * is the owner's own coming back (its channel closed, or it requeued):
+   * the owner no longer works on it, whatever its lease says. */
+  int elsewhere =
+      !finished && !parked && x->st->lease_s > 0 && f.owner != NULL && f.live &&
+      strcmp(f.owner, c->worker) != 0 && c->deliveries <= f.deliveries;
+  if (parked || elsewhere)
+    rc = qf__store_add_waiter(db, c->run_id, c->reply_to, c->correlation_id,
+                              err);
+  if (rc == QF_OK && elsewhere) {
+    const char *p[] = {c->run_id};
+    rc = qf__store_read_one(db,
+                            "SELECT " QF__STORE_RUN_COLS(
+                                "runs.") " FROM runs WHERE run_id = $1::uuid",
+                            1, p, &x->row, err);
+    x->row.leased_elsewhere = 1;
+    if (rc == QF_OK) rc = event(db, x, "waiting", f.owner, err);
+    goto out;
+  }
+  int take = !finished && !parked && x->st->lease_s > 0;
+  if (rc == QF_OK) rc = count_claim(db, x, take, err);
+  if (rc == QF_OK && take) {
+    x->row.taken_over = f.owner != NULL && strcmp(f.owner, c->worker) != 0;
+    x->row.previous = f.tool;
+  }
+  if (rc == QF_OK)
+    rc = event(db, x, "claimed", x->row.taken_over ? f.owner : NULL, err);
 out:
   PQclear(res);
   return rc;
 }
 
-static int claim_event(qf_db_t *db, claim_ctx_t *x, qf_error_t *err) {
-  cJSON *data = cJSON_CreateObject();
-  int rc = qf_error_set(err, QF_ENOMEM, "out of memory");
-  if (data != NULL && cJSON_AddStringToObject(data, "worker", x->c->worker) &&
-      cJSON_AddNumberToObject(data, "attempt", x->row.attempts))
-    rc = qf__store_add_event(db, x->c->run_id, "claimed", x->c->worker, data,
-                             err);
-  cJSON_Delete(data);
-  return rc;
-}
-
 static int claim_tx(qf_db_t *db, void *arg, qf_error_t *err) {
-  int rc = claim_body(db, arg, err);
-  return rc < 0 ? rc : claim_event(db, arg, err);
+  claim_ctx_t *x = arg;
+  qf_run_row_fini(&x->row); /* from an attempt that was retried */
+  int rc = insert_run(db, x, err);
+  if (rc < 0) return rc;
+  if (x->created) return event(db, x, "claimed", NULL, err);
+  return claim_existing(db, x, err);
 }
 
 int qf_store_claim(qf_store_t *st, const qf_claim_t *c, qf_run_row_t *out,
                    int *created, qf_error_t *err) {
   if (st == NULL || c == NULL || out == NULL || c->request_json == NULL ||
-      c->worker == NULL || !qf_uuid_is_valid(c->run_id))
+      c->worker == NULL || !qf_uuid_is_valid(c->run_id) || c->deliveries < 0)
     return qf_error_set(err, QF_EINVAL,
                         "claim needs a run id, a request and a worker");
-  claim_ctx_t x = {.c = c};
+  claim_ctx_t x = {.st = st, .c = c};
+  snprintf(x.deliveries, sizeof x.deliveries, "%d", c->deliveries);
   int rc = qf_db_tx(st->db, claim_tx, &x, err);
   if (rc < 0) {
     qf_run_row_fini(&x.row);
@@ -99,6 +196,7 @@ int qf_store_claim(qf_store_t *st, const qf_claim_t *c, qf_run_row_t *out,
 /* ---------------------------------------------------------- checkpoint */
 
 typedef struct checkpoint_ctx {
+  qf_store_t *st;
   const char *run_id;
   const char *node;
   const char *state; /* the checkpoint as JSON text */
@@ -110,13 +208,18 @@ static int checkpoint_tx(qf_db_t *db, void *arg, qf_error_t *err) {
   PGresult *res = NULL;
   cJSON *data = NULL;
   char event[128];
-  const char *p[] = {x->run_id, x->state, x->node};
-  int rc = qf_db_exec(db,
-                      "UPDATE runs SET checkpoint = $2::jsonb, current_node = "
-                      "$3, status = 'running', updated_at = now() WHERE "
-                      "run_id = $1 AND status IN ('received', 'running') "
-                      "RETURNING worker",
-                      3, p, &res, err);
+  const char *p[] = {x->run_id, x->state, x->node, x->st->owner,
+                     x->st->lease_s_text};
+  /* The checkpoint renews the lease; a lease that is no longer ours
+   * (another owner took the run over) saves nothing. */
+  int rc = qf_db_exec(
+      db,
+      "UPDATE runs SET checkpoint = $2::jsonb, current_node = $3, status = "
+      "'running', updated_at = now(), lease_expires_at = CASE WHEN $4::text "
+      "IS NULL THEN lease_expires_at ELSE now() + make_interval(secs => "
+      "$5::integer) END WHERE run_id = $1 AND status IN ('received', "
+      "'running') AND ($4::text IS NULL OR lease_owner = $4) RETURNING worker",
+      5, p, &res, err);
   if (rc < 0) goto out;
   if (PQntuples(res) == 0) {
     rc = qf__store_conflict(db, x->run_id, err);
@@ -146,7 +249,7 @@ int qf_store_checkpoint(qf_store_t *st, const char *run_id, const char *node,
     return qf_error_set(err, QF_EINVAL,
                         "checkpoint needs a run id, a node and a state");
   checkpoint_ctx_t x = {
-      .run_id = run_id, .node = node, .duration_ms = duration_ms};
+      .st = st, .run_id = run_id, .node = node, .duration_ms = duration_ms};
   char *state = NULL;
   int rc = qf__store_doc_text(checkpoint, "the checkpoint", &state, err);
   if (rc < 0) return rc;
@@ -159,6 +262,7 @@ int qf_store_checkpoint(qf_store_t *st, const char *run_id, const char *node,
 /* -------------------------------------------------------------- finish */
 
 typedef struct finish_ctx {
+  qf_store_t *st;
   const qf_finish_t *f;
   int hitl;
   char expires_s[16];
@@ -166,6 +270,7 @@ typedef struct finish_ctx {
   const char *evidence; /* NULL when there is none */
   char approval_id[QF_UUID_STR_LEN + 1];
   cJSON *message; /* our copy, with approval_id set */
+  cJSON *waiters; /* the run's waiters, read with the update */
 } finish_ctx_t;
 
 /* Opens the pending approval; the unique partial index turns a second
@@ -221,8 +326,9 @@ static int open_approval(qf_db_t *db, finish_ctx_t *x, qf_error_t *err) {
   return QF_OK;
 }
 
-/* The compare-and-set that decides or parks the run; *worker receives the
- * run's worker (for the event's actor) or NULL. */
+/* The compare-and-set that decides or parks the run (and releases our
+ * lease); *worker receives the run's worker (for the event's actor) or
+ * NULL, x->waiters its waiters. */
 static int update_run(qf_db_t *db, finish_ctx_t *x, const char *message,
                       char **worker, qf_error_t *err) {
   PGresult *res = NULL;
@@ -237,7 +343,8 @@ static int update_run(qf_db_t *db, finish_ctx_t *x, const char *message,
                      f->policy_version,
                      f->policy_hash,
                      message,
-                     x->hitl ? x->approval_id : NULL};
+                     x->hitl ? x->approval_id : NULL,
+                     x->st->owner};
   int rc = qf_db_exec(
       db,
       "UPDATE runs SET status = CASE WHEN $2::text = 'NEED_HITL' THEN "
@@ -246,14 +353,22 @@ static int update_run(qf_db_t *db, finish_ctx_t *x, const char *message,
       "'NEED_HITL'), evidence = $6::jsonb, evidence_path = $7, policy_version "
       "= $8, policy_hash = $9, decision_message = $10::jsonb, approval_id = "
       "$11::uuid, decided_at = CASE WHEN $2::text <> 'NEED_HITL' THEN now() "
-      "END, updated_at = now() WHERE run_id = $1 AND status IN ('received', "
-      "'running') RETURNING worker",
-      11, p, &res, err);
+      "END, updated_at = now(), lease_owner = NULL, lease_expires_at = NULL "
+      "WHERE run_id = $1 AND status IN ('received', 'running') AND ($12::text "
+      "IS NULL OR lease_owner = $12) RETURNING worker, (SELECT "
+      "jsonb_agg(jsonb_build_object('reply_to', w.reply_to, "
+      "'correlation_id', w.correlation_id) ORDER BY w.added_at) FROM "
+      "run_waiters w WHERE w.run_id = runs.run_id)",
+      12, p, &res, err);
   if (rc < 0) return rc;
+  int bad = 0;
+  cJSON_Delete(x->waiters);
+  x->waiters = NULL;
   if (PQntuples(res) == 0)
     rc = qf__store_conflict(db, f->run_id, err);
-  else if (!PQgetisnull(res, 0, 0) &&
-           (*worker = strdup(PQgetvalue(res, 0, 0))) == NULL)
+  else if ((!PQgetisnull(res, 0, 0) &&
+            (*worker = strdup(PQgetvalue(res, 0, 0))) == NULL) ||
+           ((x->waiters = qf__store_json_col(res, 1, &bad)), bad))
     rc = qf_error_set(err, QF_ENOMEM, "out of memory");
   PQclear(res);
   return rc;
@@ -317,11 +432,12 @@ static int finish_check(const qf_finish_t *f, qf_error_t *err) {
 }
 
 int qf_store_finish(qf_store_t *st, const qf_finish_t *f, cJSON **message_out,
-                    qf_error_t *err) {
+                    cJSON **waiters_out, qf_error_t *err) {
   if (st == NULL) return qf_error_set(err, QF_EINVAL, "store: NULL");
   int rc = finish_check(f, err);
   if (rc < 0) return rc;
-  finish_ctx_t x = {.f = f, .hitl = strcmp(f->decision, "NEED_HITL") == 0};
+  finish_ctx_t x = {
+      .st = st, .f = f, .hitl = strcmp(f->decision, "NEED_HITL") == 0};
   snprintf(x.expires_s, sizeof x.expires_s, "%d", f->expires_after_s);
   char *evidence = NULL, *rules = NULL;
   rc = qf__store_doc_text(f->evidence, "the evidence document", &evidence, err);
@@ -335,7 +451,12 @@ int qf_store_finish(qf_store_t *st, const qf_finish_t *f, cJSON **message_out,
     *message_out = x.message;
     x.message = NULL;
   }
+  if (rc == QF_OK && waiters_out != NULL) {
+    *waiters_out = x.waiters;
+    x.waiters = NULL;
+  }
 out:
+  cJSON_Delete(x.waiters);
   cJSON_Delete(x.message);
   cJSON_free(evidence);
   cJSON_free(rules);

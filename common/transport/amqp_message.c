@@ -136,6 +136,38 @@ const char *qf_amqp_message_header(const qf_amqp_message_t *m,
   return NULL;
 }
 
+long long qf_amqp_message_int_header(const qf_amqp_message_t *m,
+                                     const char *key) {
+  const amqp_basic_properties_t *p = qf__amqp_message_props(m);
+  if (p == NULL) return -1;
+  for (int i = 0; i < p->headers.num_entries; i++) {
+    const amqp_table_entry_t *e = &p->headers.entries[i];
+    if (e->key.len != strlen(key) || memcmp(e->key.bytes, key, e->key.len))
+      continue;
+    switch (e->value.kind) { /* brokers pick the width */
+      case AMQP_FIELD_KIND_I8:
+        return e->value.value.i8;
+      case AMQP_FIELD_KIND_U8:
+        return e->value.value.u8;
+      case AMQP_FIELD_KIND_I16:
+        return e->value.value.i16;
+      case AMQP_FIELD_KIND_U16:
+        return e->value.value.u16;
+      case AMQP_FIELD_KIND_I32:
+        return e->value.value.i32;
+      case AMQP_FIELD_KIND_U32:
+        return e->value.value.u32;
+      case AMQP_FIELD_KIND_I64:
+        return (long long)e->value.value.i64;
+      case AMQP_FIELD_KIND_U64:
+        return (long long)e->value.value.u64;
+      default:
+        return -1;
+    }
+  }
+  return -1;
+}
+
 int qf__amqp_from_envelope(const amqp_envelope_t *env, qf_amqp_message_t *out) {
   memset(out, 0, sizeof *out);
   out->delivery_tag = env->delivery_tag;

@@ -149,6 +149,7 @@ static amqp_table_entry_t *merge_headers(const amqp_table_t *headers,
     if (!replaced) e[k++] = *h;
   }
   for (size_t j = 0; j < nextra; j++) {
+    if (extra[j].value == NULL) continue; /* removed */
     e[k].key = amqp_cstring_bytes(extra[j].key);
     e[k].value.kind = AMQP_FIELD_KIND_UTF8;
     e[k++].value.value.bytes = amqp_cstring_bytes(extra[j].value);

@@ -3,6 +3,7 @@
  *
  *   the gate's (or the budget's)  qf_decision_gate_message
  *   a refusal (never run)         qf_decision_refusal_message
+ *   a run that cannot finish      qf_decision_error_message
  *   a human's, on a parked run    approved -> PASS, decided_by approval
  *                                 rejected -> FAIL, decided_by approval
  *                                 expired  -> FAIL, decided_by expiry
@@ -50,6 +51,14 @@ int qf_decision_gate_message(const qf_gate_result_t *r,
 int qf_decision_refusal_message(const char *run_id, const char *reason,
                                 const char *correlation_id, cJSON **out,
                                 qf_error_t *err) QF_MUSTCHECK;
+
+/* The answer of a run that cannot finish (its request was given up after
+ * failed deliveries, nobody holds it any more): as a refusal, but
+ * decided_by "error" and triggered_rules ["run_error"]. An error never
+ * lets a change ship. */
+int qf_decision_error_message(const char *run_id, const char *reason,
+                              const char *correlation_id, cJSON **out,
+                              qf_error_t *err) QF_MUSTCHECK;
 
 /* A decided approval, as the store read it. Borrowed. */
 typedef struct qf_human_input {

@@ -73,6 +73,16 @@ typedef struct qf_exec_opts {
   unsigned long long max_open_files;   /* RLIMIT_NOFILE; 0: none */
   unsigned long long max_processes;    /* RLIMIT_NPROC; 0: none */
   unsigned long long max_file_bytes;   /* RLIMIT_FSIZE; 0: none */
+  /* A cgroup v2 directory below which the child gets a cgroup of its own
+   * (every descendant stays in it, even one that leaves the process group;
+   * it is killed whole at the end); NULL: the process group only. Where
+   * the cgroup cannot be made, the process group still applies. */
+  const char *cgroup_parent;
+  /* Told the child's PID (= its process group) and its cgroup (NULL when
+   * none) once it started, so that the caller can record them; may be
+   * NULL. */
+  void (*on_start)(int pgid, const char *cgroup, void *ctx);
+  void *on_start_ctx;
 } qf_exec_opts_t;
 
 typedef struct qf_exec_result {
@@ -124,6 +134,34 @@ void qf_exec_free(qf_exec_t *x);
 int qf_exec_run(const qf_exec_opts_t *opts, int (*tick)(void *), void *tick_ctx,
                 int tick_ms, qf_exec_result_t *res,
                 qf_error_t *err) QF_MUSTCHECK;
+
+/* This machine, as "hostname/boot-id": a process group recorded with it
+ * can be signalled only from the same machine and boot. */
+int qf_exec_host_id(char *out, size_t n, qf_error_t *err) QF_MUSTCHECK;
+
+/* The start time of process pid (clock ticks after boot, /proc), or -1
+ * when there is no such process. */
+long long qf_exec_start_time(int pid);
+
+/* Kills what is left of a tool another runner (a worker that died)
+ * started on host: its cgroup (cgroup, "" or NULL when none: everything
+ * in it, then the cgroup itself) and its process group pgid, whose leader
+ * started at started. Nothing is signalled on another machine (*killed 0),
+ * nor when pgid now names a different process (a PID reused after the
+ * group ended). Waits up to wait_ms for the group to be gone; *killed is
+ * 1 when something was signalled. QF_ETIMEDOUT when it is still there
+ * after that. */
+int qf_exec_kill_leftover(int pgid, const char *cgroup, const char *host,
+                          long long started, int wait_ms, int *killed,
+                          qf_error_t *err) QF_MUSTCHECK;
+
+/* This process's own cgroup v2 directory (mount point + /proc/self/cgroup),
+ * the default parent for the tools' cgroups. QF_ENOENT without cgroup v2. */
+int qf_exec_cgroup_default(char *out, size_t n, qf_error_t *err) QF_MUSTCHECK;
+
+/* Whether cgroups can be made below parent (one is made and removed):
+ * QF_EPERM, saying why, where not (not delegated, read-only, not v2). */
+int qf_exec_cgroup_probe(const char *parent, qf_error_t *err) QF_MUSTCHECK;
 
 /* Builds a child environment: every variable of ours whose name matches
  * one of the n glob patterns (fnmatch, case-sensitive), then the "K=V"

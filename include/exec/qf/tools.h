@@ -30,6 +30,10 @@ typedef struct qf_tool_ctx {
   const cJSON *args;     /* accepted by the tool's validate */
   int (*tick)(void *);   /* called while the tool runs; may be NULL */
   void *tick_ctx;
+  /* The tool's process group and cgroup (NULL: none), once started; may
+   * be NULL. */
+  void (*on_start)(int pgid, const char *cgroup, void *tick_ctx);
+  const char *cgroup_parent; /* qf_exec_opts_t.cgroup_parent; may be NULL */
 } qf_tool_ctx_t;
 
 typedef struct qf_tool_outcome {

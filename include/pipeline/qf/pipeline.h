@@ -34,6 +34,10 @@ typedef struct qf_run_cfg {
   const char *workspace_root; /* request workspaces are relative to it */
   int (*tick)(void *);        /* called while a tool runs; may be NULL */
   void *tick_ctx;
+  /* The tool started: its process group and cgroup (NULL: none); may be
+   * NULL. */
+  void (*on_tool_start)(int pgid, const char *cgroup, void *tick_ctx);
+  const char *cgroup_parent;       /* tools get a cgroup below it; NULL: none */
   const qf_tool_registry_t *tools; /* the tools a request may name; NULL:
                                       qf_tools_builtin() */
   const qf_clock_t *clock; /* times the nodes; NULL: the monotonic clock */

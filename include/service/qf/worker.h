@@ -43,6 +43,12 @@ typedef struct qf_worker_cfg {
   int delivery_limit;            /* x-delivery-limit of the queue */
   int publish_timeout_ms;        /* wait for a publisher confirm */
   int max_backoff_s;             /* reconnect backoff cap */
+  int lease_s;                   /* a run's lease, renewed every lease_s / 3 */
+  int stuck_after_s;    /* a run nobody holds this long is ended (error) */
+  int sweep_interval_s; /* how often an idle worker looks for such runs */
+  const char *cgroup;   /* "auto" (our own cgroup v2), "off", or a cgroup
+                           v2 directory; tools get a cgroup per run below
+                           it where the machine allows */
 } qf_worker_cfg_t;
 
 /* Runs until *signals becomes nonzero (the caller's signal handler counts

@@ -30,6 +30,14 @@ void qf_store_close(qf_store_t *st);
  * the caller owns the backoff). */
 int qf_store_reconnect(qf_store_t *st, qf_error_t *err) QF_MUSTCHECK;
 
+/* The lease this store's claims take: owner (the worker's id, e.g.
+ * "host:pid") and how long it lasts unless renewed. A claim then takes the
+ * run only when no other owner holds a live lease on it, and every later
+ * change of the run (checkpoint, finish, renewal) is made only while the
+ * lease is still ours. lease_s 0 (the default): no leases (tests of the
+ * store alone). owner is copied. */
+int qf_store_set_lease(qf_store_t *st, const char *owner, int lease_s);
+
 /* The database session itself, for tests and the approver (borrowed;
  * qf_store_reconnect replaces it when it reconnects). */
 qf_db_t *qf_store_db(qf_store_t *st);
@@ -41,6 +49,16 @@ typedef enum qf_run_status {
   QF_RUN_DECIDED
 } qf_run_status_t;
 
+/* Where a run's tool runs, so that whoever takes the run over can kill
+ * what its previous owner left running. */
+typedef struct qf_tool_trace {
+  int pgid;          /* the tool's process group; 0: none recorded */
+  char host[256];    /* the machine it runs on (qf_exec_host_id) */
+  long long started; /* the group leader's start time, so that a reused
+                        PID is never mistaken for it */
+  char cgroup[1024]; /* its cgroup v2 directory, "" when none */
+} qf_tool_trace_t;
+
 /* A run as the worker needs it; every pointer is owned by the row. */
 typedef struct qf_run_row {
   char run_id[QF_UUID_STR_LEN + 1];
@@ -51,6 +69,15 @@ typedef struct qf_run_row {
   cJSON *evidence;         /* NULL until decided or parked */
   char *reply_to;          /* NULL when none */
   char *correlation_id;    /* NULL when none */
+  cJSON *waiters;    /* [{reply_to, correlation_id}] of other deliveries of
+                        the same request, NULL when none */
+  char *lease_owner; /* who holds the run, NULL when nobody */
+  int lease_live;    /* that lease has not expired */
+  /* Set by qf_store_claim: */
+  int leased_elsewhere;     /* another owner holds a live lease: not claimed
+                               (this delivery's reply_to became a waiter) */
+  int taken_over;           /* the lease of another owner had expired */
+  qf_tool_trace_t previous; /* the tool the previous owner recorded */
 } qf_run_row_t;
 
 void qf_run_row_fini(qf_run_row_t *row);
@@ -64,13 +91,23 @@ typedef struct qf_claim {
   const char *reply_to;       /* may be NULL */
   const char *correlation_id; /* may be NULL */
   const char *worker;         /* who claims it, e.g. "host:pid" */
+  int deliveries;             /* the broker's count of failed deliveries of this
+                                 message (x-delivery-count; 0 for the first) */
 } qf_claim_t;
 
 /* Creates the run (status received) or finds the existing one, counts the
  * delivery in attempts, records a run_events row ("claimed", with the
  * worker), and returns the row. *created is 1 for a new run. An existing
  * run whose stored request differs from c->request_json is not claimed:
- * QF_EEXIST (the message_id belongs to another request). */
+ * QF_EEXIST (the message_id belongs to another request).
+ *
+ * With a lease (qf_store_set_lease): an unfinished run whose lease another
+ * owner holds and has not let expire is not claimed: out->leased_elsewhere
+ * is set, c->reply_to is added to its waiters and a "waiting" event is
+ * recorded. Otherwise the claim takes the lease (out->taken_over when an
+ * expired lease of another owner was replaced; out->previous says what
+ * tool it had recorded). A run parked for a human also gets c->reply_to
+ * as a waiter, so that the human's final decision reaches it. */
 int qf_store_claim(qf_store_t *st, const qf_claim_t *c, qf_run_row_t *out,
                    int *created, qf_error_t *err) QF_MUSTCHECK;
 
@@ -81,10 +118,32 @@ int qf_store_load(qf_store_t *st, const char *run_id, qf_run_row_t *out,
 
 /* After a node completed: saves the checkpoint (status running,
  * current_node = node) and appends a run_events row ("node.<node>", data
- * {"duration_ms": N}), in one transaction. QF_ECONFLICT when the run is
- * already decided or parked. */
+ * {"duration_ms": N}), in one transaction; the lease is renewed with it.
+ * QF_ECONFLICT when the run is already decided or parked, or its lease is
+ * no longer ours. */
 int qf_store_checkpoint(qf_store_t *st, const char *run_id, const char *node,
                         const cJSON *checkpoint, long long duration_ms,
+                        qf_error_t *err) QF_MUSTCHECK;
+
+/* Renews our lease on run_id and, when tool is not NULL, records where its
+ * tool runs (a pgid of 0 clears it). QF_ECONFLICT when the lease is no
+ * longer ours (it expired and another owner took the run, or the run was
+ * finished): whoever holds the run now must be left alone. */
+int qf_store_renew_lease(qf_store_t *st, const char *run_id,
+                         const qf_tool_trace_t *tool,
+                         qf_error_t *err) QF_MUSTCHECK;
+
+/* Gives our lease on run_id up (before its delivery is requeued or handed
+ * on), so that the next delivery takes the run at once instead of
+ * waiting on us. Releasing a lease that is not ours changes nothing. */
+int qf_store_release_lease(qf_store_t *st, const char *run_id,
+                           qf_error_t *err) QF_MUSTCHECK;
+
+/* Adds reply_to (with its correlation_id, may be NULL) to the run's
+ * waiters: they receive the run's final decision too. Adding one twice is
+ * fine. */
+int qf_store_add_waiter(qf_store_t *st, const char *run_id,
+                        const char *reply_to, const char *correlation_id,
                         qf_error_t *err) QF_MUSTCHECK;
 
 /* The outcome of a run, to commit. */
@@ -117,11 +176,49 @@ typedef struct qf_finish {
  * expires_after_s); evidence, decision and the decision message (with its
  * approval_id set) are stored; a run_events row ("decided" or "parked")
  * is appended. Compare-and-set: only from received/running; otherwise
- * QF_ECONFLICT (someone else finished it) and nothing changes. On success
- * *message_out (if not NULL) is the stored decision message (caller
- * frees with cJSON_Delete). */
+ * QF_ECONFLICT (someone else finished it, or took it over) and nothing
+ * changes. The lease is released. On success *message_out (if not NULL)
+ * is the stored decision message and *waiters_out (if not NULL) the run's
+ * waiters as in qf_run_row_t (NULL when none); the caller frees both with
+ * cJSON_Delete. */
 int qf_store_finish(qf_store_t *st, const qf_finish_t *f, cJSON **message_out,
-                    qf_error_t *err) QF_MUSTCHECK;
+                    cJSON **waiters_out, qf_error_t *err) QF_MUSTCHECK;
+
+/* A run that ends without a gate: FAIL, decided_by "refused" (its request
+ * cannot be run) or "error" (it cannot finish), with reason and the
+ * decision message that announces it, a run_events row ("ended"). As the
+ * lease owner (as_owner nonzero) the run must be ours; as a sweep
+ * (as_owner 0) it must be unfinished with no live lease, or parked with
+ * its approval decided. QF_ECONFLICT otherwise. On success *out (if not
+ * NULL) is the run as stored (qf_run_row_fini). */
+typedef struct qf_end {
+  const char *run_id;
+  const char *decided_by; /* refused or error */
+  const char *reason;
+  const cJSON *decision_message;
+  int as_owner;
+} qf_end_t;
+
+int qf_store_end_run(qf_store_t *st, const qf_end_t *e, qf_run_row_t *out,
+                     qf_error_t *err) QF_MUSTCHECK;
+
+/* Runs nobody will finish, oldest first, at most max (ids into out, each
+ * QF_UUID_STR_LEN + 1 bytes): unfinished runs whose lease expired more
+ * than grace_s ago and whose request the broker will not deliver again
+ * (its last delivery was at the queue's delivery_limit), or whose lease
+ * expired more than stuck_s ago whatever the count; and parked runs whose
+ * approval was decided more than stuck_s ago without the run moving.
+ * Returns how many (>= 0) or a negative code. */
+typedef struct qf_sweep {
+  int grace_s;
+  int stuck_s;
+  int delivery_limit;
+  int max;
+} qf_sweep_t;
+
+int qf_store_stuck_runs(qf_store_t *st, const qf_sweep_t *s,
+                        char (*out)[QF_UUID_STR_LEN + 1],
+                        qf_error_t *err) QF_MUSTCHECK;
 
 /* ------------------------------------------------------------ resuming */
 
@@ -145,17 +242,20 @@ int qf_store_load_resume(qf_store_t *st, const char *run_id,
                          qf_error_t *err) QF_MUSTCHECK;
 
 /* An approved run parked before execute goes back to running (so the
- * pipeline can checkpoint again), with a run_events row ("resumed").
- * A run already running (a resume redelivered) is fine too; QF_ECONFLICT
- * when it is decided. */
+ * pipeline can checkpoint again), with a run_events row ("resumed"), and
+ * our lease. A run already running (a resume redelivered) is fine too
+ * unless another owner holds a live lease on it; QF_ECONFLICT then, or
+ * when it is decided. *previous (if not NULL) is the tool an earlier
+ * owner recorded. */
 int qf_store_resume_parked(qf_store_t *st, const char *run_id,
-                           const char *approval_id,
+                           const char *approval_id, qf_tool_trace_t *previous,
                            qf_error_t *err) QF_MUSTCHECK;
 
 /* The final decision of a parked run, taken by a human (or by expiry):
  * status decided, final, with the updated evidence and decision message,
  * and a run_events row ("resolved"); a compare-and-set from
- * awaiting_approval or running, else QF_ECONFLICT. */
+ * awaiting_approval or running, else QF_ECONFLICT. The lease is
+ * released. */
 typedef struct qf_resolve {
   const char *run_id;
   const char *approval_id;

@@ -118,7 +118,8 @@ int qf_amqp_publish(qf_amqp_t *c, const char *exchange, const char *routing_key,
 /* Publishes a received message again, whole: its body and every property
  * and header as it arrived (content_encoding, type, app_id, timestamp,
  * priority, expiration, headers of any type), plus extra string headers
- * (added, or replacing one of the same name). user_id, which the broker
+ * (added, or replacing one of the same name; a NULL value removes the
+ * header of that name). user_id, which the broker
  * checks against the connection's login, moves to the header
  * x-qf-original-user-id. Confirmed like qf_amqp_publish. */
 int qf_amqp_republish(qf_amqp_t *c, const char *exchange,
@@ -176,5 +177,10 @@ void qf_amqp_message_fini(qf_amqp_message_t *m);
 
 /* Returns the value of string header key, or NULL (borrowed from m). */
 const char *qf_amqp_message_header(const qf_amqp_message_t *m, const char *key);
+
+/* The value of an integer header (any width), e.g. a quorum queue's
+ * x-delivery-count; -1 when there is none or it is not an integer. */
+long long qf_amqp_message_int_header(const qf_amqp_message_t *m,
+                                     const char *key);
 
 #endif
