@@ -133,3 +133,33 @@ Test(submit, approved_while_waiting_ends_in_0) {
   cr_assert_eq(waitpid(pid, &st, 0), pid);
   cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "qf submit status %d", st);
 }
+
+/* A request the worker refuses (a workspace that does not exist) is
+ * answered at once: --wait 600 ends with 65 and the reason, not after its
+ * wait, and the run is ended refused in PostgreSQL (a re-sent copy gets
+ * the same answer). */
+Test(submit, a_typod_workspace_is_answered_65_at_once) {
+  snprintf(env_url, sizeof env_url, "QF_AMQP_URL=%s",
+           qf_test_require_env("QF_AMQP_URL"));
+  snprintf(env_prefix, sizeof env_prefix, "QF_TOPOLOGY_PREFIX=%s", T.prefix);
+  const char *env[] = {env_url, env_prefix, NULL};
+  const char *argv[] = {QF_TEST_BIN,     "submit",      "--nl",
+                        "run the tests", "--workspace", "no-such-project",
+                        "--message-id",  "typo-1",      "--wait",
+                        "600",           "--json",      NULL};
+  qf_test_proc_t p;
+  qf_test_run(argv, env, 60, &p); /* fails the test if it waits on */
+  cr_expect_eq(p.status, 65, "%s%s", p.out.data, p.err.data);
+  cr_expect_not_null(strstr(p.out.data, "\"decided_by\":\"refused\""), "%s",
+                     p.out.data);
+  cr_expect_not_null(strstr(p.out.data, "no-such-project"), "%s", p.out.data);
+  qf_test_proc_fini(&p);
+  cr_expect_str_eq(qf_wt_query(&T,
+                               "SELECT status || ' ' || decision || ' ' "
+                               "|| decided_by FROM runs"),
+                   "decided FAIL refused");
+  cr_expect_str_eq(qf_wt_query(&T,
+                               "SELECT count(*) FROM run_events WHERE "
+                               "event = 'ended'"),
+                   "1");
+}

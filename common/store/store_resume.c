@@ -112,7 +112,7 @@ static int resume_parked_tx(qf_db_t *db, void *arg, qf_error_t *err) {
     cJSON_Delete(data);
     return qf_error_set(err, QF_ENOMEM, "out of memory");
   }
-  rc = qf__store_add_event(db, x->run_id, "resumed", NULL, data, err);
+  rc = qf__store_add_event(db, x->run_id, "resumed", x->st->owner, data, err);
   cJSON_Delete(data);
   return rc;
 }
@@ -126,6 +126,7 @@ int qf_store_resume_parked(qf_store_t *st, const char *run_id,
 }
 
 typedef struct resolve_ctx {
+  qf_store_t *st;
   const qf_resolve_t *r;
   char *rules, *evidence, *message;
 } resolve_ctx_t;
@@ -157,13 +158,13 @@ static int resolve_tx(qf_db_t *db, void *arg, qf_error_t *err) {
     cJSON_Delete(data);
     return qf_error_set(err, QF_ENOMEM, "out of memory");
   }
-  rc = qf__store_add_event(db, r->run_id, "resolved", NULL, data, err);
+  rc = qf__store_add_event(db, r->run_id, "resolved", x->st->owner, data, err);
   cJSON_Delete(data);
   return rc;
 }
 
 int qf_store_resolve(qf_store_t *st, const qf_resolve_t *r, qf_error_t *err) {
-  resolve_ctx_t x = {.r = r};
+  resolve_ctx_t x = {.st = st, .r = r};
   int rc =
       qf__store_doc_text(r->triggered_rules, "triggered_rules", &x.rules, err);
   if (rc == QF_OK)
