@@ -507,3 +507,26 @@ Test(gate, reasons_cut_multibyte_messages_on_character_boundaries) {
   qf_evidence_free(ev);
   qf_policy_free(p);
 }
+
+/* An approver written in the evidence (a rejection's decider, or a name
+ * anyone typed into the file) never satisfies the high-risk rule: only an
+ * approval the worker checked in the database does. */
+Test(gate, only_a_checked_approval_satisfies_the_high_risk_rule) {
+  gate_case_t c = {
+      "approved?", NULL, "deploy to production", 0, 3, 0, 0, 0, {OK_CALL}, 0, 0,
+      0,           0};
+  qf_policy_t *p = policy_for(&c);
+  qf_evidence_t *ev = evidence_for(&c, p);
+  ev->governance.approver = strdup("mallory");
+  qf_gate_result_t r;
+  qf_gate_eval(ev, p, &r);
+  cr_expect_eq(r.decision, QF_DECISION_NEED_HITL, "%s", r.reason);
+  cr_expect_not_null(strstr(r.reason, "cannot be checked"), "%s", r.reason);
+  ev->governance.approval_verified = 1;
+  qf_gate_eval(ev, p, &r);
+  cr_expect_eq(r.decision, QF_DECISION_PASS, "%s", r.reason);
+  cr_expect_eq(r.nrules, 2);
+  cr_expect_not_null(strstr(r.rules[1], ":approved"), "%s", r.rules[1]);
+  qf_evidence_free(ev);
+  qf_policy_free(p);
+}

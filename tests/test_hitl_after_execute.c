@@ -193,3 +193,50 @@ Test(hitl, bob_rejects_with_a_reason_and_the_run_fails) {
   qf_amqp_message_fini(&r[1]);
   finish();
 }
+
+/* A 100 KB reason of multi-byte characters: the run still finishes (no
+ * character is cut in half, so PostgreSQL takes every document), the
+ * reason reaches the decision, and qf gate reads back the evidence the
+ * worker wrote (the writer's bounds are the reader's), never turning the
+ * rejection recorded there into an approval. */
+Test(hitl, a_long_multibyte_reason_round_trips_to_qf_gate) {
+  start_worker(NULL);
+  char run_id[QF_UUID_STR_LEN + 1], corr[128], id[QF_UUID_STR_LEN + 1];
+  publish_request("utf8", "ci-bot", "tests/passing", reply_q, run_id, corr,
+                  sizeof corr);
+  wait_need_hitl(run_id, id);
+  static char reason[100 * 1024 + 8];
+  size_t n = 0;
+  while (n + 5 < sizeof reason - 1) { /* "ü€": 2 + 3 bytes */
+    memcpy(reason + n, "\xc3\xbc\xe2\x82\xac", 5);
+    n += 5;
+  }
+  reason[n] = '\0';
+  const char *args[] = {"reject", id, "--reason", reason, NULL};
+  qf_test_proc_t p;
+  qf_as(BOB, NULL, args, &p);
+  cr_assert_eq(p.status, 0, "qf reject: %s", p.err.data);
+  qf_test_proc_fini(&p);
+  cJSON *fin = one_final_decision(run_id, 60, 3);
+  cr_expect_str_eq(str(fin, "decision"), "FAIL");
+  cr_expect(strstr(str(fin, "reason"), "\xc3\xbc\xe2\x82\xac") != NULL);
+  char path[1024];
+  snprintf(path, sizeof path, "%s", str(fin, "evidence_path"));
+  cJSON_Delete(fin);
+  cr_expect_str_eq(q1("SELECT status || ' ' || decided_by FROM runs WHERE "
+                      "run_id = $1",
+                      run_id),
+                   "decided approval");
+  const char *gate[] = {QF_TEST_BIN,  "gate",
+                        "--evidence", path,
+                        "--policy",   QF_SOURCE_DIR "/policy/default.yaml",
+                        NULL};
+  qf_test_run(gate, NULL, 60, &p);
+  /* It reads it (not 65), and the rejecter named in the file is not
+   * taken for an approval: the high-risk input needs a human again. */
+  cr_expect_eq(p.status, 2, "qf gate reads the worker's evidence: %d %s%s",
+               p.status, p.out.data, p.err.data);
+  cr_expect_not_null(strstr(p.out.data, "cannot be checked"), "%s", p.out.data);
+  qf_test_proc_fini(&p);
+  finish();
+}

@@ -78,11 +78,19 @@ static int rule_high_risk(const qf_evidence_t *ev, const qf_policy_t *p,
   if (p == NULL || ev->input_nl == NULL ||
       !qf_policy_high_risk(p, ev->input_nl, hit, sizeof hit))
     return 0;
-  /* Approved by a human before the tool ran (hitl.stage before_execute):
-   * the rule is satisfied; the other rules decide, and qf_gate_eval
-   * records the approval among the triggered rules. */
-  if (ev->governance.approver != NULL) return 0;
-  decide(r, QF_DECISION_NEED_HITL, "", "high-risk keyword detected: %s", hit);
+  /* Approved by a human before the tool ran (hitl.stage before_execute),
+   * as the database said: the rule is satisfied; the other rules decide,
+   * and qf_gate_eval records the approval among the triggered rules. An
+   * approver that is only written in the evidence (qf gate --evidence on
+   * a file anyone may edit, or a rejection's decider) counts for
+   * nothing. */
+  if (ev->governance.approver != NULL && ev->governance.approval_verified)
+    return 0;
+  decide(r, QF_DECISION_NEED_HITL, "", "high-risk keyword detected: %s%s", hit,
+         ev->governance.approver != NULL
+             ? " (the approval the evidence names cannot be checked here: "
+               "only one the database decided counts)"
+             : "");
   snprintf(r->rules[0], sizeof r->rules[0], "high_risk_keyword:%s", hit);
   return 1;
 }
@@ -182,8 +190,8 @@ static const rule_fn rule_table[] = {rule_budget,  rule_refused, rule_high_risk,
 static void note_approval(const qf_evidence_t *ev, const qf_policy_t *p,
                           qf_gate_result_t *r) {
   char hit[QF_GATE_RULE_MAX - 48];
-  if (ev->governance.approver == NULL || p == NULL || ev->input_nl == NULL ||
-      r->nrules >= QF_GATE_RULES_MAX ||
+  if (ev->governance.approver == NULL || !ev->governance.approval_verified ||
+      p == NULL || ev->input_nl == NULL || r->nrules >= QF_GATE_RULES_MAX ||
       !qf_policy_high_risk(p, ev->input_nl, hit, sizeof hit))
     return;
   snprintf(r->rules[r->nrules++], QF_GATE_RULE_MAX,

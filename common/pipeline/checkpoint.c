@@ -70,7 +70,12 @@ int qf_pipeline_checkpoint(const qf_run_state_t *s, cJSON **out,
       qf_json_add(o, "evidence_path", qf_json_str_or_null(s->evidence_path)) &&
       qf_json_add(o, "result",
                   s->decided ? result_json(&s->result) : cJSON_CreateNull()) &&
-      qf_json_add(o, "parked", cJSON_CreateBool(s->parked));
+      qf_json_add(o, "parked", cJSON_CreateBool(s->parked)) &&
+      /* The checkpoint lives in PostgreSQL, written by the worker: an
+       * approval it checked there stays checked on resume. */
+      qf_json_add(o, "approval_verified",
+                  cJSON_CreateBool(s->evidence &&
+                                   s->evidence->governance.approval_verified));
   if (!ok) {
     cJSON_Delete(o);
     return qf_error_set(err, QF_ENOMEM, "out of memory building checkpoint");
@@ -177,5 +182,8 @@ int qf_pipeline_restore(qf_run_state_t *s, const cJSON *cp, qf_error_t *err) {
   s->timeout_s = cJSON_IsNumber(t) ? t->valueint : 0;
   s->max_retries = cJSON_IsNumber(m) ? m->valueint : 0;
   if (rc == QF_OK) rc = restore_results(s, cp, err);
+  if (rc == QF_OK && s->evidence)
+    s->evidence->governance.approval_verified =
+        cJSON_IsTrue(get(cp, "approval_verified"));
   return rc;
 }

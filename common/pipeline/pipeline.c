@@ -67,6 +67,7 @@ int qf_pipeline_approve_parked(qf_run_state_t *s, const char *approver,
   free(g->approval_comment);
   g->approver = a;
   g->approval_comment = c;
+  g->approval_verified = 1; /* the worker read it from the database */
   s->parked = s->decided = 0;
   memset(&s->result, 0, sizeof s->result);
   return QF_OK;

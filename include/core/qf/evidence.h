@@ -83,6 +83,11 @@ typedef struct qf_governance {
                                  approval, expiry, or NULL before gating */
   char *approver;             /* who approved or rejected, or NULL */
   char *approval_comment;     /* NULL when none */
+  /* In memory only, never read from a document: the approval above was
+   * checked by the database (a worker resuming a run approved before
+   * execute). An approver named in an evidence file proves nothing, so
+   * the gate counts only this. */
+  int approval_verified;
 } qf_governance_t;
 
 /* The decision once the gate (or budget, approval, expiry) decided. */
