@@ -50,6 +50,13 @@ for b in $builds; do
       cmake --build build/normal --target qf_header_check format-check
       step "tests (normal)"
       run_suites build/normal
+      if [ -z "$label" ] || [ "$label" = integration ]; then
+        # Workers under kill -9, drains, broker and database restarts and
+        # re-sent requests, on servers of its own (tests/chaos/README.md;
+        # the long version is run by hand: --long).
+        step "chaos (short)"
+        bash tests/chaos/run.sh build/normal --short
+      fi
       ;;
     sanitize)
       step "build (ASan+UBSan)"
