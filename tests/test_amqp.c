@@ -92,6 +92,55 @@ Test(amqp, unroutable_message_is_not_confirmed) {
   qf_amqp_free(pub);
 }
 
+/* A batch goes back to back to different queues (one quorum, confirmed
+ * when its log commits: possibly after the others) and is confirmed by
+ * one wait; a message nobody is bound for is counted, not an error. */
+Test(amqp, a_batch_is_confirmed_together) {
+  qf_amqp_t *pub = connect_to(1), *con = connect_to(0);
+  qf_error_t err;
+  char qa[128], qb[128];
+  queue_name(qa, sizeof qa, "batch-a");
+  queue_name(qb, sizeof qb, "batch-b");
+  amqp_table_entry_t e = {
+      .key = amqp_cstring_bytes("x-queue-type"),
+      .value = {.kind = AMQP_FIELD_KIND_UTF8,
+                .value.bytes = amqp_cstring_bytes("quorum")}};
+  amqp_table_t quorum = {.num_entries = 1, .entries = &e};
+  cr_assert_eq(qf_amqp_declare_queue(con, qa, 0, &quorum, NULL, &err), 0, "%s",
+               err.message);
+  cr_assert_eq(qf_amqp_declare_queue(con, qb, 0, NULL, NULL, &err), 0);
+  qf_amqp_out_t out[5];
+  for (int i = 0; i < 5; i++)
+    out[i] = (qf_amqp_out_t){
+        .exchange = i == 4 ? "amq.direct" : "",
+        .routing_key = i == 4  ? "nobody.listens"
+                       : i % 2 ? qb
+                               : qa,
+        .msg = {.body = "m", .body_len = 1, .message_id = "batch"}};
+  int returned = -1;
+  for (int round = 0; round < 3; round++) /* tags keep counting */
+    cr_assert_eq(qf_amqp_publish_batch(pub, out, 5, 5000, &returned, &err), 0,
+                 "%s", err.message);
+  cr_expect_eq(returned, 1, "the unroutable one");
+  cr_expect_eq(qf_amqp_publish(pub, "", qb, &out[1].msg, 5000, &err), 0,
+               "single publishes go on after a batch: %s", err.message);
+  int got = 0;
+  qf_amqp_message_t m;
+  while (qf_amqp_get(con, qa, 1, 1000, &m, &err) == 0) {
+    got++;
+    qf_amqp_message_fini(&m);
+  }
+  while (qf_amqp_get(con, qb, 1, 300, &m, &err) == 0) {
+    got++;
+    qf_amqp_message_fini(&m);
+  }
+  cr_expect_eq(got, 3 * 4 + 1);
+  cr_expect_eq(qf_amqp_delete_queue(con, qa, &err), 0);
+  cr_expect_eq(qf_amqp_delete_queue(con, qb, &err), 0);
+  qf_amqp_free(pub);
+  qf_amqp_free(con);
+}
+
 Test(amqp, missing_exchange_closes_the_channel_with_a_clear_error) {
   qf_amqp_t *pub = connect_to(1);
   qf_error_t err;

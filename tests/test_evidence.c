@@ -246,6 +246,32 @@ Test(evidence, repro_reads_git_sha_branch_and_dirty_state) {
   qf_evidence_free(ev);
 }
 
+/* Read in process (libgit2): a detached HEAD is on no branch, an empty
+ * repository has no commit yet, and a subfolder finds its repository. */
+Test(evidence, repro_reads_detached_and_unborn_heads) {
+  const char *dir = qf_test_tmpdir();
+  sh(dir,
+     "git init -q -b main && git -c user.email=t@t -c user.name=t commit "
+     "-q --allow-empty -m init && git checkout -q --detach && mkdir -p sub "
+     "&& echo x > .gitignore && git add .gitignore && git -c "
+     "user.email=t@t -c user.name=t commit -q -m ignore");
+  char sub[1100];
+  snprintf(sub, sizeof sub, "%s/sub", dir);
+  qf_evidence_t *ev = sample();
+  cr_assert_eq(qf_repro_collect(ev, sub, 5000), 0);
+  cr_expect_eq(strlen(ev->repro.git_sha), 40);
+  cr_expect_str_eq(ev->repro.git_branch, "");
+  cr_expect_eq(ev->repro.git_dirty, 0, "an ignored file is not a change");
+  qf_evidence_free(ev);
+  const char *empty = qf_test_tmpdir();
+  sh(empty, "git init -q");
+  ev = sample();
+  cr_assert_eq(qf_repro_collect(ev, empty, 5000), 0);
+  cr_expect_null(ev->repro.git_sha);
+  cr_expect_eq(ev->repro.git_dirty, -1);
+  qf_evidence_free(ev);
+}
+
 Test(evidence, repro_outside_a_repository_is_unknown_not_an_error) {
   const char *dir = qf_test_tmpdir();
   qf_evidence_t *ev = sample();

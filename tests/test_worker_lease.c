@@ -227,7 +227,7 @@ Test(worker_lease, a_run_failing_on_its_last_delivery_ends_in_error) {
   reply_queue(qa, sizeof qa, "reply.last");
   qf_wt_start_worker(&T, 0, env);
   qf_wt_wait_log(&T, 0, 1, 60, READY, NULL);
-  const char *body = qf_wt_request("a dry run", NULL, 1, 60);
+  const char *body = qf_wt_request("a dry run", "tests/passing", 1, 60);
   qf_wt_publish(&T, body, strlen(body), "lease-last", "corr-l", qa);
   cJSON *d = reply_from(qa, 60);
   cr_expect_str_eq(str(d, "decision"), "FAIL");
@@ -241,4 +241,26 @@ Test(worker_lease, a_run_failing_on_its_last_delivery_ends_in_error) {
                    "decided error 2");
   cr_expect_eq(qf_wt_queue_count(&T, T.topo.dead_queue), 1,
                "the request is kept for a replay");
+}
+
+/* Checkpoints go where they save work (DESIGN 4): a dry run writes its
+ * claim and its decision, nothing per node; the nodes' times go into the
+ * decision's event. */
+Test(worker_lease, a_dry_run_is_its_claim_and_its_decision) {
+  qf_wt_start_worker(&T, 0, NULL);
+  qf_wt_wait_log(&T, 0, 1, 60, READY, NULL);
+  const char *body = qf_wt_request("a dry run", "tests/passing", 1, 60);
+  qf_wt_publish(&T, body, strlen(body), "dry-cost", NULL, NULL);
+  cJSON *d[1];
+  cr_assert_eq(qf_wt_decisions(&T, d, 1, 60), 1, "%s", qf_wt_log_tail(&T, 0));
+  cJSON_Delete(d[0]);
+  cr_expect_str_eq(qf_wt_query(&T,
+                               "SELECT string_agg(event, ',' ORDER BY id) "
+                               "FROM run_events"),
+                   "claimed,decided");
+  cr_expect_str_eq(qf_wt_query(&T,
+                               "SELECT count(*) FROM jsonb_object_keys(("
+                               "SELECT data->'node_ms' FROM run_events "
+                               "WHERE event = 'decided'))"),
+                   "7", "every node's time is in the decision's event");
 }

@@ -1,57 +1,69 @@
 /* repro.c: the repro facts of a run (git sha, branch, dirty state of the
- * workspace, qf version, platform). It runs git, so it lives beside the
- * process runner, not in the evidence core. */
+ * workspace, qf version, platform). The repository is read in process
+ * with libgit2: no git child per run (DESIGN 4b: no child process but the
+ * tool). It lives beside the process runner, the part that may touch the
+ * workspace's tools and repositories. */
+#include <git2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "qf/proc.h"
 #include "qf/repro.h"
 #include "qf/version.h"
 
-/* Runs git in the workspace; returns its first output line or NULL. */
-static char *git_line(const char *workspace, const char *const *args,
-                      int timeout_ms, int *exit_code) {
-  char *out = NULL;
-  *exit_code = -1;
-  if (qf_proc_capture(args, workspace, timeout_ms, 4096, &out, exit_code,
-                      NULL) < 0)
-    return NULL;
-  if (*exit_code != 0) {
-    free(out);
-    return NULL;
-  }
-  out[strcspn(out, "\r\n")] = '\0';
-  return out;
+static char *dup_or_null(const char *s) {
+  return s ? strdup(s) : NULL;
 }
 
-static int is_hex_sha(const char *s) {
-  size_t n = strlen(s);
-  if (n < 7 || n > 64) return 0;
-  return strspn(s, "0123456789abcdef") == n;
+/* Whether the work tree differs from HEAD: changed, staged or untracked
+ * files (not ignored ones), as `git status --porcelain` would list. */
+static int is_dirty(git_repository *repo) {
+  git_status_options o;
+  if (git_status_options_init(&o, GIT_STATUS_OPTIONS_VERSION) < 0) return -1;
+  o.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+  o.flags =
+      GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+  git_status_list *list = NULL;
+  if (git_status_list_new(&list, repo, &o) < 0) return -1;
+  int dirty = git_status_list_entrycount(list) > 0;
+  git_status_list_free(list);
+  return dirty;
+}
+
+static void read_git(qf_repro_t *r, const char *workspace) {
+  git_repository *repo = NULL;
+  git_reference *head = NULL;
+  char sha[GIT_OID_HEXSZ + 1];
+  r->git_dirty = -1;
+  /* Searches upwards from the workspace, as git itself does. */
+  if (git_repository_open_ext(&repo, workspace, 0, NULL) < 0) return;
+  if (git_repository_head(&head, repo) == 0 &&
+      git_reference_target(head) != NULL) {
+    git_oid_tostr(sha, sizeof sha, git_reference_target(head));
+    r->git_sha = strdup(sha);
+    /* A detached HEAD is on no branch (`git branch --show-current`
+     * prints nothing). */
+    r->git_branch = git_repository_head_detached(repo)
+                        ? strdup("")
+                        : dup_or_null(git_reference_shorthand(head));
+    r->git_dirty = is_dirty(repo);
+  }
+  git_reference_free(head);
+  git_repository_free(repo);
 }
 
 int qf_repro_collect(qf_evidence_t *ev, const char *workspace, int timeout_ms) {
-  static const char *const sha[] = {"git", "rev-parse", "HEAD", NULL};
-  static const char *const branch[] = {"git", "branch", "--show-current", NULL};
-  static const char *const status[] = {"git", "status", "--porcelain",
-                                       "--untracked-files=normal", NULL};
+  (void)timeout_ms; /* in process: nothing to time out but the read */
+  static int initialized;
+  if (!initialized) initialized = git_libgit2_init() > 0;
   qf_repro_t *r = &ev->repro;
-  int code;
   struct utsname u;
   char platform[160];
-  r->git_sha = git_line(workspace, sha, timeout_ms, &code);
-  if (r->git_sha && !is_hex_sha(r->git_sha)) {
-    free(r->git_sha);
-    r->git_sha = NULL;
-  }
-  r->git_branch =
-      r->git_sha ? git_line(workspace, branch, timeout_ms, &code) : NULL;
-  char *dirty =
-      r->git_sha ? git_line(workspace, status, timeout_ms, &code) : NULL;
-  r->git_dirty = dirty ? dirty[0] != '\0' : -1;
-  free(dirty);
+  if (initialized && workspace)
+    read_git(r, workspace);
+  else
+    r->git_dirty = -1;
   if (uname(&u) == 0) {
     snprintf(platform, sizeof platform, "%s-%s", u.sysname, u.machine);
     for (char *p = platform; *p; p++)

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include "qf/fsutil.h"
 #include "qf/repro.h"
 
 #include "nodes.h"
@@ -22,13 +23,18 @@ int qf__write_evidence(qf_run_state_t *s, const qf_run_cfg_t *cfg,
                 : qf_evidence_write(s->evidence, dir, &s->evidence_path, err);
 }
 
-/* collect: artifacts, summary, repro; the evidence is written even when
- * the budget short-circuited the run. */
+/* collect: artifacts, summary, repro. The evidence file is written once,
+ * by gate, which every run that is not parked reaches (a budget short-
+ * circuit included). */
 int qf__node_collect(qf_run_state_t *s, const qf_run_cfg_t *cfg,
                      qf_error_t *err) {
-  char dir[PATH_MAX];
+  char dir[PATH_MAX], run[PATH_MAX];
   int dropped = 0;
-  int rc = qf__run_dir(s, cfg, 1, dir, sizeof dir, err);
+  /* The run's folder (the evidence goes there) exists from here on, also
+   * for a run whose tool never ran under a root made just now. */
+  int rc = qf__run_dir(s, cfg, 0, run, sizeof run, err);
+  if (rc == QF_OK) rc = qf_fs_mkdirs(run, err);
+  if (rc == QF_OK) rc = qf__run_dir(s, cfg, 1, dir, sizeof dir, err);
   if (rc < 0) return rc;
   qf_evidence_t *ev = s->evidence;
   for (size_t i = 0; i < ev->nartifacts; i++) { /* a resumed collect */
@@ -45,5 +51,5 @@ int qf__node_collect(qf_run_state_t *s, const qf_run_cfg_t *cfg,
       qf_repro_collect(ev, s->workspace, REPRO_TIMEOUT_MS) < 0)
     return qf__oom(err);
   qf_evidence_stamp(ev);
-  return qf__write_evidence(s, cfg, err);
+  return QF_OK;
 }

@@ -61,6 +61,7 @@ typedef struct job {
   const char *approval_comment;
   int claimed;    /* the run is ours (lease taken): it may be ended here */
   int deliveries; /* the broker's x-delivery-count of this delivery */
+  cJSON *node_ms; /* {"node": ms} of the nodes run, for the final event */
 } job_t;
 
 /* ---- worker_settle.c: settling a delivery (calls only worker_conn.c) */

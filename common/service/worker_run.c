@@ -11,6 +11,14 @@
 /* Checkpoint attempts after the first, each after the database is back. */
 #define CHECKPOINT_TRIES 3
 
+/* Whether the node did work that must not be repeated: only a tool that
+ * really ran (not a dry run, not a refusal). Every other node is
+ * recomputed on resume, so it costs the database nothing (DESIGN 4). */
+static int worth_saving(const qf_run_state_t *s, const char *node) {
+  return strcmp(node, "execute") == 0 && s->blocked == NULL &&
+         !s->request->dry_run;
+}
+
 int qf__job_on_node(const qf_run_state_t *s, const char *node, long long ms,
                     void *ctx, qf_error_t *errp) {
   job_t *j = ctx;
@@ -19,6 +27,15 @@ int qf__job_on_node(const qf_run_state_t *s, const char *node, long long ms,
   qf_log_ctx_t lc = j->log;
   lc.node = node;
   qf_log_field_t f[] = {QF_LOG_INT("duration_ms", ms)};
+  if (j->node_ms == NULL) j->node_ms = cJSON_CreateObject();
+  if (j->node_ms) {
+    cJSON_DeleteItemFromObjectCaseSensitive(j->node_ms, node);
+    cJSON_AddNumberToObject(j->node_ms, node, (double)ms);
+  }
+  if (!worth_saving(s, node)) {
+    qf_log_emit(QF_LOG_INFO, &lc, "node.done", f, 1, NULL);
+    return QF_OK;
+  }
   int rc = qf_pipeline_checkpoint(s, &cp, e);
   if (rc == QF_OK)
     rc = qf_store_checkpoint(j->w->store, s->run_id, node, cp, ms, e);
@@ -95,10 +112,13 @@ static const char *first_rule(const qf_run_state_t *s) {
 qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
   qf_error_t err;
   cJSON *msg = decision_message(j, s), *ev = NULL, *stored = NULL;
-  cJSON *waiters = NULL;
+  cJSON *waiters = NULL, *cp = NULL;
   cJSON *rules = cJSON_GetObjectItemCaseSensitive(msg, "triggered_rules");
-  if (msg == NULL || qf_evidence_to_json(s->evidence, &ev, &err) < 0) {
+  /* A run parked for a human resumes from the state it parked in. */
+  if (msg == NULL || qf_evidence_to_json(s->evidence, &ev, &err) < 0 ||
+      (s->parked && qf_pipeline_checkpoint(s, &cp, &err) < 0)) {
     cJSON_Delete(msg);
+    cJSON_Delete(ev);
     return qf__job_settle(j, 0, 1);
   }
   qf_finish_t f = {
@@ -120,7 +140,9 @@ qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
       .expires_after_s = s->policy->hitl.expires_after_s,
       .approvers = (const char *const *)s->policy->hitl.approvers.items,
       .napprovers = s->policy->hitl.approvers.n,
-      .prevent_self_approval = s->policy->hitl.prevent_self_approval};
+      .prevent_self_approval = s->policy->hitl.prevent_self_approval,
+      .checkpoint = cp,
+      .node_ms = j->node_ms};
   int rc = qf_store_finish(j->w->store, &f, &stored, &waiters, &err);
   qf__settled_t out;
   if (rc == QF_OK) j->claimed = 0; /* decided: the lease went with it */
@@ -137,6 +159,7 @@ qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
   }
   cJSON_Delete(stored);
   cJSON_Delete(waiters);
+  cJSON_Delete(cp);
   cJSON_Delete(ev);
   cJSON_Delete(msg);
   return out;
@@ -199,5 +222,7 @@ qf__settled_t qf__job_run(job_t *j, qf_request_t **req,
   else
     out = qf__job_fail(j, rc, err.message);
   qf_run_state_fini(&s);
+  cJSON_Delete(j->node_ms);
+  j->node_ms = NULL;
   return out;
 }

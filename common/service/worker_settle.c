@@ -7,6 +7,7 @@
  * dead-lettered (with x-qf-error) and acked; our own or the
  * infrastructure's trouble requeues the delivery for a later attempt. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qf/decision.h"
@@ -42,40 +43,55 @@ qf__settled_t qf__job_settle(job_t *j, int ack, int requeue) {
   return ack ? QF__ACKED : QF__REQUEUED;
 }
 
-/* Publishes with confirms, reconnecting the publisher and retrying after
- * a nack, a timeout or a lost connection. A return (no queue bound: nobody
- * subscribed) cannot be fixed by retrying and is only logged; the decision
- * is in PostgreSQL either way. */
-static int publish(job_t *j, const char *exchange, const char *key,
-                   const char *body, const char *kind,
-                   const char *correlation_id) {
+/* Publishes a batch with its confirms awaited together, reconnecting the
+ * publisher and retrying the whole batch after a nack, a timeout or a lost
+ * connection (its messages are idempotent for their consumers). A return
+ * (no queue bound: nobody subscribed) cannot be fixed by retrying and is
+ * only logged; the decision is in PostgreSQL either way. */
+static int publish_batch(job_t *j, const qf_amqp_out_t *out, size_t n) {
   qf__worker_t *w = j->w;
-  qf_error_t err;
-  qf_amqp_msg_t msg = {.body = body,
-                       .body_len = strlen(body),
-                       .content_type = "application/json",
-                       .message_id = j->run_id,
-                       .correlation_id = correlation_id};
+  qf_error_t err = {0};
   for (int i = 0; i < PUBLISH_TRIES; i++) {
-    int rc = QF_EAMQPCONN;
+    int returned = 0, rc = QF_EAMQPCONN;
     if (w->pub == NULL &&
         qf__worker_connect_amqp(w, &w->pub, "qf-worker-publisher", 1, &err) < 0)
       continue;
-    rc = qf_amqp_publish(w->pub, exchange, key, &msg,
-                         w->cfg->publish_timeout_ms, &err);
-    if (rc == QF_OK) return QF_OK;
-    if (rc == QF_ENOROUTE) {
-      qf_log_warn(&j->log, "publish.unrouted", "%s to %s/%s reached no queue",
-                  kind, exchange[0] ? exchange : "(default)", key);
+    rc = qf_amqp_publish_batch(w->pub, out, n, w->cfg->publish_timeout_ms,
+                               &returned, &err);
+    if (rc == QF_OK) {
+      if (returned)
+        qf_log_warn(&j->log, "publish.unrouted",
+                    "%d of %zu messages (first to %s/%s) reached no queue",
+                    returned, n,
+                    out[0].exchange[0] ? out[0].exchange : "(default)",
+                    out[0].routing_key);
       return QF_OK;
     }
-    qf_log_warn(&j->log, "publish.retry", "%s: %s", kind, err.message);
-    if (rc == QF_EAMQPCONN || rc == QF_EAMQP) {
+    qf_log_warn(&j->log, "publish.retry", "%s", err.message);
+    if (rc == QF_EAMQPCONN || rc == QF_EAMQP || rc == QF_ETIMEDOUT) {
       qf_amqp_free(w->pub);
       w->pub = NULL;
     }
   }
   return QF_ENACK;
+}
+
+static qf_amqp_out_t out_msg(const job_t *j, const char *exchange,
+                             const char *key, const char *body,
+                             const char *correlation_id) {
+  return (qf_amqp_out_t){.exchange = exchange,
+                         .routing_key = key,
+                         .msg = {.body = body,
+                                 .body_len = strlen(body),
+                                 .content_type = "application/json",
+                                 .message_id = j->run_id,
+                                 .correlation_id = correlation_id}};
+}
+
+static int publish(job_t *j, const char *exchange, const char *key,
+                   const char *body, const char *correlation_id) {
+  qf_amqp_out_t o = out_msg(j, exchange, key, body, correlation_id);
+  return publish_batch(j, &o, 1);
 }
 
 static void lower(const char *s, char *out, size_t n) {
@@ -85,43 +101,39 @@ static void lower(const char *s, char *out, size_t n) {
   out[i] = '\0';
 }
 
-/* The decision to every waiter, each with its own correlation_id. */
-static int reply_waiters(job_t *j, const char *msg, const cJSON *waiters) {
-  const cJSON *wt;
-  cJSON_ArrayForEach(wt, waiters) {
-    const cJSON *to = cJSON_GetObjectItemCaseSensitive(wt, "reply_to");
-    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(wt, "correlation_id");
-    if (!cJSON_IsString(to) || to->valuestring[0] == '\0') continue;
-    int rc = publish(j, "", to->valuestring, msg, "reply",
-                     cJSON_IsString(cid) ? cid->valuestring : NULL);
-    if (rc < 0) return rc;
-  }
-  return QF_OK;
-}
-
-/* Evidence, decision, the submitter's reply queue and the waiters', in
- * that order. */
+/* Evidence, decision, the submitter's reply queue and every waiter's
+ * (each with its own correlation_id), published back to back and
+ * confirmed together. */
 int qf__job_announce(job_t *j, const cJSON *message, const cJSON *evidence,
                      const char *reply_to, const cJSON *waiters,
                      int reply_only) {
   const qf_topology_t *t = &j->w->topo;
   const cJSON *d = cJSON_GetObjectItemCaseSensitive(message, "decision");
-  char dec[16], key[64];
+  char dec[16], ekey[64], dkey[64];
   lower(cJSON_IsString(d) ? d->valuestring : "fail", dec, sizeof dec);
+  snprintf(ekey, sizeof ekey, "evidence.%s", dec);
+  snprintf(dkey, sizeof dkey, "decision.%s", dec);
   char *msg = message ? cJSON_PrintUnformatted(message) : NULL;
   char *ev = evidence && !reply_only ? cJSON_PrintUnformatted(evidence) : NULL;
-  int rc = msg ? QF_OK : QF_ENOMEM;
-  if (rc == QF_OK && ev) {
-    snprintf(key, sizeof key, "evidence.%s", dec);
-    rc = publish(j, t->evidence, key, ev, "evidence", j->correlation_id);
-  }
-  if (rc == QF_OK && !reply_only) {
-    snprintf(key, sizeof key, "decision.%s", dec);
-    rc = publish(j, t->decisions, key, msg, "decision", j->correlation_id);
-  }
+  size_t n = 0, max = 3 + (size_t)cJSON_GetArraySize(waiters);
+  qf_amqp_out_t *out = calloc(max, sizeof *out);
+  int rc = msg && out && (ev || !evidence || reply_only) ? QF_OK : QF_ENOMEM;
+  if (rc == QF_OK && ev)
+    out[n++] = out_msg(j, t->evidence, ekey, ev, j->correlation_id);
+  if (rc == QF_OK && !reply_only)
+    out[n++] = out_msg(j, t->decisions, dkey, msg, j->correlation_id);
   if (rc == QF_OK && reply_to && reply_to[0])
-    rc = publish(j, "", reply_to, msg, "reply", j->correlation_id);
-  if (rc == QF_OK) rc = reply_waiters(j, msg, waiters);
+    out[n++] = out_msg(j, "", reply_to, msg, j->correlation_id);
+  const cJSON *wt;
+  cJSON_ArrayForEach(wt, waiters) {
+    const cJSON *to = cJSON_GetObjectItemCaseSensitive(wt, "reply_to");
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(wt, "correlation_id");
+    if (rc == QF_OK && cJSON_IsString(to) && to->valuestring[0])
+      out[n++] = out_msg(j, "", to->valuestring, msg,
+                         cJSON_IsString(cid) ? cid->valuestring : NULL);
+  }
+  if (rc == QF_OK) rc = publish_batch(j, out, n);
+  free(out);
   cJSON_free(msg);
   cJSON_free(ev);
   return rc;
@@ -173,7 +185,7 @@ static int reply_refused(job_t *j, const char *why) {
                                        &msg, NULL);
   if (rc == QF_OK && (text = cJSON_PrintUnformatted(msg)) == NULL)
     rc = QF_ENOMEM;
-  if (rc == QF_OK) rc = publish(j, "", to, text, "refusal", j->correlation_id);
+  if (rc == QF_OK) rc = publish(j, "", to, text, j->correlation_id);
   cJSON_free(text);
   cJSON_Delete(msg);
   return rc;

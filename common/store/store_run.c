@@ -266,8 +266,9 @@ typedef struct finish_ctx {
   const qf_finish_t *f;
   int hitl;
   char expires_s[16];
-  const char *rules;    /* triggered_rules as JSON text */
-  const char *evidence; /* NULL when there is none */
+  const char *rules;      /* triggered_rules as JSON text */
+  const char *evidence;   /* NULL when there is none */
+  const char *checkpoint; /* NULL: keep the stored one */
   char approval_id[QF_UUID_STR_LEN + 1];
   cJSON *message; /* our copy, with approval_id set */
   cJSON *waiters; /* the run's waiters, read with the update */
@@ -344,7 +345,8 @@ static int update_run(qf_db_t *db, finish_ctx_t *x, const char *message,
                      f->policy_hash,
                      message,
                      x->hitl ? x->approval_id : NULL,
-                     x->st->owner};
+                     x->st->owner,
+                     x->checkpoint};
   int rc = qf_db_exec(
       db,
       "UPDATE runs SET status = CASE WHEN $2::text = 'NEED_HITL' THEN "
@@ -353,13 +355,14 @@ static int update_run(qf_db_t *db, finish_ctx_t *x, const char *message,
       "'NEED_HITL'), evidence = $6::jsonb, evidence_path = $7, policy_version "
       "= $8, policy_hash = $9, decision_message = $10::jsonb, approval_id = "
       "$11::uuid, decided_at = CASE WHEN $2::text <> 'NEED_HITL' THEN now() "
-      "END, updated_at = now(), lease_owner = NULL, lease_expires_at = NULL "
+      "END, updated_at = now(), lease_owner = NULL, lease_expires_at = NULL, "
+      "checkpoint = coalesce($13::jsonb, checkpoint) "
       "WHERE run_id = $1 AND status IN ('received', 'running') AND ($12::text "
       "IS NULL OR lease_owner = $12) RETURNING worker, (SELECT "
       "jsonb_agg(jsonb_build_object('reply_to', w.reply_to, "
       "'correlation_id', w.correlation_id) ORDER BY w.added_at) FROM "
       "run_waiters w WHERE w.run_id = runs.run_id)",
-      12, p, &res, err);
+      13, p, &res, err);
   if (rc < 0) return rc;
   int bad = 0;
   cJSON_Delete(x->waiters);
@@ -381,7 +384,10 @@ static int finish_event(qf_db_t *db, finish_ctx_t *x, const char *worker,
            cJSON_AddStringToObject(data, "decision", x->f->decision) &&
            (x->hitl ? cJSON_AddStringToObject(data, "approval_id",
                                               x->approval_id) != NULL
-                    : cJSON_AddNullToObject(data, "approval_id") != NULL);
+                    : cJSON_AddNullToObject(data, "approval_id") != NULL) &&
+           (x->f->node_ms == NULL ||
+            cJSON_AddItemToObject(data, "node_ms",
+                                  cJSON_Duplicate(x->f->node_ms, 1)));
   int rc =
       ok ? qf__store_add_event(db, x->f->run_id, x->hitl ? "parked" : "decided",
                                worker, data, err)
@@ -440,11 +446,15 @@ int qf_store_finish(qf_store_t *st, const qf_finish_t *f, cJSON **message_out,
       .st = st, .f = f, .hitl = strcmp(f->decision, "NEED_HITL") == 0};
   snprintf(x.expires_s, sizeof x.expires_s, "%d", f->expires_after_s);
   char *evidence = NULL, *rules = NULL;
+  char *checkpoint = NULL;
   rc = qf__store_doc_text(f->evidence, "the evidence document", &evidence, err);
   if (rc == QF_OK)
     rc = qf__store_doc_text(f->triggered_rules, "triggered_rules", &rules, err);
+  if (rc == QF_OK)
+    rc = qf__store_doc_text(f->checkpoint, "the checkpoint", &checkpoint, err);
   if (rc < 0) goto out;
   x.evidence = evidence;
+  x.checkpoint = checkpoint;
   x.rules = rules ? rules : "[]";
   rc = qf_db_tx(st->db, finish_tx, &x, err);
   if (rc == QF_OK && message_out != NULL) {
@@ -458,6 +468,7 @@ int qf_store_finish(qf_store_t *st, const qf_finish_t *f, cJSON **message_out,
 out:
   cJSON_Delete(x.waiters);
   cJSON_Delete(x.message);
+  cJSON_free(checkpoint);
   cJSON_free(evidence);
   cJSON_free(rules);
   return rc;

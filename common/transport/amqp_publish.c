@@ -36,21 +36,36 @@ static void fill_props(const qf_amqp_msg_t *m, amqp_basic_properties_t *p,
   }
 }
 
-/* Handles one frame received while waiting for a confirm. Returns 1 when
+/* The confirms a wait is for: tags first..last, each confirmed once. */
+typedef struct pending {
+  uint64_t first, last;
+  unsigned char *done; /* one flag per tag */
+  size_t left;
+  int returned;
+} pending_t;
+
+/* A confirm for tag (and, with multiple, every earlier one). The broker
+ * may confirm messages bound for different queues out of order. */
+static void confirmed(pending_t *p, uint64_t tag, int multiple) {
+  uint64_t lo = multiple ? p->first : tag, hi = tag < p->last ? tag : p->last;
+  for (uint64_t t = lo < p->first ? p->first : lo; t <= hi; t++)
+    if (!p->done[t - p->first]) {
+      p->done[t - p->first] = 1;
+      p->left--;
+    }
+}
+
+/* Handles one frame received while waiting for confirms. Returns 1 when
  * the wait is over (rc in *result), 0 to keep waiting. */
-static int confirm_frame(qf_amqp_t *c, const amqp_frame_t *f, uint64_t tag,
-                         int *returned, int *result, qf_error_t *err) {
+static int confirm_frame(qf_amqp_t *c, const amqp_frame_t *f, pending_t *p,
+                         int *result, qf_error_t *err) {
   if (f->frame_type != AMQP_FRAME_METHOD) return 0;
   const amqp_method_t *m = &f->payload.method;
   if (m->id == AMQP_BASIC_ACK_METHOD) {
     const amqp_basic_ack_t *a = m->decoded;
-    if (a->delivery_tag == tag || (a->multiple && a->delivery_tag >= tag)) {
-      *result = *returned ? qf_error_set(err, QF_ENOROUTE,
-                                         "message returned as unroutable")
-                          : QF_OK;
-      return 1;
-    }
-    return 0;
+    confirmed(p, a->delivery_tag, a->multiple);
+    *result = QF_OK;
+    return p->left == 0;
   }
   if (m->id == AMQP_BASIC_NACK_METHOD) {
     *result = qf_error_set(err, QF_ENACK, "message nacked by the broker");
@@ -58,7 +73,7 @@ static int confirm_frame(qf_amqp_t *c, const amqp_frame_t *f, uint64_t tag,
   }
   if (m->id == AMQP_BASIC_RETURN_METHOD) {
     amqp_message_t msg;
-    *returned = 1; /* the ack that follows still means "not delivered" */
+    p->returned++; /* the ack that follows still means "not delivered" */
     amqp_rpc_reply_t r = amqp_read_message(c->state, f->channel, &msg, 0);
     if (r.reply_type == AMQP_RESPONSE_NORMAL) amqp_destroy_message(&msg);
     return 0;
@@ -67,15 +82,21 @@ static int confirm_frame(qf_amqp_t *c, const amqp_frame_t *f, uint64_t tag,
   return 1;
 }
 
-static int wait_confirm(qf_amqp_t *c, uint64_t tag, int timeout_ms,
-                        qf_error_t *err) {
+/* Waits until the broker confirmed every tag from first to last;
+ * *returned counts the messages it returned on the way. */
+static int wait_confirms(qf_amqp_t *c, uint64_t first, uint64_t last,
+                         int timeout_ms, int *returned, qf_error_t *err) {
   int64_t deadline = qf_clock_now_ms() + timeout_ms;
-  int returned = 0, result = QF_OK;
+  pending_t p = {first, last, calloc(last - first + 1, 1), last - first + 1, 0};
+  int result = QF_OK;
+  if (p.done == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
   for (;;) {
     int64_t left = deadline - qf_clock_now_ms();
-    if (left <= 0)
-      return qf_error_set(err, QF_ETIMEDOUT, "no publisher confirm in %d ms",
-                          timeout_ms);
+    if (left <= 0) {
+      result = qf_error_set(err, QF_ETIMEDOUT, "no publisher confirm in %d ms",
+                            timeout_ms);
+      break;
+    }
     struct timeval tv = {left / 1000, (left % 1000) * 1000};
     amqp_frame_t f;
     amqp_maybe_release_buffers(c->state);
@@ -83,11 +104,24 @@ static int wait_confirm(qf_amqp_t *c, uint64_t tag, int timeout_ms,
     if (st == AMQP_STATUS_TIMEOUT) continue;
     if (st != AMQP_STATUS_OK) {
       c->dead = 1;
-      return qf_error_set(err, QF_EAMQPCONN, "waiting for confirm: %s",
-                          amqp_error_string2(st));
+      result = qf_error_set(err, QF_EAMQPCONN, "waiting for confirm: %s",
+                            amqp_error_string2(st));
+      break;
     }
-    if (confirm_frame(c, &f, tag, &returned, &result, err)) return result;
+    if (confirm_frame(c, &f, &p, &result, err)) break;
   }
+  free(p.done);
+  *returned = p.returned;
+  return result;
+}
+
+static int wait_confirm(qf_amqp_t *c, uint64_t tag, int timeout_ms,
+                        qf_error_t *err) {
+  int returned = 0;
+  int rc = wait_confirms(c, tag, tag, timeout_ms, &returned, err);
+  if (rc == QF_OK && returned)
+    rc = qf_error_set(err, QF_ENOROUTE, "message returned as unroutable");
+  return rc;
 }
 
 /* basic.publish (mandatory) and, on a confirm-mode connection, the wait
@@ -112,6 +146,47 @@ static int send_and_confirm(qf_amqp_t *c, const char *exchange,
   int rc = wait_confirm(c, tag, timeout_ms, err);
   if (rc < 0) qf_error_prefix(err, "publish to %s/%s", exchange, routing_key);
   return rc;
+}
+
+static int send_one(qf_amqp_t *c, const qf_amqp_out_t *o, qf_error_t *err) {
+  amqp_basic_properties_t props;
+  amqp_table_t headers;
+  amqp_table_entry_t *entries = NULL;
+  if (o->msg.nheaders > 0 &&
+      (entries = calloc(o->msg.nheaders, sizeof *entries)) == NULL)
+    return qf_error_set(err, QF_ENOMEM, "out of memory");
+  fill_props(&o->msg, &props, &headers, entries);
+  amqp_bytes_t body = {.len = o->msg.body_len, .bytes = (void *)o->msg.body};
+  int st = amqp_basic_publish(
+      c->state, CHANNEL, amqp_cstring_bytes(o->exchange),
+      amqp_cstring_bytes(o->routing_key), 1, 0, &props, body);
+  free(entries);
+  if (st == AMQP_STATUS_OK) {
+    if (c->confirm) c->next_tag++;
+    return QF_OK;
+  }
+  c->dead = 1;
+  return qf_error_set(err, QF_EAMQPCONN, "publish to %s/%s: %s", o->exchange,
+                      o->routing_key, amqp_error_string2(st));
+}
+
+int qf_amqp_publish_batch(qf_amqp_t *c, const qf_amqp_out_t *out, size_t n,
+                          int timeout_ms, int *returned, qf_error_t *err) {
+  int ret = 0;
+  if (returned) *returned = 0;
+  if (c->dead)
+    return qf_error_set(err, QF_EAMQPCONN, "publish: connection is down");
+  if (n == 0) return QF_OK;
+  uint64_t first = c->next_tag;
+  for (size_t i = 0; i < n; i++) {
+    int rc = send_one(c, &out[i], err);
+    if (rc < 0) return rc;
+  }
+  if (!c->confirm) return QF_OK;
+  int rc = wait_confirms(c, first, c->next_tag - 1, timeout_ms, &ret, err);
+  if (rc < 0) return qf_error_prefix(err, "publishing %zu messages", n);
+  if (returned) *returned = ret;
+  return QF_OK;
 }
 
 int qf_amqp_publish(qf_amqp_t *c, const char *exchange, const char *routing_key,

@@ -78,7 +78,7 @@ const EXPECTED = {
   },
   optionsFields: ['tool_name', 'args', 'timeout_s', 'dry_run'],
   decisionEnum: ['PASS', 'FAIL', 'NEED_HITL'],
-  decidedByEnum: ['gate', 'budget', 'approval', 'expiry', 'refused'],
+  decidedByEnum: ['gate', 'budget', 'approval', 'expiry', 'refused', 'error'],
   deadLetterHeader: 'x-qf-error',
 };
 

@@ -10,6 +10,7 @@ PKGS=(
   openssl
   # libraries (see DESIGN.md section 1)
   librabbitmq-dev libpq-dev libyaml-dev libcjson-dev libpcre2-dev libcurl4-openssl-dev
+  libgit2-dev
   libexpat1-dev libssl-dev libcriterion-dev
   # servers, started on loopback by deploy/local/services.sh
   rabbitmq-server postgresql

@@ -169,6 +169,11 @@ typedef struct qf_finish {
   const char *const *approvers;
   size_t napprovers;
   int prevent_self_approval;
+  /* Optional: the pipeline's state, stored as the run's checkpoint with
+   * the decision (a run parked before execute resumes from it), and how
+   * long each node took ({"node": ms}, recorded in the event). */
+  const cJSON *checkpoint;
+  const cJSON *node_ms;
 } qf_finish_t;
 
 /* In one transaction: the run becomes decided (final) or, for NEED_HITL,

@@ -115,6 +115,24 @@ int qf_amqp_publish(qf_amqp_t *c, const char *exchange, const char *routing_key,
                     const qf_amqp_msg_t *msg, int timeout_ms,
                     qf_error_t *err) QF_MUSTCHECK;
 
+/* One message of a batch: where it goes and what it is. */
+typedef struct qf_amqp_out {
+  const char *exchange;
+  const char *routing_key;
+  qf_amqp_msg_t msg;
+} qf_amqp_out_t;
+
+/* Publishes the n messages back to back (mandatory) and, on a confirm-mode
+ * connection, waits once for the broker to confirm them all (DESIGN 4b: a
+ * run's messages, confirmed together). QF_OK when every one was
+ * confirmed; *returned (may be NULL) counts those the broker returned as
+ * unroutable (confirmed, but no queue was bound for them). A nack, a
+ * timeout or a lost connection fails the whole batch: publish it again
+ * (its messages are idempotent for their consumers). */
+int qf_amqp_publish_batch(qf_amqp_t *c, const qf_amqp_out_t *out, size_t n,
+                          int timeout_ms, int *returned,
+                          qf_error_t *err) QF_MUSTCHECK;
+
 /* Publishes a received message again, whole: its body and every property
  * and header as it arrived (content_encoding, type, app_id, timestamp,
  * priority, expiration, headers of any type), plus extra string headers

@@ -1,0 +1,269 @@
+"""bench_worker.py: driven by bench_worker.sh (read it first).
+
+Preloads N requests into a fresh topology and database, lets W workers at
+prefetch P drain them, and does the same for the floor program
+(qf_bench_floor); prints both and the ratios. CPU comes from /proc
+(utime + stime of the worker processes, of every postgres and beam.smp
+process), commits from pg_stat_database.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+
+import pika
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ms(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total * 1000.0 / TICK
+
+
+def pids_named(name):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/comm") as f:
+                    if f.read().strip() == name:
+                        out.append(int(d))
+            except OSError:
+                pass
+    return out
+
+
+def peak_rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def psql(url, sql):
+    r = subprocess.run(["psql", "-X", "-q", "-t", "-A", "-d", url, "-c", sql],
+                       capture_output=True, text=True, check=True)
+    return r.stdout.strip()
+
+
+def db_url(admin, name):
+    u = urllib.parse.urlsplit(admin)
+    return urllib.parse.urlunsplit(u._replace(path="/" + name))
+
+
+def commits(admin, name):
+    return int(psql(admin, "SELECT xact_commit FROM pg_stat_database WHERE "
+                    f"datname = '{name}'") or 0)
+
+
+class Broker:
+    def __init__(self, url):
+        self.conn = pika.BlockingConnection(pika.URLParameters(url))
+        self.ch = self.conn.channel()
+        self.ch.confirm_delivery()
+
+    def count(self, queue):
+        return self.ch.queue_declare(queue, passive=True).method.message_count
+
+    def preload(self, exchange, key, bodies, prefix):
+        props = lambda i: pika.BasicProperties(
+            delivery_mode=2, content_type="application/json",
+            message_id=f"{prefix}-{i}", correlation_id=f"{prefix}-{i}")
+        for i, b in enumerate(bodies):
+            self.ch.basic_publish(exchange, key, b, props(i))
+
+
+def bodies(n):
+    out = []
+    for i in range(n):
+        nl = "deploy to production" if i % 5 == 4 else f"run the tests {i}"
+        out.append(json.dumps({
+            "nl_input": nl, "workspace": "demo", "requested_by": "bench",
+            "options": {"tool_name": "run_pytest",
+                        "args": {"test_path": "tests/passing"},
+                        "timeout_s": 60, "dry_run": True}}).encode())
+    return out
+
+
+def wait_count(broker, queue, n, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while broker.count(queue) < n:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: only {broker.count(queue)} of {n} "
+                             f"arrived on {queue} in {timeout_s} s")
+        time.sleep(0.02)
+
+
+def server_cpu(names):
+    """CPU ms of every process of those names, by PID (new ones start at 0)."""
+    return {pid: cpu_ms([pid]) for name in names for pid in pids_named(name)}
+
+
+def delta(before, after):
+    return sum(v - before.get(pid, 0.0) for pid, v in after.items())
+
+
+def measure(admin, dbname, run, broker, queue, n):
+    pg0, mq0 = server_cpu(["postgres"]), server_cpu(["beam.smp"])
+    c0 = commits(admin, dbname)
+    t0 = time.monotonic()
+    own = run()
+    wait_count(broker, queue, n, 600)
+    wall = time.monotonic() - t0
+    # Read before anything exits: a backend's CPU leaves with it.
+    pg1, mq1 = server_cpu(["postgres"]), server_cpu(["beam.smp"])
+    own_ms, rss = own()
+    time.sleep(0.7)  # the statistics collector flushes about every 0.5 s
+    return {"wall_s": wall, "per_s": n / wall, "own_ms": own_ms / n,
+            "pg_ms": delta(pg0, pg1) / n, "mq_ms": delta(mq0, mq1) / n,
+            "commits": (commits(admin, dbname) - c0) / n, "rss_kb": rss}
+
+
+def start_workers(a, env, count, logdir):
+    procs = []
+    for i in range(count):
+        log = open(os.path.join(logdir, f"worker{i}.log"), "w")
+        procs.append(subprocess.Popen([a.qf, "worker"], env=env, stdout=log,
+                                      stderr=subprocess.STDOUT))
+    return procs
+
+
+def wait_ready(logdir, count, timeout_s=60):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ready = 0
+        for i in range(count):
+            with open(os.path.join(logdir, f"worker{i}.log")) as f:
+                ready += '"event":"worker.ready"' in f.read()
+        if ready == count:
+            return
+        time.sleep(0.1)
+    raise SystemExit("bench: workers not ready")
+
+
+def stop(procs):
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        p.wait(30)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--repo", required=True)
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--prefetch", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=1)
+    a = ap.parse_args()
+    a.qf = os.path.join(a.build, "qf")
+    floor = os.path.join(a.build, "tests", "qf_bench_floor")
+    amqp, admin = os.environ["QF_AMQP_URL"], os.environ["QF_DATABASE_URL"]
+    tag = f"bench{os.getpid()}"
+    work = f"/tmp/{tag}"
+    os.makedirs(f"{work}/ws", exist_ok=True)
+    os.makedirs(f"{work}/arts", exist_ok=True)
+    subprocess.run(["cp", "-r", f"{a.repo}/examples/demo", f"{work}/ws/"],
+                   check=True)
+    psql(admin, f"CREATE DATABASE {tag}")
+    url = db_url(admin, tag)
+    env = dict(os.environ, QF_DATABASE_URL=url, QF_TOPOLOGY_PREFIX=tag,
+               QF_POLICY=f"{a.repo}/policy/default.yaml",
+               QF_ARTIFACTS_ROOT=f"{work}/arts", QF_WORKSPACE_ROOT=f"{work}/ws",
+               QF_PREFETCH=str(a.prefetch), QF_LOG_LEVEL="warn")
+    broker = None
+    try:
+        subprocess.run([a.qf, "migrate", "--dir", f"{a.repo}/migrations"],
+                       env=env, check=True, capture_output=True)
+        # A first worker declares the topology, then leaves.
+        env_ready = dict(env, QF_LOG_LEVEL="info")
+        p = start_workers(a, env_ready, 1, work)
+        wait_ready(work, 1)
+        stop(p)
+        broker = Broker(amqp)
+        count_q = f"{tag}.bench.decisions"
+        broker.ch.queue_declare(count_q, durable=True)
+        broker.ch.queue_bind(count_q, f"{tag}.decisions", "decision.#")
+        reqs = bodies(a.n)
+        broker.preload(f"{tag}.requests", "run", reqs, tag)
+        procs = []
+
+        def run_workers():
+            procs.extend(start_workers(a, env, a.workers, work))
+            return lambda: (cpu_ms([p.pid for p in procs]),
+                            max(peak_rss_kb(p.pid) for p in procs))
+        worker = measure(admin, tag, run_workers, broker, count_q, a.n)
+        stop(procs)
+
+        # The floor: the same bodies, the same libraries.
+        fq, fx, fcount = f"{tag}.floor", f"{tag}.floor.out", f"{tag}.floor.count"
+        broker.ch.queue_declare(fq, durable=True,
+                                arguments={"x-queue-type": "quorum"})
+        broker.ch.exchange_declare(fx, "topic", durable=True)
+        broker.ch.queue_declare(fcount, durable=True)
+        broker.ch.queue_bind(fcount, fx, "decision.#")
+        broker.preload("", fq, reqs, tag + "f")
+        fl = []
+
+        def run_floor():
+            fl.append(subprocess.Popen([floor, amqp, url, fq, fx, str(a.n),
+                                        str(a.prefetch)]))
+            def done():
+                ms = cpu_ms([fl[0].pid])
+                rss = peak_rss_kb(fl[0].pid)
+                fl[0].wait(60)
+                return ms, rss
+            return done
+        base = measure(admin, tag, run_floor, broker, fcount, a.n)
+        report(a, worker, base)
+    finally:
+        if broker:
+            for q in (f"{tag}.bench.decisions", f"{tag}.floor",
+                      f"{tag}.floor.count", f"{tag}.orchestrations",
+                      f"{tag}.orchestrations.dead", f"{tag}.dead",
+                      f"{tag}.hitl"):
+                try:
+                    broker.ch.queue_delete(q)
+                except Exception:
+                    pass
+        psql(admin, f"DROP DATABASE IF EXISTS {tag} WITH (FORCE)")
+        if os.environ.get("BENCH_KEEP"):
+            print(f"bench: kept {work}")
+        else:
+            subprocess.run(["rm", "-rf", work])
+
+
+def report(a, w, f):
+    print(f"{a.n} requests (80% dry runs, 20% parked for a human), "
+          f"{a.workers} worker(s), prefetch {a.prefetch}")
+    print(f"{'':24}{'worker':>12}{'floor':>12}{'ratio':>8}")
+    rows = [("decisions/s", "per_s", "%.0f"),
+            ("wall s", "wall_s", "%.2f"),
+            ("process CPU ms/decision", "own_ms", "%.2f"),
+            ("PostgreSQL CPU ms/dec.", "pg_ms", "%.2f"),
+            ("RabbitMQ CPU ms/dec.", "mq_ms", "%.2f"),
+            ("commits/decision", "commits", "%.2f"),
+            ("peak RSS KiB", "rss_kb", "%d")]
+    for name, k, fmt in rows:
+        ratio = w[k] / f[k] if f[k] else float("nan")
+        print(f"{name:24}{fmt % w[k]:>12}{fmt % f[k]:>12}{ratio:>8.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
