@@ -32,6 +32,7 @@ extern const qf_cmd_t qf_cmd_approvals;
 extern const qf_cmd_t qf_cmd_approval;
 extern const qf_cmd_t qf_cmd_approve;
 extern const qf_cmd_t qf_cmd_reject;
+extern const qf_cmd_t qf_cmd_runs;
 
 /* Returns the value of the environment variable, or def when unset or
  * empty (borrowed). */
