@@ -77,11 +77,12 @@ Test(store_lease, a_live_lease_makes_a_second_delivery_a_waiter) {
   claim(b, "host:2", "reply.b", 0, &row);
   cr_expect(row.leased_elsewhere, "host:1's lease is live");
   cr_expect_str_eq(row.lease_owner, "host:1");
-  cr_expect_str_eq(waiters(&row), "reply.b");
+  cr_expect_str_eq(waiters(&row), "reply.a,reply.b",
+                   "the run's own reply_to first, then the waiter");
   qf_run_row_fini(&row);
-  /* The owner's own reply_to is not a waiter of its run. */
+  /* The run's own reply_to is not added twice. */
   claim(b, "host:2", "reply.a", 0, &row);
-  cr_expect_str_eq(waiters(&row), "reply.b");
+  cr_expect_str_eq(waiters(&row), "reply.a,reply.b");
   qf_run_row_fini(&row);
   cr_expect_str_eq(
       qf_st_admin1("SELECT attempts || ' ' || worker FROM runs", NULL),
@@ -100,7 +101,7 @@ Test(store_lease, a_live_lease_makes_a_second_delivery_a_waiter) {
                    .decided_by = "gate",
                    .decision_message = msg};
   cr_assert_eq(qf_store_finish(a, &f, NULL, &w, &err), 0, "%s", err.message);
-  cr_assert(cJSON_IsArray(w) && cJSON_GetArraySize(w) == 1);
+  cr_assert(cJSON_IsArray(w) && cJSON_GetArraySize(w) == 2);
   cJSON_Delete(w);
   cJSON_Delete(msg);
   cr_expect_str_eq(qf_st_admin1("SELECT coalesce(lease_owner, 'none') FROM "
@@ -173,6 +174,11 @@ Test(store_lease, a_released_lease_lets_the_next_delivery_run_it) {
   cr_expect_str_eq(qf_st_admin1("SELECT lease_owner FROM runs", NULL), "host:1",
                    "only the owner's release counts");
   cr_assert_eq(qf_store_release_lease(a, RUN_ID, &err), 0, "%s", err.message);
+  /* Given back, its request is queued again: nothing for a sweep. */
+  cr_expect_str_eq(qf_st_admin1("SELECT deliveries || ' ' || (updated_at > "
+                                "now() - interval '5 s') FROM runs",
+                                NULL),
+                   "0 true");
   claim(b, "host:2", "reply.b", 0, &row);
   cr_expect_not(row.leased_elsewhere);
   cr_expect_not(row.taken_over, "nobody held it");
@@ -268,8 +274,34 @@ Test(store_lease, a_parked_run_with_a_pending_approval_cannot_end_in_error) {
   /* A second delivery of the parked request becomes a waiter for the
    * human's decision. */
   claim(a, "host:1", "reply.b", 0, &row);
-  cr_expect_str_eq(waiters(&row), "reply.b");
+  cr_expect_str_eq(waiters(&row), "reply.a,reply.b");
   qf_run_row_fini(&row);
   cJSON_Delete(msg);
+  qf_store_close(a);
+}
+
+/* A waiter added after the run was decided would never be answered: the
+ * store says so, and the caller re-publishes the decision instead. */
+Test(store_lease, a_waiter_for_a_decided_run_is_refused) {
+  qf_store_t *a = worker("host:1");
+  qf_run_row_t row;
+  qf_error_t err;
+  claim(a, "host:1", "reply.a", 0, &row);
+  qf_run_row_fini(&row);
+  cr_expect_eq(qf_store_add_waiter(a, RUN_ID, "reply.c", NULL, &err), 0, "%s",
+               err.message);
+  cJSON *msg = cJSON_Parse("{\"decision\": \"PASS\"}");
+  qf_finish_t f = {.run_id = RUN_ID,
+                   .decision = "PASS",
+                   .reason = "ok",
+                   .decided_by = "gate",
+                   .decision_message = msg};
+  cJSON *w = NULL;
+  cr_assert_eq(qf_store_finish(a, &f, NULL, &w, &err), 0, "%s", err.message);
+  cr_expect_eq(cJSON_GetArraySize(w), 2, "reply.a and reply.c");
+  cJSON_Delete(w);
+  cJSON_Delete(msg);
+  cr_expect_eq(qf_store_add_waiter(a, RUN_ID, "reply.d", NULL, &err),
+               QF_ECONFLICT);
   qf_store_close(a);
 }

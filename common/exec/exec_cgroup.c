@@ -48,7 +48,9 @@ int qf__exec_cgroup_create(const char *parent, char *out, size_t n) {
   if ((size_t)snprintf(out, n, "%s/qf-%ld-%u", parent, (long)getpid(), seq++) >=
       n)
     return ENAMETOOLONG;
-  if (mkdir(out, 0755) < 0 && errno != EEXIST) {
+  /* A new one only: a leftover of the same name (a reused PID) may still
+   * hold a dead runner's processes. */
+  if (mkdir(out, 0755) < 0) {
     int e = errno;
     out[0] = '\0';
     return e;

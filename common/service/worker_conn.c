@@ -128,6 +128,11 @@ int qf__worker_tick(void *worker) {
    * run loses both connections to missed heartbeats. A lost connection
    * is noticed here and dealt with after the run (its delivery is then
    * redelivered by the broker; the run's effects are idempotent). */
+  /* A lost consumer does not stop the tool: the lease (in PostgreSQL)
+   * is still ours, and a tool that finishes while the broker is away
+   * saves its checkpoint, so the redelivery resumes after it instead of
+   * running it again. Whoever takes the run over makes our next renewal
+   * fail, and that stops the tool. */
   if (w->con && qf_amqp_service(w->con, &err) < 0)
     qf_log_warn(NULL, "amqp.consumer_lost", "%s", err.message);
   if (w->pub && qf_amqp_service(w->pub, &err) < 0) {

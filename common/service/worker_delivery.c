@@ -33,9 +33,9 @@ static qf__settled_t run_claimed(job_t *j, qf_request_t **req,
   if (row->taken_over)
     qf_log_warn(&j->log, "run.taken_over",
                 "the previous owner's lease expired: taking the run over");
-  qf__worker_kill_previous(&j->log, &row->previous);
   j->claimed = 1;
   qf__worker_lease_begin(j->w, j->run_id);
+  qf__worker_kill_previous(&j->log, &row->previous);
   qf__settled_t out = qf__job_run(j, req, row);
   qf__worker_lease_end(j->w);
   return out;

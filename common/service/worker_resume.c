@@ -46,7 +46,7 @@ static qf__settled_t resolve(job_t *j, const qf_resume_row_t *row,
                              const char *approval_id) {
   qf_error_t err;
   qf_verdict_t v;
-  cJSON *ev = NULL, *msg = NULL, *rules = NULL;
+  cJSON *ev = NULL, *msg = NULL, *rules = NULL, *waiters = NULL;
   char *path = NULL;
   qf_human_input_t h = {row->approval_status, row->decided_by, row->comment,
                         row->reason, row->expires_at};
@@ -60,14 +60,14 @@ static qf__settled_t resolve(job_t *j, const qf_resume_row_t *row,
   const char *decision = qf_decision_name(v.decision);
   qf_resolve_t r = {j->run_id,    approval_id, decision, v.reason, rules,
                     v.decided_by, ev,          path,     msg};
-  if (rc == QF_OK) rc = qf_store_resolve(j->w->store, &r, &err);
+  if (rc == QF_OK) rc = qf_store_resolve(j->w->store, &r, &waiters, &err);
   if (rc == QF_OK) j->claimed = 0; /* resolved: nothing to give back */
   qf__settled_t out;
   if (rc == QF_ECONFLICT) /* another worker resolved it first */
     out = qf__job_settle(j, 1, 0);
   else if (rc < 0)
     out = qf__job_fail(j, rc, err.message);
-  else if (qf__job_announce(j, msg, ev, j->reply_to, row->run.waiters, 0) < 0)
+  else if (qf__job_announce(j, msg, ev, j->reply_to, waiters, 0) < 0)
     out = qf__job_settle(j, 0, 1); /* resolved: a redelivery re-publishes */
   else {
     qf_log_info(&j->log, "run.resolved", "%s: %s", decision, v.reason);
@@ -76,6 +76,7 @@ static qf__settled_t resolve(job_t *j, const qf_resume_row_t *row,
   cJSON_Delete(ev);
   cJSON_Delete(msg);
   cJSON_Delete(rules);
+  cJSON_Delete(waiters);
   free(path);
   return out;
 }
@@ -87,7 +88,7 @@ static qf__settled_t continue_run(job_t *j, qf_resume_row_t *row,
   qf_error_t err;
   qf_tool_trace_t previous;
   int rc = qf_store_resume_parked(j->w->store, j->run_id, approval_id,
-                                  &previous, &err);
+                                  j->deliveries, &previous, &err);
   /* Decided, or another owner runs it now: its decision reaches the
    * request's reply_to and waiters. */
   if (rc == QF_ECONFLICT) return qf__job_settle(j, 1, 0);
@@ -96,9 +97,9 @@ static qf__settled_t continue_run(job_t *j, qf_resume_row_t *row,
   j->approval_comment = row->comment;
   qf_log_info(&j->log, "run.approved", "approved by %s: running the tool",
               row->decided_by);
-  qf__worker_kill_previous(&j->log, &previous);
   j->claimed = 1;
   qf__worker_lease_begin(j->w, j->run_id);
+  qf__worker_kill_previous(&j->log, &previous);
   qf__settled_t out = qf__job_run(j, NULL, &row->run);
   qf__worker_lease_end(j->w);
   return out;

@@ -82,22 +82,34 @@ static qf__settled_t settle_elsewhere(job_t *j) {
   qf_error_t err;
   j->claimed = 0; /* not ours to give back */
   int rc = qf_store_load(j->w->store, j->run_id, &row, &err);
+  int other = rc == QF_OK && row.lease_live && row.lease_owner &&
+              strcmp(row.lease_owner, j->w->cfg->worker_id) != 0;
+  if (rc == QF_OK && !other &&
+      (row.status == QF_RUN_RECEIVED || row.status == QF_RUN_RUNNING)) {
+    j->claimed = 1; /* nobody else has it: give it back, another try */
+    qf_run_row_fini(&row);
+    return qf__job_settle(j, 0, 1);
+  }
+  /* The waiter is added under the run's lock: a run finished meanwhile
+   * says so (QF_ECONFLICT), and then its decision is re-published. */
+  if (rc == QF_OK && other)
+    rc = qf_store_add_waiter(j->w->store, j->run_id, j->reply_to,
+                             j->correlation_id, &err);
+  if (rc == QF_ECONFLICT) {
+    qf_run_row_fini(&row);
+    rc = qf_store_load(j->w->store, j->run_id, &row, &err);
+    other = 0;
+  }
   qf__settled_t out;
-  if (rc == QF_OK &&
-      (row.status == QF_RUN_DECIDED || row.status == QF_RUN_AWAITING_APPROVAL))
-    out = qf__job_republish(j, &row);
-  else if (rc == QF_OK && !(row.lease_live && row.lease_owner &&
-                            strcmp(row.lease_owner, j->w->cfg->worker_id) != 0))
-    out = qf__job_settle(j, 0, 1); /* nobody has it: another try */
-  else if (rc == QF_OK &&
-           (rc = qf_store_add_waiter(j->w->store, j->run_id, j->reply_to,
-                                     j->correlation_id, &err)) == QF_OK) {
+  if (rc < 0) {
+    out = qf__job_fail(j, rc, err.message);
+  } else if (other) {
     qf_log_info(&j->log, "delivery.waiting",
                 "another worker holds the run; its decision will reach "
                 "this delivery's reply_to");
     out = qf__job_settle(j, 1, 0);
   } else {
-    out = qf__job_fail(j, rc, err.message);
+    out = qf__job_republish(j, &row);
   }
   qf_run_row_fini(&row);
   return out;

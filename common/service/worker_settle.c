@@ -68,10 +68,10 @@ static int publish_batch(job_t *j, const qf_amqp_out_t *out, size_t n) {
       return QF_OK;
     }
     qf_log_warn(&j->log, "publish.retry", "%s", err.message);
-    if (rc == QF_EAMQPCONN || rc == QF_EAMQP || rc == QF_ETIMEDOUT) {
-      qf_amqp_free(w->pub);
-      w->pub = NULL;
-    }
+    /* A fresh channel: confirms and returns still due for this batch
+     * must not be counted against the next try. */
+    qf_amqp_free(w->pub);
+    w->pub = NULL;
   }
   return QF_ENACK;
 }
@@ -128,7 +128,9 @@ int qf__job_announce(job_t *j, const cJSON *message, const cJSON *evidence,
   cJSON_ArrayForEach(wt, waiters) {
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(wt, "reply_to");
     const cJSON *cid = cJSON_GetObjectItemCaseSensitive(wt, "correlation_id");
-    if (rc == QF_OK && cJSON_IsString(to) && to->valuestring[0])
+    /* The run's own reply_to leads the waiters: sent once. */
+    if (rc == QF_OK && cJSON_IsString(to) && to->valuestring[0] &&
+        !(reply_to && strcmp(reply_to, to->valuestring) == 0))
       out[n++] = out_msg(j, "", to->valuestring, msg,
                          cJSON_IsString(cid) ? cid->valuestring : NULL);
   }
@@ -276,7 +278,11 @@ static qf__settled_t give_up(job_t *j, int rc, const char *what) {
                    "attempt of %d",
                    what, qf_err_name(rc), j->w->cfg->delivery_limit + 1);
   if (qf_err_class(rc) == QF_ERRC_INFRA) (void)qf__worker_restore_db(j->w);
-  if (qf__job_end(j, "error", why) < 0) return qf__job_settle(j, 0, 1);
+  /* Ended (claimed cleared) but not announced: the decision is stored and
+   * a re-send republishes it; a requeue now would only be dropped by the
+   * broker. */
+  if (qf__job_end(j, "error", why) < 0 && j->claimed)
+    return qf__job_settle(j, 0, 1);
   return to_dead(j, why);
 }
 

@@ -21,13 +21,21 @@ struct qf_store {
  * each prefixed with p (the table's name or alias, "runs." or "r."; never
  * empty: the waiters' subquery must name the outer row). A query that
  * needs more columns lists them after these. */
-#define QF__STORE_RUN_COLS(p)                                           \
-  p "run_id, " p "status, " p "attempts, " p "checkpoint, " p           \
-    "decision_message, " p "evidence, " p "reply_to, " p                \
-    "correlation_id, (SELECT jsonb_agg(jsonb_build_object('reply_to', " \
-    "w.reply_to, 'correlation_id', w.correlation_id) ORDER BY "         \
-    "w.added_at) FROM run_waiters w WHERE w.run_id = " p "run_id), " p  \
-    "lease_owner, coalesce(" p "lease_expires_at > now(), false)"
+/* The run's waiters (see qf_run_row_t), the run's own reply_to first: a
+ * delivery other than the first may be the one that finishes the run. */
+#define QF__STORE_WAITERS(p)                                                 \
+  "(SELECT jsonb_agg(jsonb_build_object('reply_to', w.reply_to, "            \
+  "'correlation_id', w.correlation_id) ORDER BY w.k, w.at) FROM (SELECT 0 "  \
+  "AS k, " p "created_at AS at, " p "reply_to, " p "correlation_id WHERE " p \
+  "reply_to IS NOT NULL UNION ALL SELECT 1, added_at, reply_to, "            \
+  "correlation_id FROM run_waiters WHERE run_waiters.run_id = " p "run_id) w)"
+#define QF__STORE_RUN_COLS(p)                                 \
+  p "run_id, " p "status, " p "attempts, " p "checkpoint, " p \
+    "decision_message, " p "evidence, " p "reply_to, " p      \
+    "correlation_id, " QF__STORE_WAITERS(p) ", " p            \
+                                            "lease_owner, "   \
+                                            "coalesce(" p     \
+                                            "lease_expires_at > now(), false)"
 /* How many columns QF__STORE_RUN_COLS lists. */
 #define QF__STORE_RUN_NCOLS 11
 
@@ -50,6 +58,12 @@ int qf__store_conflict(qf_db_t *db, const char *run_id, qf_error_t *err);
 int qf__store_read_one(qf_db_t *db, const char *sql, int n,
                        const char *const *params, qf_run_row_t *row,
                        qf_error_t *err);
+/* The run's waiters as qf_run_row_t has them, read by a statement of its
+ * own: one that sees every waiter committed before it (a RETURNING clause
+ * would see only those committed before its UPDATE started). *out NULL
+ * when there are none. */
+int qf__store_waiters(qf_db_t *db, const char *run_id, cJSON **out,
+                      qf_error_t *err);
 /* Adds a waiter (nothing when reply_to is NULL or empty, or is the run's
  * own reply_to). */
 int qf__store_add_waiter(qf_db_t *db, const char *run_id, const char *reply_to,

@@ -59,10 +59,32 @@ int qf_store_release_lease(qf_store_t *st, const char *run_id,
     return qf_error_set(err, QF_EINVAL, "release needs a run id");
   if (st->owner == NULL) return QF_OK;
   const char *p[] = {run_id, st->owner};
+  /* Given back: its request is queued again (requeued, or handed on as a
+   * new message the broker has not counted), so the sweep must not take
+   * the run for abandoned. */
   return qf_db_exec(st->db,
                     "UPDATE runs SET lease_owner = NULL, lease_expires_at = "
-                    "NULL WHERE run_id = $1::uuid AND lease_owner = $2",
+                    "NULL, deliveries = 0, updated_at = now() WHERE run_id = "
+                    "$1::uuid AND lease_owner = $2",
                     2, p, NULL, err);
+}
+
+int qf__store_waiters(qf_db_t *db, const char *run_id, cJSON **out,
+                      qf_error_t *err) {
+  PGresult *res = NULL;
+  const char *p[] = {run_id};
+  int bad = 0;
+  *out = NULL;
+  int rc = qf_db_exec(db,
+                      "SELECT " QF__STORE_WAITERS(
+                          "r.") " FROM runs r WHERE r.run_id = $1::uuid",
+                      1, p, &res, err);
+  if (rc == QF_OK && PQntuples(res) == 1) {
+    *out = qf__store_json_col(res, 0, &bad);
+    if (bad) rc = qf_error_set(err, QF_ENOMEM, "out of memory");
+  }
+  PQclear(res);
+  return rc;
 }
 
 int qf__store_add_waiter(qf_db_t *db, const char *run_id, const char *reply_to,
@@ -77,6 +99,33 @@ int qf__store_add_waiter(qf_db_t *db, const char *run_id, const char *reply_to,
                     3, p, NULL, err);
 }
 
+typedef struct waiter_ctx {
+  const char *run_id, *reply_to, *correlation_id;
+} waiter_ctx_t;
+
+/* Under the run's row lock: a finish in progress commits first (and we
+ * see the run decided), or waits for us (and its waiters read sees us). */
+static int waiter_tx(qf_db_t *db, void *arg, qf_error_t *err) {
+  waiter_ctx_t *x = arg;
+  PGresult *res = NULL;
+  const char *p[] = {x->run_id};
+  int rc = qf_db_exec(db,
+                      "SELECT status FROM runs WHERE run_id = $1::uuid FOR "
+                      "UPDATE",
+                      1, p, &res, err);
+  if (rc < 0) return rc;
+  const char *status = PQntuples(res) ? PQgetvalue(res, 0, 0) : "";
+  if (PQntuples(res) == 0)
+    rc = qf_error_set(err, QF_ENOENT, "run %s does not exist", x->run_id);
+  else if (strcmp(status, "received") != 0 && strcmp(status, "running") != 0)
+    rc = qf_error_set(err, QF_ECONFLICT, "run %s is already %s", x->run_id,
+                      status);
+  PQclear(res);
+  if (rc < 0) return rc;
+  return qf__store_add_waiter(db, x->run_id, x->reply_to, x->correlation_id,
+                              err);
+}
+
 int qf_store_add_waiter(qf_store_t *st, const char *run_id,
                         const char *reply_to, const char *correlation_id,
                         qf_error_t *err) {
@@ -84,7 +133,8 @@ int qf_store_add_waiter(qf_store_t *st, const char *run_id,
     return qf_error_set(err, QF_EINVAL, "a waiter needs a run id");
   if (reply_to && strlen(reply_to) > 255)
     return qf_error_set(err, QF_EINVAL, "reply_to is over 255 bytes");
-  return qf__store_add_waiter(st->db, run_id, reply_to, correlation_id, err);
+  waiter_ctx_t x = {run_id, reply_to, correlation_id};
+  return qf_db_tx(st->db, waiter_tx, &x, err);
 }
 
 /* ------------------------------------------------------------- ending */
@@ -117,6 +167,11 @@ static int end_tx(qf_db_t *db, void *arg, qf_error_t *err) {
       "< now()) END)) RETURNING " QF__STORE_RUN_COLS("runs."),
       6, p, &x->row, err);
   if (rc == QF_ENOENT) return qf__store_conflict(db, e->run_id, err);
+  if (rc < 0) return rc;
+  /* Waiters that joined while we waited for the row are seen only by a
+   * statement that starts after the UPDATE. */
+  cJSON_Delete(x->row.waiters);
+  rc = qf__store_waiters(db, e->run_id, &x->row.waiters, err);
   if (rc < 0) return rc;
   cJSON *data = cJSON_CreateObject();
   if (data == NULL ||

@@ -69,6 +69,7 @@ int qf_store_load_resume(qf_store_t *st, const char *run_id,
 typedef struct parked_ctx {
   qf_store_t *st;
   const char *run_id, *approval_id;
+  char deliveries[16];
   qf_tool_trace_t *previous;
 } parked_ctx_t;
 
@@ -83,7 +84,8 @@ static void read_previous(const PGresult *res, qf_tool_trace_t *t) {
 static int resume_parked_tx(qf_db_t *db, void *arg, qf_error_t *err) {
   parked_ctx_t *x = arg;
   PGresult *res = NULL;
-  const char *p[] = {x->run_id, x->st->owner, x->st->lease_s_text};
+  const char *p[] = {x->run_id, x->st->owner, x->st->lease_s_text,
+                     x->deliveries};
   /* The lease as in a claim: a resume redelivered while another owner
    * runs the tool leaves it alone. The old row (o) says which tool a
    * previous owner recorded. */
@@ -92,15 +94,17 @@ static int resume_parked_tx(qf_db_t *db, void *arg, qf_error_t *err) {
       "UPDATE runs r SET status = 'running', updated_at = now(), "
       "lease_owner = $2, lease_expires_at = CASE WHEN $2::text IS NULL THEN "
       "NULL ELSE now() + make_interval(secs => $3::integer) END, tool_pgid "
-      "= NULL FROM (SELECT run_id, coalesce(tool_pgid, 0) AS pgid, "
+      "= NULL, tool_cgroup = NULL, deliveries = $4::integer FROM (SELECT "
+      "run_id, coalesce(tool_pgid, 0) AS pgid, "
       "coalesce(tool_host, '') AS host, coalesce(tool_started, 0) AS started, "
-      "coalesce(tool_cgroup, '') AS cgroup FROM runs WHERE run_id = $1::uuid "
+      "coalesce(tool_cgroup, '') AS cgroup, deliveries FROM runs WHERE run_id "
+      "= $1::uuid "
       "FOR UPDATE) o WHERE r.run_id = "
       "o.run_id AND (r.status = 'awaiting_approval' OR (r.status = 'running' "
       "AND ($2::text IS NULL OR r.lease_owner IS NULL OR r.lease_owner = $2 "
-      "OR r.lease_expires_at < now()))) RETURNING o.pgid, o.host, o.started, "
-      "o.cgroup",
-      3, p, &res, err);
+      "OR r.lease_expires_at < now() OR $4::integer > o.deliveries))) "
+      "RETURNING o.pgid, o.host, o.started, o.cgroup",
+      4, p, &res, err);
   if (rc < 0) return rc;
   int moved = PQntuples(res) == 1;
   if (moved) read_previous(res, x->previous);
@@ -118,10 +122,15 @@ static int resume_parked_tx(qf_db_t *db, void *arg, qf_error_t *err) {
 }
 
 int qf_store_resume_parked(qf_store_t *st, const char *run_id,
-                           const char *approval_id, qf_tool_trace_t *previous,
-                           qf_error_t *err) {
+                           const char *approval_id, int deliveries,
+                           qf_tool_trace_t *previous, qf_error_t *err) {
   if (previous) memset(previous, 0, sizeof *previous);
-  parked_ctx_t x = {st, run_id, approval_id, previous};
+  parked_ctx_t x = {.st = st,
+                    .run_id = run_id,
+                    .approval_id = approval_id,
+                    .previous = previous};
+  snprintf(x.deliveries, sizeof x.deliveries, "%d",
+           deliveries < 0 ? 0 : deliveries);
   return qf_db_tx(st->db, resume_parked_tx, &x, err);
 }
 
@@ -129,6 +138,7 @@ typedef struct resolve_ctx {
   qf_store_t *st;
   const qf_resolve_t *r;
   char *rules, *evidence, *message;
+  cJSON *waiters;
 } resolve_ctx_t;
 
 static int resolve_tx(qf_db_t *db, void *arg, qf_error_t *err) {
@@ -160,10 +170,14 @@ static int resolve_tx(qf_db_t *db, void *arg, qf_error_t *err) {
   }
   rc = qf__store_add_event(db, r->run_id, "resolved", x->st->owner, data, err);
   cJSON_Delete(data);
+  cJSON_Delete(x->waiters);
+  x->waiters = NULL;
+  if (rc == QF_OK) rc = qf__store_waiters(db, r->run_id, &x->waiters, err);
   return rc;
 }
 
-int qf_store_resolve(qf_store_t *st, const qf_resolve_t *r, qf_error_t *err) {
+int qf_store_resolve(qf_store_t *st, const qf_resolve_t *r, cJSON **waiters_out,
+                     qf_error_t *err) {
   resolve_ctx_t x = {.st = st, .r = r};
   int rc =
       qf__store_doc_text(r->triggered_rules, "triggered_rules", &x.rules, err);
@@ -173,6 +187,11 @@ int qf_store_resolve(qf_store_t *st, const qf_resolve_t *r, qf_error_t *err) {
     rc = qf__store_doc_text(r->decision_message, "decision message", &x.message,
                             err);
   if (rc == QF_OK) rc = qf_db_tx(st->db, resolve_tx, &x, err);
+  if (rc == QF_OK && waiters_out) {
+    *waiters_out = x.waiters;
+    x.waiters = NULL;
+  }
+  cJSON_Delete(x.waiters);
   cJSON_free(x.rules);
   cJSON_free(x.evidence);
   cJSON_free(x.message);

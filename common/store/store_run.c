@@ -78,7 +78,8 @@ static int count_claim(qf_db_t *db, claim_ctx_t *x, int take, qf_error_t *err) {
       "END, lease_owner = CASE WHEN $3::integer > 0 THEN $2 END, "
       "lease_expires_at = CASE WHEN $3::integer > 0 THEN now() + "
       "make_interval(secs => $3::integer) END, tool_pgid = CASE WHEN "
-      "$3::integer > 0 THEN NULL ELSE tool_pgid END WHERE run_id = $1::uuid "
+      "$3::integer > 0 THEN NULL ELSE tool_pgid END, tool_cgroup = CASE WHEN "
+      "$3::integer > 0 THEN NULL ELSE tool_cgroup END WHERE run_id = $1::uuid "
       "RETURNING " QF__STORE_RUN_COLS("runs."),
       4, p, &x->row, err);
 }
@@ -358,21 +359,19 @@ static int update_run(qf_db_t *db, finish_ctx_t *x, const char *message,
       "END, updated_at = now(), lease_owner = NULL, lease_expires_at = NULL, "
       "checkpoint = coalesce($13::jsonb, checkpoint) "
       "WHERE run_id = $1 AND status IN ('received', 'running') AND ($12::text "
-      "IS NULL OR lease_owner = $12) RETURNING worker, (SELECT "
-      "jsonb_agg(jsonb_build_object('reply_to', w.reply_to, "
-      "'correlation_id', w.correlation_id) ORDER BY w.added_at) FROM "
-      "run_waiters w WHERE w.run_id = runs.run_id)",
+      "IS NULL OR lease_owner = $12) RETURNING worker",
       13, p, &res, err);
   if (rc < 0) return rc;
-  int bad = 0;
   cJSON_Delete(x->waiters);
   x->waiters = NULL;
   if (PQntuples(res) == 0)
     rc = qf__store_conflict(db, f->run_id, err);
-  else if ((!PQgetisnull(res, 0, 0) &&
-            (*worker = strdup(PQgetvalue(res, 0, 0))) == NULL) ||
-           ((x->waiters = qf__store_json_col(res, 1, &bad)), bad))
+  else if (!PQgetisnull(res, 0, 0) &&
+           (*worker = strdup(PQgetvalue(res, 0, 0))) == NULL)
     rc = qf_error_set(err, QF_ENOMEM, "out of memory");
+  /* After the UPDATE, in a statement of its own: a waiter that joined
+   * while we waited for the row lock is seen. */
+  if (rc == QF_OK) rc = qf__store_waiters(db, f->run_id, &x->waiters, err);
   PQclear(res);
   return rc;
 }

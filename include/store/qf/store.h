@@ -69,10 +69,11 @@ typedef struct qf_run_row {
   cJSON *evidence;         /* NULL until decided or parked */
   char *reply_to;          /* NULL when none */
   char *correlation_id;    /* NULL when none */
-  cJSON *waiters;    /* [{reply_to, correlation_id}] of other deliveries of
-                        the same request, NULL when none */
-  char *lease_owner; /* who holds the run, NULL when nobody */
-  int lease_live;    /* that lease has not expired */
+  cJSON *waiters;          /* [{reply_to, correlation_id}]: the run's own
+                              reply_to first, then every other delivery's of the
+                              same request; NULL when none */
+  char *lease_owner;       /* who holds the run, NULL when nobody */
+  int lease_live;          /* that lease has not expired */
   /* Set by qf_store_claim: */
   int leased_elsewhere;     /* another owner holds a live lease: not claimed
                                (this delivery's reply_to became a waiter) */
@@ -249,11 +250,13 @@ int qf_store_load_resume(qf_store_t *st, const char *run_id,
 /* An approved run parked before execute goes back to running (so the
  * pipeline can checkpoint again), with a run_events row ("resumed"), and
  * our lease. A run already running (a resume redelivered) is fine too
- * unless another owner holds a live lease on it; QF_ECONFLICT then, or
- * when it is decided. *previous (if not NULL) is the tool an earlier
- * owner recorded. */
+ * unless another owner holds a live lease on it and this resume is not
+ * that owner's own delivery coming back (deliveries, its x-delivery-count,
+ * above the one recorded); QF_ECONFLICT then, or when it is decided.
+ * *previous (if not NULL) is the tool an earlier owner recorded. */
 int qf_store_resume_parked(qf_store_t *st, const char *run_id,
-                           const char *approval_id, qf_tool_trace_t *previous,
+                           const char *approval_id, int deliveries,
+                           qf_tool_trace_t *previous,
                            qf_error_t *err) QF_MUSTCHECK;
 
 /* The final decision of a parked run, taken by a human (or by expiry):
@@ -273,7 +276,9 @@ typedef struct qf_resolve {
   const cJSON *decision_message;
 } qf_resolve_t;
 
-int qf_store_resolve(qf_store_t *st, const qf_resolve_t *r,
+/* *waiters_out (may be NULL): the run's waiters as in qf_run_row_t, read
+ * after the change (caller cJSON_Delete). */
+int qf_store_resolve(qf_store_t *st, const qf_resolve_t *r, cJSON **waiters_out,
                      qf_error_t *err) QF_MUSTCHECK;
 
 #endif
