@@ -118,9 +118,16 @@ static void print_run(const cJSON *r) {
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r, "events")) {
     char *data =
         cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(e, "data"));
+    /* Every field escaped: an actor names itself ("role (its claim)"). */
+    char *at = qf_utf8_escape(str(e, "at"));
+    char *name = qf_utf8_escape(str(e, "event"));
+    char *actor = qf_utf8_escape(str(e, "actor"));
     char *safe = qf_utf8_escape(data ? data : "");
-    printf("  %.23s  %-16s %-28s %s\n", str(e, "at"), str(e, "event"),
-           str(e, "actor"), safe ? safe : "");
+    printf("  %.23s  %-16s %-28s %s\n", at ? at : "?", name ? name : "?",
+           actor ? actor : "?", safe ? safe : "");
+    free(at);
+    free(name);
+    free(actor);
     free(safe);
     cJSON_free(data);
   }
