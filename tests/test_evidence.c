@@ -226,7 +226,7 @@ Test(evidence, repro_reads_git_sha_branch_and_dirty_state) {
      "git init -q -b feature/x && git -c user.email=t@t -c user.name=t commit "
      "-q --allow-empty -m init");
   qf_evidence_t *ev = sample();
-  cr_assert_eq(qf_repro_collect(ev, dir, 5000), 0);
+  cr_assert_eq(qf_repro_collect(ev, dir), 0);
   cr_expect_eq(strlen(ev->repro.git_sha), 40, "%s", ev->repro.git_sha);
   cr_expect_str_eq(ev->repro.git_branch, "feature/x");
   cr_expect_eq(ev->repro.git_dirty, 0);
@@ -235,7 +235,7 @@ Test(evidence, repro_reads_git_sha_branch_and_dirty_state) {
 
   sh(dir, "echo change > file.txt");
   ev = sample();
-  cr_assert_eq(qf_repro_collect(ev, dir, 5000), 0);
+  cr_assert_eq(qf_repro_collect(ev, dir), 0);
   cr_expect_eq(ev->repro.git_dirty, 1);
   const char *out = qf_test_tmpdir();
   char *path = NULL;
@@ -258,7 +258,7 @@ Test(evidence, repro_reads_detached_and_unborn_heads) {
   char sub[1100];
   snprintf(sub, sizeof sub, "%s/sub", dir);
   qf_evidence_t *ev = sample();
-  cr_assert_eq(qf_repro_collect(ev, sub, 5000), 0);
+  cr_assert_eq(qf_repro_collect(ev, sub), 0);
   cr_expect_eq(strlen(ev->repro.git_sha), 40);
   cr_expect_str_eq(ev->repro.git_branch, "");
   cr_expect_eq(ev->repro.git_dirty, 0, "an ignored file is not a change");
@@ -266,7 +266,7 @@ Test(evidence, repro_reads_detached_and_unborn_heads) {
   const char *empty = qf_test_tmpdir();
   sh(empty, "git init -q");
   ev = sample();
-  cr_assert_eq(qf_repro_collect(ev, empty, 5000), 0);
+  cr_assert_eq(qf_repro_collect(ev, empty), 0);
   cr_expect_null(ev->repro.git_sha);
   cr_expect_eq(ev->repro.git_dirty, -1);
   qf_evidence_free(ev);
@@ -275,7 +275,7 @@ Test(evidence, repro_reads_detached_and_unborn_heads) {
 Test(evidence, repro_outside_a_repository_is_unknown_not_an_error) {
   const char *dir = qf_test_tmpdir();
   qf_evidence_t *ev = sample();
-  cr_assert_eq(qf_repro_collect(ev, dir, 5000), 0);
+  cr_assert_eq(qf_repro_collect(ev, dir), 0);
   cr_expect_null(ev->repro.git_sha);
   cr_expect_null(ev->repro.git_branch);
   cr_expect_eq(ev->repro.git_dirty, -1);

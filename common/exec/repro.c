@@ -53,8 +53,7 @@ static void read_git(qf_repro_t *r, const char *workspace) {
   git_repository_free(repo);
 }
 
-int qf_repro_collect(qf_evidence_t *ev, const char *workspace, int timeout_ms) {
-  (void)timeout_ms; /* in process: nothing to time out but the read */
+int qf_repro_collect(qf_evidence_t *ev, const char *workspace) {
   static int initialized;
   if (!initialized) initialized = git_libgit2_init() > 0;
   qf_repro_t *r = &ev->repro;

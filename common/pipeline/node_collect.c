@@ -8,10 +8,6 @@
 
 #include "nodes.h"
 
-/* Repro commands (git) are bounded: evidence must not wait on a wedged
- * repository. */
-#define REPRO_TIMEOUT_MS 5000
-
 /* Writes <run dir>/evidence.json and remembers its path. */
 int qf__write_evidence(qf_run_state_t *s, const qf_run_cfg_t *cfg,
                        qf_error_t *err) {
@@ -47,8 +43,7 @@ int qf__node_collect(qf_run_state_t *s, const qf_run_cfg_t *cfg,
                                      &dropped, err);
   if (rc < 0) return rc;
   qf_evidence_summarize(ev, s->has_junit ? &s->junit : NULL);
-  if (!ev->has_repro &&
-      qf_repro_collect(ev, s->workspace, REPRO_TIMEOUT_MS) < 0)
+  if (!ev->has_repro && qf_repro_collect(ev, s->workspace) < 0)
     return qf__oom(err);
   qf_evidence_stamp(ev);
   return QF_OK;

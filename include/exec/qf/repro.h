@@ -8,10 +8,8 @@
 
 /* Collects repro facts about workspace: git sha, branch and dirty state
  * (changed, staged or untracked files; unknown on any failure), the qf
- * version and the platform. timeout_ms is kept for callers and unused (an
- * in-process read has no child to time out). Never fails for a missing
- * repository; returns QF_ENOMEM only. */
-int qf_repro_collect(qf_evidence_t *ev, const char *workspace,
-                     int timeout_ms) QF_MUSTCHECK;
+ * version and the platform. Never fails for a missing repository; returns
+ * QF_ENOMEM only. */
+int qf_repro_collect(qf_evidence_t *ev, const char *workspace) QF_MUSTCHECK;
 
 #endif
