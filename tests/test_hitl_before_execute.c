@@ -113,3 +113,60 @@ Test(hitl, before_execute_rejected_never_runs_the_tool) {
   cr_expect_eq(events(run_id, "resolved"), 1);
   finish();
 }
+
+#define ALLOW_NONE "  allow: []\n"
+
+/* A run with a source parks before execute having resolved its ref; the
+ * branch moves on while it waits; approved, it tests the commit it parked
+ * with (a human approved that one), in a fresh checkout. */
+Test(hitl, before_execute_with_a_source_tests_the_commit_it_parked_with) {
+  char cmd[1200], ids[256], a[41], b[41], buf[128];
+  snprintf(cmd, sizeof cmd, "sh %s/tests/make_repo.sh %s/git > %s/ids",
+           QF_SOURCE_DIR, T.dir, T.dir);
+  qf_wt_sh(cmd, 60);
+  snprintf(ids, sizeof ids, "%s/ids", T.dir);
+  cr_assert_eq(sscanf(qf_test_slurp(ids, buf, sizeof buf), "%40s %40s", a, b),
+               2);
+  /* The shipped policy allows no source: this one allows the test's. */
+  const char *policy = write_policy("before_execute", 3600);
+  char *text = read_file(policy), *at = text ? strstr(text, ALLOW_NONE) : NULL;
+  cr_assert_not_null(at, "policy/default.yaml has no '%s'", ALLOW_NONE);
+  FILE *f = fopen(policy, "w");
+  cr_assert_not_null(f);
+  fprintf(f, "%.*s  allow:\n    - \"%s/git/*\"\n%s", (int)(at - text), text,
+          T.dir, at + strlen(ALLOW_NONE));
+  fclose(f);
+  free(text);
+  start_worker(policy);
+  char body[1024], mid[128], run_id[QF_UUID_STR_LEN + 1];
+  char id[QF_UUID_STR_LEN + 1];
+  snprintf(body, sizeof body,
+           "{\"nl_input\":\"smoke test production login\","
+           "\"requested_by\":\"ci-bot\",\"options\":{\"tool_name\":"
+           "\"run_pytest\",\"args\":{\"test_path\":\"tests/test_a.py\"}},"
+           "\"source\":{\"repo\":\"%s/git/origin.git\",\"ref\":\"side\"}}",
+           T.dir);
+  snprintf(mid, sizeof mid, "%s-source", T.prefix);
+  qf_wt_run_id(mid, run_id);
+  qf_wt_publish(&T, body, strlen(body), mid, "corr-source", reply_q);
+  wait_need_hitl(run_id, id);
+  /* side moves on to the failing commit B while the run waits. */
+  snprintf(cmd, sizeof cmd,
+           "git -C %s/git/work push -q -f %s/git/origin.git %s:refs/heads/side",
+           T.dir, T.dir, b);
+  qf_wt_sh(cmd, 30);
+  const char *args[] = {"approve", id, "--comment", "ship A", NULL};
+  qf_test_proc_t p;
+  qf_as(ALICE, NULL, args, &p);
+  cr_assert_eq(p.status, 0, "%s%s", p.out.data, p.err.data);
+  qf_test_proc_fini(&p);
+  cJSON *fin = one_final_decision(run_id, 90, 2);
+  const cJSON *src = cJSON_GetObjectItemCaseSensitive(fin, "source");
+  cr_expect_str_eq(str(src, "commit"), a, "tested %s, not the parked A",
+                   str(src, "commit"));
+  cr_expect_str_eq(str(fin, "decision"), "PASS", "%s\n%s", str(fin, "reason"),
+                   logs());
+  cJSON_Delete(fin);
+  cr_expect_eq(events(run_id, "node.execute"), 1);
+  finish();
+}

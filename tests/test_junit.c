@@ -286,8 +286,14 @@ Test(junit, time_from_root_else_top_level_suites) {
       time_of("<r><x><testsuite time=\"1\"/></x><testsuite time=\"2\">"
               "<testsuite time=\"4\"/></testsuite></r>"),
       3.0, 1e-9);
-  cr_expect_float_eq(time_of("<testsuite><testcase time=\"3\"/></testsuite>"),
-                     0.0, 1e-9);
+  /* No suite says: the cases' times add up (a million cases of 1 ms are
+   * 1000 s, not 0). */
+  cr_expect_float_eq(time_of("<testsuite><testcase time=\"3\"/><testcase "
+                             "time=\"0.5\"/></testsuite>"),
+                     3.5, 1e-9);
+  cr_expect_float_eq(time_of("<testsuite time=\"1\"><testcase time=\"3\"/>"
+                             "</testsuite>"),
+                     1.0, 1e-9);
 }
 
 Test(junit, garbage_time_is_zero) {
@@ -361,4 +367,126 @@ Test(junit, a_fifo_device_or_symlink_is_refused_without_blocking,
   cr_assert_eq(symlink("/etc/passwd", link), 0);
   cr_expect_eq(qf_junit_parse_file(link, &s, &err), QF_EPERM, "%s",
                err.message);
+}
+
+/* ----------------------------------------------------------- failures */
+
+static void read_failures(const char *path, qf_junit_failures_t *f) {
+  qf_junit_summary_t s;
+  qf_error_t err;
+  qf_junit_failures_init(f);
+  cr_assert_eq(qf_junit_read_file(path, &s, f, &err), 0, "%s", err.message);
+}
+
+Test(junit, failures_of_pytest_name_the_case_message_and_line) {
+  qf_junit_failures_t f;
+  read_failures(DATA "/pytest/xunit2.xml", &f);
+  cr_assert_eq(f.n, 2);
+  cr_expect_eq(f.total, 2);
+  cr_expect_str_eq(f.items[0].suite, "test_sample");
+  cr_expect_str_eq(f.items[0].name, "test_fails");
+  cr_expect_str_eq(f.items[0].kind, "failure");
+  cr_expect_str_eq(f.items[0].message, "AssertionError: one is not two");
+  cr_expect_str_eq(f.items[0].file, "test_sample.py");
+  cr_expect_eq(f.items[0].line, 18);
+  cr_expect_str_eq(f.items[1].name, "test_fixture_error");
+  cr_expect_str_eq(f.items[1].kind, "error");
+  cr_expect_eq(f.items[1].line, 6);
+  qf_junit_failures_fini(&f);
+}
+
+Test(junit, failures_of_playwright_point_at_the_failing_line) {
+  qf_junit_failures_t f;
+  read_failures(DATA "/playwright/junit.xml", &f);
+  cr_assert_geq(f.n, 1);
+  cr_expect_str_eq(f.items[0].name, "heading says Goodbye (fails)");
+  cr_expect_str_eq(f.items[0].suite, "sample.spec.js");
+  cr_expect_str_eq(f.items[0].message,
+                   "expect(locator).toHaveText(expected) failed");
+  cr_expect(strstr(f.items[0].file, "sample.spec.js") != NULL, "%s",
+            f.items[0].file);
+  cr_expect_eq(f.items[0].line, 13);
+  qf_junit_failures_fini(&f);
+}
+
+static void write_file(const char *path, const char *text) {
+  FILE *fp = fopen(path, "w");
+  cr_assert_not_null(fp);
+  fputs(text, fp);
+  fclose(fp);
+}
+
+Test(junit, failures_fall_back_to_text_and_attributes) {
+  char path[] = "/tmp/qf-junit-fail-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  close(fd);
+  write_file(path,
+             "<testsuite name=\"S\"><testcase name=\"a\" file=\"t/a.c\" "
+             "line=\"7\"><failure>first line\nsecond</failure></testcase>"
+             "<testcase name=\"b\"><error message=\"m1&#10;m2\"/><failure/>"
+             "</testcase><testcase name=\"c\"/><testcase name=\"d\">"
+             "<error message=\"collection failure\">Traceback:\n"
+             "  File \"/usr/lib/python3.11/ast.py\", line 50, in parse\n"
+             "E     File \"/w/tests/test_x.py\", line 4\n"
+             "E       def broken(:\n</error></testcase></testsuite>");
+  qf_junit_failures_t f;
+  read_failures(path, &f);
+  cr_assert_geq(f.n, 2);
+  cr_expect_str_eq(f.items[0].suite, "S");
+  cr_expect_str_eq(f.items[0].message, "first line");
+  cr_expect_str_eq(f.items[0].file, "t/a.c");
+  cr_expect_eq(f.items[0].line, 7);
+  /* A <failure> beats an <error>, as in the counts; the message keeps its
+   * first line. */
+  cr_expect_str_eq(f.items[1].kind, "failure");
+  cr_expect_str_eq(f.items[1].message, "m1");
+  cr_expect_null(f.items[1].file);
+  /* Python's traceback form, the last one named. */
+  cr_assert_eq(f.n, 3);
+  cr_expect_str_eq(f.items[2].file, "/w/tests/test_x.py");
+  cr_expect_eq(f.items[2].line, 4);
+  qf_junit_failures_fini(&f);
+  unlink(path);
+}
+
+Test(junit, failures_are_capped_and_counted) {
+  char path[] = "/tmp/qf-junit-many-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  FILE *fp = fdopen(fd, "w");
+  fputs("<testsuite>", fp);
+  for (int i = 0; i < 1000; i++) {
+    fprintf(fp, "<testcase name=\"t%d\"><failure message=\"", i);
+    for (int k = 0; k < 3000; k++)
+      fputc('x', fp);
+    fputs("\"/></testcase>", fp);
+  }
+  fputs("</testsuite>", fp);
+  fclose(fp);
+  qf_junit_failures_t f;
+  read_failures(path, &f);
+  cr_expect_eq(f.n, QF_JUNIT_MAX_FAILURES);
+  cr_expect_eq(f.total, 1000);
+  cr_expect_str_eq(f.items[49].name, "t49");
+  cr_expect_eq(strlen(f.items[0].message), QF_JUNIT_FAILURE_TEXT_MAX);
+  qf_junit_failures_fini(&f);
+  unlink(path);
+}
+
+Test(junit, a_refused_report_adds_no_failures) {
+  char path[] = "/tmp/qf-junit-bad-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  close(fd);
+  write_file(path, "<testsuite><testcase name=\"a\"><failure/></testcase>");
+  qf_junit_failures_t f;
+  qf_junit_summary_t s;
+  qf_error_t err;
+  qf_junit_failures_init(&f);
+  cr_expect_lt(qf_junit_read_file(path, &s, &f, &err), 0);
+  cr_expect_eq(f.n, 0);
+  cr_expect_eq(f.total, 0);
+  qf_junit_failures_fini(&f);
+  unlink(path);
 }

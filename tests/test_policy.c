@@ -504,3 +504,23 @@ Test(policy, shipped_default_yaml) {
   cr_expect_eq(p->artifact_limits.max_count, 50);
   qf_policy_free(p);
 }
+
+Test(policy, sources_allow_fails_closed_and_matches_whole_urls) {
+  qf_policy_t *none = must_parse("version: '1'\n");
+  cr_expect_not(qf_policy_source_allowed(none, "https://github.com/a/b.git"),
+                "no list must allow nothing");
+  qf_policy_free(none);
+  qf_policy_t *p = must_parse(
+      "sources:\n  allow:\n"
+      "    - https://github.com/acme/*\n"
+      "    - file:///srv/git/*.git\n");
+  cr_expect(qf_policy_source_allowed(p, "https://github.com/acme/shop.git"));
+  cr_expect(qf_policy_source_allowed(p, "https://github.com/acme/x/y.git"));
+  cr_expect(qf_policy_source_allowed(p, "file:///srv/git/a.git"));
+  cr_expect_not(qf_policy_source_allowed(p, "https://github.com/evil/x.git"));
+  cr_expect_not(qf_policy_source_allowed(p, "https://github.com/acme"));
+  cr_expect_not(qf_policy_source_allowed(p, "http://github.com/acme/x.git"));
+  cr_expect_not(
+      qf_policy_source_allowed(p, "https://github.com/acme.evil.com/x"));
+  qf_policy_free(p);
+}

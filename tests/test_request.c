@@ -42,6 +42,47 @@ static const struct bad_case bad_cases[] = {
     {TOP("\"environment_id\":\"6ba7b810-9dad-11d1-80b4-00c04fd430c8 \""), 0, V,
      "environment_id: must be a UUID"},
     {TOP("\"environment_id\":\"\""), 0, V, "environment_id: must be a UUID"},
+    /* source */
+    {TOP("\"source\":\"https://h/r.git\""), 0, V,
+     "source: must be an object or null (got string)"},
+    {TOP("\"source\":{}"), 0, V, "source.repo: missing"},
+    {TOP("\"source\":{\"repo\":\"https://h/r.git\"}"), 0, V,
+     "source: needs exactly one of commit and ref"},
+    {TOP("\"source\":{\"repo\":\"/r\",\"ref\":\"m\",\"commit\":\""
+         "0123456789012345678901234567890123456789\"}"),
+     0, V, "source: needs exactly one of commit and ref"},
+    {TOP("\"source\":{\"repo\":\"/r\",\"ref\":\"m\",\"path\":\"x\"}"), 0, V,
+     "source.path: unknown key"},
+    {TOP("\"source\":{\"repo\":\"/r\",\"ref\":\"m\",\"ref\":\"n\"}"), 0, V,
+     "source.ref: duplicate key"},
+    {TOP("\"source\":{\"repo\":\"https://bob:s3cret@h/r.git\","
+         "\"ref\":\"m\"}"),
+     0, V, "source.repo: must not carry credentials"},
+    {TOP("\"source\":{\"repo\":\"https://h/team/../other\",\"ref\":\"m\"}"), 0,
+     V, "source.repo: must not contain a \"..\" component"},
+    {TOP("\"source\":{\"repo\":\"https://h/a b\",\"ref\":\"m\"}"), 0, V,
+     "source.repo: must not contain spaces"},
+    {TOP("\"source\":{\"repo\":\"--upload-pack=x\",\"ref\":\"m\"}"), 0, V,
+     "source.repo: must not start with '-'"},
+    {TOP("\"source\":{\"repo\":\"file://host/r\",\"ref\":\"m\"}"), 0, V,
+     "source.repo: a file URL must be file:///absolute/path"},
+    {TOP("\"source\":{\"repo\":\"relative/r\",\"ref\":\"m\"}"), 0, V,
+     "source.repo: must be an https, http, ssh, git or file URL"},
+    {TOP("\"source\":{\"repo\":\"/r\",\"commit\":\"abc123\"}"), 0, V,
+     "source.commit: must be a full 40-digit commit id"},
+    {TOP("\"source\":{\"repo\":\"/r\",\"commit\":\""
+         "g123456789012345678901234567890123456789\"}"),
+     0, V, "source.commit: must be hexadecimal digits"},
+    {TOP("\"source\":{\"repo\":\"/r\",\"ref\":\"HEAD~1\"}"), 0, V,
+     "source.ref: may contain only letters, digits and . _ / - +"},
+    {TOP("\"source\":{\"repo\":\"/r\",\"ref\":\"a..b\"}"), 0, V,
+     "source.ref: is not a valid git ref name"},
+    {TOP("\"source\":{\"repo\":\"/r\",\"ref\":\"-delete\"}"), 0, V,
+     "source.ref: is not a valid git ref name"},
+    {TOP("\"source\":{\"repo\":\"/r\",\"ref\":\"x.lock\"}"), 0, V,
+     "source.ref: is not a valid git ref name"},
+    {TOP("\"source\":{\"repo\":\"/r\",\"ref\":\"\"}"), 0, V,
+     "source.ref: must be a non-empty string"},
     /* options */
     {TOP("\"options\":[]"), 0, V,
      "options: must be an object or null (got array)"},
@@ -443,6 +484,9 @@ static void expect_same(const qf_request_t *a, const qf_request_t *b) {
   cr_expect_eq(a->dry_run, b->dry_run);
   cr_expect(qf_test_same_str(a->requested_by, b->requested_by));
   cr_expect(qf_test_same_str(a->workspace, b->workspace));
+  cr_expect(qf_test_same_str(a->source_repo, b->source_repo));
+  cr_expect(qf_test_same_str(a->source_commit, b->source_commit));
+  cr_expect(qf_test_same_str(a->source_ref, b->source_ref));
 }
 
 static char *to_json(const qf_request_t *r) {
@@ -461,6 +505,10 @@ Test(request, to_json_then_parse_is_the_same_request) {
       "\"options\":{\"tool_name\":\"t\",\"args\":{\"a\":[1,-2.5,1e300,"
       "0.1,true,null,{\"b\":\"\\u00e9\\u0001\"}],\"\":{}},\"timeout_s\":9,"
       "\"dry_run\":true},\"requested_by\":\"me\",\"workspace\":\"w/x\"}",
+      "{\"nl_input\":\"x\",\"source\":{\"repo\":\"git@github.com:acme/"
+      "shop.git\",\"commit\":\"ABCDEF0123456789ABCDEF0123456789ABCDEF01\"}}",
+      "{\"nl_input\":\"x\",\"source\":{\"ref\":\"release/1.2\",\"repo\":"
+      "\"ssh://git@h:22/r.git\"}}",
   };
   for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
     qf_request_t *a = parse_str(bodies[i]);
@@ -647,4 +695,27 @@ Test(request, long_paths_are_cut_at_whole_characters) {
   cr_expect(strstr(err.message, ": duplicate key") != NULL, "%s", err.message);
   cr_expect_eq(qf_utf8_validate(err.message, strlen(err.message), NULL), 0,
                "%s", err.message);
+}
+
+Test(request, source_is_kept_normalized) {
+  qf_request_t *r = parse_str(
+      "{\"nl_input\":\"x\",\"source\":{\"repo\":\"https://github.com/a/"
+      "b.git\",\"commit\":\"ABCDEF0123456789ABCDEF0123456789ABCDEF01\"}}");
+  cr_expect_str_eq(r->source_repo, "https://github.com/a/b.git");
+  cr_expect_str_eq(r->source_commit,
+                   "abcdef0123456789abcdef0123456789abcdef01");
+  cr_expect_null(r->source_ref);
+  char *text = to_json(r);
+  cr_expect(strstr(text,
+                   "\"source\":{\"repo\":\"https://github.com/a/"
+                   "b.git\",\"commit\":\"abcdef") != NULL,
+            "%s", text);
+  free(text);
+  qf_request_free(r);
+  /* Without a source the text is as it was before sources existed. */
+  r = parse_str("{\"nl_input\":\"x\"}");
+  text = to_json(r);
+  cr_expect(strstr(text, "source") == NULL, "%s", text);
+  free(text);
+  qf_request_free(r);
 }

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "qf/junit.h"
 #include "support.h"
 #include "worker_support.h"
 
@@ -72,6 +73,8 @@ Test(submit, unreachable_broker_exits_3) {
                       "amqp://guest:guest@127.0.0.1:1/%2f", &p),
                3, "%s", p.err.data);
   cr_expect_not_null(strstr(p.err.data, "cannot connect"), "%s", p.err.data);
+  cr_expect_not_null(strstr(p.err.data, "retrying in about"), "no retry: %s",
+                     p.err.data);
   qf_test_proc_fini(&p);
 }
 
@@ -162,4 +165,79 @@ Test(submit, a_typod_workspace_is_answered_65_at_once) {
                                "SELECT count(*) FROM run_events WHERE "
                                "event = 'ended'"),
                    "1");
+}
+
+/* What CI shows: the failing test by name in the log, an annotation and
+ * a step summary on GitHub Actions, a JUnit report that lists it (read
+ * back by qf's own JUnit parser), and the evidence equal to the worker's,
+ * all from the broker's reply (no database access). */
+Test(submit, ci_outputs_name_the_failing_tests) {
+  char summary[300], junit[300], evidence[300], sum_env[340];
+  snprintf(summary, sizeof summary, "%s/summary.md", T.dir);
+  snprintf(junit, sizeof junit, "%s/qf-junit.xml", T.dir);
+  snprintf(evidence, sizeof evidence, "%s/qf-evidence.json", T.dir);
+  snprintf(sum_env, sizeof sum_env, "GITHUB_STEP_SUMMARY=%s", summary);
+  snprintf(env_url, sizeof env_url, "QF_AMQP_URL=%s",
+           qf_test_require_env("QF_AMQP_URL"));
+  snprintf(env_prefix, sizeof env_prefix, "QF_TOPOLOGY_PREFIX=%s", T.prefix);
+  const char *env[] = {env_url, env_prefix,           "GITHUB_ACTIONS=true",
+                       sum_env, "GITHUB_REPOSITORY=", "GITLAB_CI=",
+                       NULL};
+  const char *argv[] = {QF_TEST_BIN,
+                        "submit",
+                        "--nl",
+                        "run the cart tests",
+                        "--workspace",
+                        "demo",
+                        "--arg",
+                        "test_path=tests/failing",
+                        "--message-id",
+                        "ci-out-1",
+                        "--wait",
+                        "60",
+                        "--junit-out",
+                        junit,
+                        "--evidence-out",
+                        evidence,
+                        NULL};
+  qf_test_proc_t p;
+  qf_test_run(argv, env, 90, &p);
+  cr_expect_eq(p.status, 1, "%s%s", p.out.data, p.err.data);
+  const char *o = p.out.data;
+  cr_expect(strstr(o, "failing tests (1):") != NULL, "%s", o);
+  cr_expect(strstr(o, "test_cents_are_kept") != NULL, "%s", o);
+  cr_expect(strstr(o, "::error file=tests/failing/test_cart.py,line=") != NULL,
+            "no annotation: %s", o);
+  cr_expect(strstr(o, "title=test_cents_are_kept::") != NULL, "%s", o);
+  char *md = qf_test_read_all(summary);
+  cr_assert_not_null(md, "no step summary");
+  cr_expect(strstr(md, "### QualityFoundry: FAIL") != NULL, "%s", md);
+  cr_expect(strstr(md, "test_cents_are_kept") != NULL, "%s", md);
+  free(md);
+  qf_junit_summary_t js;
+  qf_junit_failures_t jf;
+  qf_error_t err;
+  qf_junit_failures_init(&jf);
+  cr_assert_eq(qf_junit_read_file(junit, &js, &jf, &err), 0, "%s", err.message);
+  /* It lists the failing cases; its attributes carry the run's counts. */
+  cr_expect_eq(js.failures, 1);
+  char *xml = qf_test_read_all(junit);
+  cr_expect(strstr(xml,
+                   "<testsuites name=\"qualityfoundry\" tests=\"3\" "
+                   "failures=\"1\" errors=\"0\"") != NULL,
+            "%s", xml);
+  free(xml);
+  cr_assert_eq(jf.n, 1);
+  cr_expect_str_eq(jf.items[0].name, "test_cents_are_kept");
+  qf_junit_failures_fini(&jf);
+  /* The evidence CI keeps is the worker's. */
+  char run[QF_UUID_STR_LEN + 1], path[400];
+  qf_wt_run_id("ci-out-1", run);
+  snprintf(path, sizeof path, "%s/%s/evidence.json", T.arts, run);
+  char *a = qf_test_read_all(path), *b = qf_test_read_all(evidence);
+  cr_assert(a && b, "evidence missing: worker %p, submit %p", a, b);
+  cJSON *ja = cJSON_Parse(a), *jb = cJSON_Parse(b);
+  cr_expect(cJSON_Compare(ja, jb, 1), "--evidence-out differs:\n%s\n%s", a, b);
+  cJSON_Delete(ja), cJSON_Delete(jb), free(a), free(b);
+  qf_test_proc_fini(&p);
 }

@@ -1,6 +1,8 @@
-/* run_playwright: argument validation (nothing runs), the argv and
- * environment handed to the runner (a stand-in runner that records them),
- * a workspace without Playwright, and real runs of the Playwright Test
+/* run_playwright: argument validation (nothing runs), the config found
+ * when none is named, the argv and environment handed to the runner (a
+ * stand-in runner that records them), runs that are tool errors rather
+ * than failing tests (no report, a browser that cannot start), a
+ * workspace without Playwright, and real runs of the Playwright Test
  * project in tests/data/playwright against Debian's Chromium. */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -18,6 +20,10 @@
 
 #define PROJECT QF_SOURCE_DIR "/tests/data/playwright"
 #define CONFIG "tests/e2e/playwright.config.js"
+/* What validate says when no config is named and the root has none. */
+#define NO_CONFIG                                        \
+  "config: no Playwright config found in the workspace " \
+  "(playwright.config.{ts,js,mts,mjs,cts,cjs}); name one with args.config"
 
 /* Paths test files may name, and the variables the sandbox passes on. */
 static const char policy_yaml[] =
@@ -169,9 +175,15 @@ TestSuite(playwright_args, .init = setup, .fini = teardown, .timeout = 60);
 /* A stand-in runner that leaves a mark: validation must never start it. */
 static const char marker_runner[] = "#!/bin/sh\ntouch \"$0.ran\"\n";
 
+/* The config Playwright would find itself, at the workspace root. */
+static void write_root_config(void) {
+  write_file("playwright.config.js", "module.exports = {};\n", 0644);
+}
+
 Test(playwright_args, accepts_every_argument_and_an_empty_object) {
   qf_error_t err;
   write_file(CONFIG, "module.exports = {};\n", 0644);
+  write_root_config();
   cr_expect_eq(validate_json("{}", &err), 0, "%s", err.message);
   cr_expect_eq(validate_json("{\"config\": \"" CONFIG "\", \"project\": "
                              "\"Desktop Chrome 1.0-x_y\", \"grep\": "
@@ -234,6 +246,37 @@ Test(playwright_args, refuses_bad_arguments_naming_them_and_runs_nothing) {
   cr_expect(dir_is_empty(tool_dir), "validate wrote into the tool dir");
 }
 
+Test(playwright_args, without_a_config_anywhere_it_refuses_naming_args_config) {
+  qf_error_t err = {0};
+  char link[PATH_MAX];
+  const char *tool_dir = new_tool_dir();
+  write_file("node_modules/.bin/playwright", marker_runner, 0755);
+  /* Not at the root: Playwright would not find it either. */
+  write_file(CONFIG, "module.exports = {};\n", 0644);
+  cr_expect_eq(validate_json("{}", &err), QF_EVALIDATE);
+  cr_expect_str_eq(err.message, NO_CONFIG);
+  err.message[0] = '\0';
+  cr_expect_eq(fx.tool->validate(NULL, fx.workspace, fx.policy, &err),
+               QF_EVALIDATE);
+  cr_expect_str_eq(err.message, NO_CONFIG);
+  cr_expect_eq(validate_json("{\"project\": \"chromium\"}", &err),
+               QF_EVALIDATE);
+  cr_expect_str_eq(err.message, NO_CONFIG);
+  /* Named, it is the request's choice. */
+  cr_expect_eq(validate_json("{\"config\": \"" CONFIG "\"}", &err), 0, "%s",
+               err.message);
+  /* A root config that leads out of the workspace is no config. */
+  snprintf(link, sizeof link, "%s/playwright.config.ts", fx.workspace);
+  cr_assert_eq(symlink("/etc/passwd", link), 0);
+  cr_expect_eq(validate_json("{}", &err), QF_EVALIDATE);
+  cr_expect_str_eq(err.message,
+                   "config: playwright.config.ts resolves outside the "
+                   "workspace; name one with args.config");
+  cr_expect(!exists(fx.workspace, "node_modules/.bin/playwright.ran"),
+            "validate started the runner");
+  cr_expect(dir_is_empty(tool_dir), "validate wrote into the tool dir");
+}
+
 /* ---- the command handed to the runner (no browser) ------------------- */
 
 TestSuite(playwright_command, .init = setup, .fini = teardown, .timeout = 60);
@@ -264,7 +307,11 @@ Test(playwright_command, passes_arguments_as_single_tokens_and_a_safe_env) {
       "\", \"project\": \"chromium\", "
       "\"grep\": \"heading (a|b)\", \"test_path\": \"tests/e2e/a b.spec.js\"}",
       &out);
-  cr_assert_eq(out.status, QF_TOOL_SUCCESS, "%s", out.error_message);
+  /* Exit 0, but no report: nothing shows that a test passed. */
+  cr_expect_eq(out.status, QF_TOOL_FAILED);
+  cr_expect_str_eq(out.error_message,
+                   "playwright exited 0 but wrote no JUnit report");
+  cr_expect_eq(out.infra_failure, 0);
   cr_expect_eq(out.has_exit_code, 1);
   cr_expect_eq(out.exit_code, 0);
   cr_expect_eq(out.has_junit, 0, "no report was written");
@@ -302,8 +349,50 @@ Test(playwright_command, passes_arguments_as_single_tokens_and_a_safe_env) {
   cr_expect(exists(fx.tool_dir, "stdout.log"));
 }
 
+Test(playwright_command, without_config_the_workspace_root_config_is_passed) {
+  qf_tool_outcome_t out;
+  char want[4 * PATH_MAX];
+  write_file("node_modules/.bin/playwright", recording_runner, 0755);
+  write_file("report.xml", report_1_of_2, 0644);
+  write_root_config();
+  write_file("playwright.config.cjs", "module.exports = {};\n", 0644);
+  run_tool("{\"project\": \"chromium\"}", &out);
+  char *argv = read_text(fx.workspace, "argv.txt");
+  /* .js before .cjs, as Playwright looks. */
+  snprintf(want, sizeof want,
+           "test\n--reporter=list,junit\n--output=%s/test-results\n"
+           "--config=playwright.config.js\n--project=chromium\n",
+           fx.tool_dir);
+  cr_expect_str_eq(argv, want);
+  free(argv);
+  qf_tool_outcome_fini(&out);
+  /* A TypeScript one wins over both. */
+  write_file("playwright.config.ts", "export default {};\n", 0644);
+  run_tool("{}", &out);
+  argv = read_text(fx.workspace, "argv.txt");
+  cr_expect(strstr(argv, "\n--config=playwright.config.ts\n"), "%s", argv);
+  free(argv);
+  qf_tool_outcome_fini(&out);
+}
+
+Test(playwright_command, a_run_without_validate_still_needs_a_config) {
+  qf_tool_outcome_t out;
+  qf_error_t err;
+  write_file("node_modules/.bin/playwright", marker_runner, 0755);
+  qf_tool_ctx_t ctx = {.policy = fx.policy,
+                       .run_id = "0b6f6f0e-4a3c-5d7e-9f10-1234567890ab",
+                       .workspace = fx.workspace,
+                       .tool_dir = new_tool_dir(),
+                       .timeout_s = 60};
+  cr_assert_eq(fx.tool->run(&ctx, &out, &err), 0, "%s", err.message);
+  cr_expect_eq(out.status, QF_TOOL_FAILED);
+  cr_expect_str_eq(out.error_message, NO_CONFIG);
+  cr_expect(!exists(fx.workspace, "node_modules/.bin/playwright.ran"));
+}
+
 Test(playwright_command, exit_1_with_a_report_counts_the_failed_tests) {
   qf_tool_outcome_t out;
+  write_root_config();
   write_file("node_modules/.bin/playwright", recording_runner, 0755);
   write_file("report.xml", report_1_of_2, 0644);
   write_file("exit.txt", "1\n", 0644);
@@ -318,6 +407,128 @@ Test(playwright_command, exit_1_with_a_report_counts_the_failed_tests) {
   cr_expect_eq(out.steps_failed, 1);
   cr_expect_str_eq(out.error_message,
                    "playwright exited with code 1: 1 of 2 tests failed");
+  cr_assert_eq(out.failures.n, 1);
+  cr_expect_str_eq(out.failures.items[0].name, "b");
+  cr_expect_str_eq(out.failures.items[0].suite, "s");
+  cr_expect_str_eq(out.failures.items[0].message, "no");
+  qf_tool_outcome_fini(&out);
+}
+
+/* What Playwright 1.65 writes when the browser is not there (two specs,
+ * each failing at launch). */
+static const char report_no_browser[] =
+    "<testsuites tests=\"2\" failures=\"0\" errors=\"2\">"
+    "<testsuite name=\"heading.spec.js\" tests=\"1\" errors=\"1\">"
+    "<testcase name=\"heading welcomes the user\" "
+    "classname=\"heading.spec.js\"><error message=\"browserType.launch: "
+    "Executable doesn&apos;t exist at /nonexistent/chromium\" type=\"Error\">"
+    "Error: browserType.launch: Executable doesn't exist at "
+    "/nonexistent/chromium\n  at tests/e2e/heading.spec.js:4:1</error>"
+    "</testcase></testsuite>"
+    "<testsuite name=\"status.spec.js\" tests=\"1\" errors=\"1\">"
+    "<testcase name=\"status reports an outage\" "
+    "classname=\"status.spec.js\"><error message=\"browserType.launch: "
+    "Executable doesn&apos;t exist at /nonexistent/chromium\" type=\"Error\"/>"
+    "</testcase></testsuite></testsuites>\n";
+
+#define BROWSER_HINT                                                \
+  " (install the browser the config launches: QF_CHROMIUM, or npx " \
+  "playwright install for Playwright's own)"
+
+/* A tool error, never "N of N tests failed", and no counts to show. */
+static void expect_browser_error(const qf_tool_outcome_t *out,
+                                 const char *why) {
+  char want[1024];
+  snprintf(want, sizeof want, "the browser could not start: %s" BROWSER_HINT,
+           why);
+  cr_expect_eq(out->status, QF_TOOL_FAILED);
+  cr_expect_eq(out->exit_code, 1);
+  cr_expect_eq(out->infra_failure, 0, "a retry starts no browser either");
+  cr_expect_str_eq(out->error_message, want);
+  cr_expect_null(strstr(out->error_message, "tests failed"));
+  cr_expect_eq(out->has_junit, 0, "the report is no verdict on the tests");
+  cr_expect_eq(out->junit.tests, 0);
+  cr_expect_eq(out->steps_total, 0);
+  cr_expect_eq(out->steps_failed, 0);
+  cr_expect_leq(strlen(out->error_message), 500);
+}
+
+Test(playwright_command, a_browser_that_cannot_start_is_a_tool_error) {
+  qf_tool_outcome_t out;
+  write_root_config();
+  write_file("node_modules/.bin/playwright", recording_runner, 0755);
+  write_file("report.xml", report_no_browser, 0644);
+  write_file("exit.txt", "1\n", 0644);
+  run_tool("{}", &out);
+  expect_browser_error(&out,
+                       "browserType.launch: Executable doesn't exist at "
+                       "/nonexistent/chromium");
+  /* The cases stay: they say which tests did not run, and why. */
+  cr_assert_eq(out.failures.n, 2);
+  cr_expect_str_eq(out.failures.items[0].name, "heading welcomes the user");
+  cr_expect_str_eq(out.failures.items[0].kind, "error");
+  cr_expect_str_eq(out.failures.items[0].file, "tests/e2e/heading.spec.js");
+  cr_expect_eq(out.failures.items[0].line, 4);
+  cr_expect_str_eq(out.failures.items[1].name, "status reports an outage");
+  qf_tool_outcome_fini(&out);
+}
+
+Test(playwright_command, a_browser_failing_before_any_test_is_a_tool_error) {
+  qf_tool_outcome_t out;
+  /* A global setup that launches the browser: no case, no report, only
+   * the runner's words. */
+  write_root_config();
+  write_file("node_modules/.bin/playwright", recording_runner, 0755);
+  write_file("say.txt",
+             "Error: browserType.launch: Failed to launch chromium because "
+             "executable doesn't exist at /nonexistent/chromium\n"
+             "    at globalSetup (/ws/global-setup.js:3:9)\n",
+             0644);
+  write_file("exit.txt", "1\n", 0644);
+  run_tool("{}", &out);
+  expect_browser_error(&out,
+                       "browserType.launch: Failed to launch chromium "
+                       "because executable doesn't exist at "
+                       "/nonexistent/chromium");
+  qf_tool_outcome_fini(&out);
+}
+
+Test(playwright_command, exit_1_without_a_report_says_the_report_is_missing) {
+  qf_tool_outcome_t out;
+  write_root_config();
+  write_file("node_modules/.bin/playwright", recording_runner, 0755);
+  write_file("say.txt", "Error: playwright.config.js: Unexpected token '}'\n",
+             0644);
+  write_file("exit.txt", "1\n", 0644);
+  run_tool("{}", &out);
+  cr_expect_eq(out.status, QF_TOOL_FAILED);
+  cr_expect_eq(out.exit_code, 1);
+  cr_expect_eq(out.infra_failure, 0);
+  cr_expect_eq(out.has_junit, 0);
+  cr_expect_str_eq(out.error_message,
+                   "playwright exited with code 1 without writing a JUnit "
+                   "report: Error: playwright.config.js: Unexpected token "
+                   "'}'");
+  /* Nothing said at all. */
+  write_file("say.txt", "", 0644);
+  run_tool("{}", &out);
+  cr_expect_str_eq(out.error_message,
+                   "playwright exited with code 1 without writing a JUnit "
+                   "report: no output");
+}
+
+Test(playwright_command, an_unusable_report_is_no_verdict) {
+  qf_tool_outcome_t out;
+  write_root_config();
+  write_file("node_modules/.bin/playwright", recording_runner, 0755);
+  write_file("report.xml", "<testsuites><testsuite>", 0644);
+  write_file("exit.txt", "1\n", 0644);
+  run_tool("{}", &out);
+  cr_expect_eq(out.status, QF_TOOL_FAILED);
+  cr_expect_eq(out.has_junit, 0);
+  cr_expect(
+      strncmp(out.error_message, "the JUnit report cannot be used: ", 33) == 0,
+      "%s", out.error_message);
 }
 
 Test(playwright_command, other_failures_quote_the_runner_briefly) {
@@ -327,6 +538,7 @@ Test(playwright_command, other_failures_quote_the_runner_briefly) {
     strcat(say, "  at some/frame.js:1:2\n");
   strcat(say, "\x1b[31mError: Cannot find module '@playwright/test'\x1b[0m\n");
   strcat(say, "\n  \xe2\x94\x80\xe2\x94\x80\xe2\x94\x80\n"); /* a rule */
+  write_root_config();
   write_file("node_modules/.bin/playwright", recording_runner, 0755);
   write_file("say.txt", say, 0644);
   write_file("exit.txt", "2\n", 0644);
@@ -336,8 +548,8 @@ Test(playwright_command, other_failures_quote_the_runner_briefly) {
   cr_expect_eq(out.has_junit, 0);
   /* Not the npm warning, the stack frames or the ruler: the error. */
   cr_expect_str_eq(out.error_message,
-                   "playwright exited with code 2: Error: Cannot find module "
-                   "'@playwright/test'");
+                   "playwright exited with code 2 without writing a JUnit "
+                   "report: Error: Cannot find module '@playwright/test'");
   cr_expect(!strchr(out.error_message, '\x1b'), "%s", out.error_message);
   cr_expect(strlen(out.error_message) <= 500);
 }
@@ -397,6 +609,14 @@ Test(playwright_run, runs_the_project_reports_one_failure_then_greps_one) {
   cr_expect_eq(out.steps_failed, 1);
   cr_expect(strstr(out.error_message, "1 of 2 tests failed"), "%s",
             out.error_message);
+  cr_assert_eq(out.failures.n, 1);
+  const qf_junit_failure_t *f = &out.failures.items[0];
+  cr_expect_str_eq(f->name, "status reports an outage (fails on purpose)");
+  cr_expect_str_eq(f->suite, "status.spec.js");
+  cr_expect_str_eq(f->message, "expect(locator).toHaveText(expected) failed");
+  cr_expect_str_eq(f->file, "tests/e2e/status.spec.js");
+  cr_expect_eq(f->line, 8);
+  qf_tool_outcome_fini(&out);
   /* screenshot: 'on' gives both tests one; the failing one keeps a trace. */
   cr_expect_geq(count_files(fx.tool_dir, ".png"), 2);
   cr_expect_geq(count_files(fx.tool_dir, ".zip"), 1);
@@ -427,4 +647,14 @@ Test(playwright_run, runs_the_project_reports_one_failure_then_greps_one) {
   cr_expect_eq(out.status, QF_TOOL_FAILED);
   cr_expect_str_eq(out.error_message,
                    "playwright exited with code 1: Error: No tests found");
+
+  /* No browser where the config looks: a tool error, not two failures. */
+  setenv("QF_CHROMIUM", "/nonexistent/chromium", 1);
+  run_tool("{\"config\": \"" CONFIG "\"}", &out);
+  expect_browser_error(&out,
+                       "browserType.launch: Failed to launch chromium "
+                       "because executable doesn't exist at "
+                       "/nonexistent/chromium");
+  cr_expect_eq(out.failures.n, 2);
+  qf_tool_outcome_fini(&out);
 }

@@ -1,8 +1,10 @@
 /* run_pytest against real pytest projects (tests/data/pytest/<suite>,
  * copied into a temporary workspace first): statuses, exit codes, counts
  * and messages; timeouts that leave no process behind; the output cap;
- * the memory limit; the scrubbed environment; and argument refusals that
- * never start a process. Needs Debian's python3 with pytest
+ * the memory limit; the scrubbed environment; runs without a report
+ * (pytest missing for the interpreter, a process that dies, exit 0) that
+ * are tool errors, not failing tests; and argument refusals that never
+ * start a process. Needs Debian's python3 with pytest
  * (QF_PYTHON=/usr/bin/python3, set here unless already set). */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
@@ -52,15 +54,22 @@ static qf_policy_t *policy_from(const char *yaml) {
   return p;
 }
 
-/* Copies tests/data/pytest/<suite> to the workspace. */
-static void workspace(const char *suite) {
+/* Copies tests/data/<dir> to the workspace. */
+static void workspace_from(const char *dir) {
   char src[PATH_MAX + 64];
   qf_test_proc_t p;
-  snprintf(src, sizeof src, "%s/tests/data/pytest/%s", QF_SOURCE_DIR, suite);
+  snprintf(src, sizeof src, "%s/tests/data/%s", QF_SOURCE_DIR, dir);
   const char *const argv[] = {"cp", "-R", src, ws, NULL};
   qf_test_run(argv, NULL, 30, &p);
   cr_assert_eq(p.status, 0, "cp: %s", p.err.data ? p.err.data : "");
   qf_test_proc_fini(&p);
+}
+
+/* Copies tests/data/pytest/<suite> to the workspace. */
+static void workspace(const char *suite) {
+  char dir[128];
+  snprintf(dir, sizeof dir, "pytest/%s", suite);
+  workspace_from(dir);
 }
 
 static cJSON *args_of(const char *json) {
@@ -90,15 +99,20 @@ static int validate_then_run(const char *json, const qf_policy_t *policy,
   return rc;
 }
 
-static void run_suite(const char *suite, const char *json, int timeout_s,
-                      qf_tool_outcome_t *out) {
+/* Validates and runs json in the workspace as it is. */
+static void run_here(const char *json, int timeout_s, qf_tool_outcome_t *out) {
   qf_policy_t *p = policy_from(policy_yaml);
   qf_error_t err = {0};
-  workspace(suite);
   memset(out, 0, sizeof *out);
   int rc = validate_then_run(json, p, timeout_s, out, &err);
   qf_policy_free(p);
   cr_assert_eq(rc, 0, "%s", err.message);
+}
+
+static void run_suite(const char *suite, const char *json, int timeout_s,
+                      qf_tool_outcome_t *out) {
+  workspace(suite);
+  run_here(json, timeout_s, out);
 }
 
 static char *tool_file(const char *name, char *buf, size_t n) {
@@ -138,6 +152,19 @@ Test(pytest, failing_tests_are_a_failure_with_counts) {
   cr_expect_str_eq(o.error_message,
                    "pytest exited with code 1: 1 of 4 tests failed");
   cr_expect_not(o.infra_failure);
+  /* The failing case itself, where its assertion failed. */
+  cr_assert_eq(o.failures.n, 1);
+  cr_expect_eq(o.failures.total, 1);
+  const qf_junit_failure_t *f = &o.failures.items[0];
+  cr_expect_str_eq(f->name, "test_fails");
+  cr_expect_str_eq(f->suite, "tests.test_mixed");
+  cr_expect_str_eq(f->kind, "failure");
+  cr_expect(f->message && strstr(f->message, "arithmetic is broken"), "%s",
+            f->message ? f->message : "(null)");
+  cr_expect_str_eq(f->file ? f->file : "(null)", "tests/test_mixed.py");
+  cr_expect_eq(f->line, 13);
+  qf_tool_outcome_fini(&o);
+  cr_expect_null(o.failures.items);
 }
 
 Test(pytest, a_node_id_and_allowed_options_select_tests) {
@@ -174,6 +201,12 @@ Test(pytest, a_collection_error_reports_pytests_message) {
             o.error_message);
   cr_expect_leq(strlen(o.error_message), QF_EVIDENCE_ERROR_MAX);
   cr_expect_not(o.infra_failure);
+  /* The module that did not import, as pytest reports it. */
+  cr_assert_eq(o.failures.n, 1);
+  cr_expect_str_eq(o.failures.items[0].name, "tests.test_broken");
+  cr_expect_str_eq(o.failures.items[0].kind, "error");
+  cr_expect_str_eq(o.failures.items[0].message, "collection failure");
+  qf_tool_outcome_fini(&o);
 }
 
 Test(pytest, no_tests_collected_is_exit_5) {
@@ -243,6 +276,14 @@ Test(pytest, allocating_past_the_memory_limit_is_a_test_failure) {
                    "pytest exited with code 1: 1 of 1 tests failed");
   cr_expect_not(o.infra_failure);
   cr_expect(strstr(tool_file("stdout.log", buf, sizeof buf), "MemoryError"));
+  cr_assert_eq(o.failures.n, 1);
+  cr_expect_str_eq(o.failures.items[0].name, "test_allocates_2_gib");
+  cr_expect(o.failures.items[0].message &&
+                strstr(o.failures.items[0].message, "MemoryError"),
+            "%s", o.failures.items[0].message);
+  cr_expect_str_eq(o.failures.items[0].file, "tests/test_memory.py");
+  cr_expect_eq(o.failures.items[0].line, 2);
+  qf_tool_outcome_fini(&o);
 }
 
 Test(pytest, the_environment_is_scrubbed_to_the_whitelist) {
@@ -288,6 +329,82 @@ Test(pytest, an_interpreter_that_cannot_start_is_an_infra_failure) {
   cr_expect_not(o.has_exit_code);
   cr_expect_str_eq(o.error_message,
                    "pytest could not start: No such file or directory");
+}
+
+/* ------------------------------------------- no report, no verdict */
+
+/* A python3 in dir (made here) that cannot import pytest: Debian's
+ * interpreter isolated (-I) and without site (-S), so dist-packages,
+ * where python3-pytest lives, is not on sys.path. */
+static void python_without_pytest(const char *dir, char *shim, size_t n) {
+  FILE *f;
+  mkdir(dir, 0755);
+  snprintf(shim, n, "%s/python3", dir);
+  cr_assert_not_null(f = fopen(shim, "w"));
+  fputs("#!/bin/sh\nexec /usr/bin/python3 -I -S \"$@\"\n", f);
+  cr_assert_eq(fclose(f), 0);
+  cr_assert_eq(chmod(shim, 0755), 0);
+}
+
+static void expect_no_verdict(const qf_tool_outcome_t *o) {
+  cr_expect_eq(o->status, QF_TOOL_FAILED);
+  cr_expect_not(o->infra_failure, "a retry would not help");
+  cr_expect_not(o->has_junit);
+  cr_expect_eq(o->steps_total, 0);
+  cr_expect_eq(o->failures.n, 0);
+  cr_expect_null(strstr(o->error_message, "tests failed"), "%s",
+                 o->error_message);
+  cr_expect_leq(strlen(o->error_message), QF_EVIDENCE_ERROR_MAX);
+}
+
+Test(pytest, pytest_missing_for_the_interpreter_is_a_tool_error) {
+  qf_tool_outcome_t o;
+  char dir[PATH_MAX + 16], shim[PATH_MAX + 32], want[PATH_MAX + 64];
+  snprintf(dir, sizeof dir, "%s/nopytest", root);
+  python_without_pytest(dir, shim, sizeof shim);
+  setenv("QF_PYTHON", shim, 1);
+  run_suite("passing", "{\"test_path\":\"tests\"}", 60, &o);
+  expect_no_verdict(&o);
+  cr_expect(o.has_exit_code && o.exit_code == 1);
+  snprintf(want, sizeof want, "pytest is not installed for %s", shim);
+  cr_expect_str_eq(o.error_message, want);
+}
+
+Test(pytest, a_bare_interpreter_name_is_named_as_found_on_path) {
+  qf_tool_outcome_t o;
+  char dir[PATH_MAX + 16], shim[PATH_MAX + 32], want[PATH_MAX + 64];
+  char path[8192];
+  const char *old = getenv("PATH");
+  snprintf(dir, sizeof dir, "%s/nopytest", root);
+  python_without_pytest(dir, shim, sizeof shim);
+  snprintf(path, sizeof path, "%s:%s", dir, old ? old : "/usr/bin:/bin");
+  setenv("PATH", path, 1);
+  setenv("QF_PYTHON", "python3", 1);
+  run_suite("passing", "{\"test_path\":\"tests\"}", 60, &o);
+  expect_no_verdict(&o);
+  snprintf(want, sizeof want, "pytest is not installed for %s", shim);
+  cr_expect_str_eq(o.error_message, want);
+}
+
+Test(pytest, exit_1_without_a_report_says_the_report_is_missing) {
+  qf_tool_outcome_t o;
+  workspace_from("tools_truth/pytest_exits_early");
+  run_here("{\"test_path\":\"tests\",\"extra_args\":[\"-s\"]}", 60, &o);
+  expect_no_verdict(&o);
+  cr_expect(o.has_exit_code && o.exit_code == 1);
+  cr_expect_str_eq(o.error_message,
+                   "pytest exited with code 1 without writing a JUnit report: "
+                   "test_exit: giving up before the report");
+}
+
+Test(pytest, exit_0_without_a_report_is_no_pass) {
+  qf_tool_outcome_t o;
+  workspace_from("tools_truth/pytest_passes_without_report");
+  run_here("{\"test_path\":\"tests\"}", 60, &o);
+  expect_no_verdict(&o);
+  cr_expect(o.has_exit_code && o.exit_code == 0);
+  cr_expect_str_eq(o.error_message,
+                   "pytest exited 0 but wrote no JUnit report");
 }
 
 /* ------------------------------------------------------------ refusals */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -166,4 +167,53 @@ Test(worker_faults, postgresql_restart_during_a_run_loses_nothing) {
   cr_expect_gt(qf_wt_count_log(&T, 0, "\"event\":\"db.", NULL), 0, "%s",
                logs());
   cr_expect_eq(qf_wt_wait_exit(&T, 0, 0), -1, "the worker is still running");
+}
+
+/* qf submit --wait through a broker restart in the middle of the run: it
+ * reconnects, asks again with the same message id, and ends with the
+ * decision and its exit code, the tests run once. */
+Test(worker_faults, submit_waits_through_a_broker_restart) {
+  slow_test(8);
+  qf_wt_start_worker(&T, 0, NULL);
+  qf_wt_wait_log(&T, 0, 1, 60, READY, NULL);
+  char out[300], err[300], url[600], prefix[128];
+  snprintf(out, sizeof out, "%s/submit.out", T.dir);
+  snprintf(err, sizeof err, "%s/submit.err", T.dir);
+  snprintf(url, sizeof url, "QF_AMQP_URL=%s",
+           qf_test_require_env("QF_AMQP_URL"));
+  snprintf(prefix, sizeof prefix, "QF_TOPOLOGY_PREFIX=%s", T.prefix);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (!freopen(out, "w", stdout) || !freopen(err, "w", stderr)) _exit(99);
+    putenv(url);
+    putenv(prefix);
+    execl(QF_TEST_BIN, QF_TEST_BIN, "submit", "--nl", "run the slow tests",
+          "--workspace", "demo", "--arg", "test_path=tests/slow",
+          "--message-id", "restart-1", "--progress", "2", "--wait", "200",
+          (char *)NULL);
+    _exit(98);
+  }
+  qf_wt_wait_log(&T, 0, 1, 60, PLAN_DONE, NULL);
+  qf_wt_sh("bash " QF_SOURCE_DIR "/deploy/local/services.sh stop 2>&1", 120);
+  sleep(2);
+  services_start();
+  int status = -1;
+  for (int i = 0; i < 2400 && waitpid(pid, &status, WNOHANG) == 0; i++)
+    qf_test_sleep_ms(100);
+  char o[4096], e[16384];
+  qf_test_slurp(out, o, sizeof o);
+  qf_test_slurp(err, e, sizeof e);
+  cr_assert(WIFEXITED(status), "qf submit did not end\n%s", e);
+  cr_expect_eq(WEXITSTATUS(status), 0, "exit %d\n%s\n%s\n%s",
+               WEXITSTATUS(status), o, e, logs());
+  cr_expect(strstr(o, "PASS") != NULL, "%s", o);
+  cr_expect(strstr(e, "reconnecting") != NULL, "%s", e);
+  cr_expect(strstr(e, "s elapsed") != NULL, "no progress line: %s", e);
+  char run[QF_UUID_STR_LEN + 1], sql[256];
+  qf_wt_run_id("restart-1", run);
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM run_events WHERE run_id = '%s' AND "
+           "event = 'node.execute'",
+           run);
+  cr_expect_str_eq(qf_wt_query(&T, sql), "1", "the tests ran twice");
 }

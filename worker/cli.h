@@ -7,6 +7,7 @@
 
 #include "qf/err.h"
 #include "qf/exitcode.h"
+#include "qf/source.h"
 
 /* A subcommand: argv[0] is the subcommand's name. Returns an exit code. */
 typedef int (*qf_cmd_fn)(int argc, char **argv);
@@ -37,6 +38,13 @@ extern const qf_cmd_t qf_cmd_runs;
 /* Returns the value of the environment variable, or def when unset or
  * empty (borrowed). */
 const char *qf_cli_env(const char *name, const char *def);
+
+/* Reads QF_SOURCE_CACHE (default <artifacts_root>/.sources) and the fetch
+ * credentials QF_GIT_SSH_KEY, QF_GIT_SSH_PUBKEY, QF_GIT_SSH_PASSPHRASE,
+ * QF_GIT_USERNAME, QF_GIT_TOKEN or QF_GIT_TOKEN_FILE, QF_GIT_TIMEOUT_S
+ * into s; the secrets are wiped from the environment and the process made
+ * non-dumpable (source_env.c). -1 after a message on stderr. */
+int qf_cli_source_env(qf_source_cfg_t *s, const char *artifacts_root);
 
 /* The policy file to use: flag when given, else $QF_POLICY, else
  * ./policy/default.yaml when it exists, else the installed copy. */

@@ -14,6 +14,10 @@ static const char usage[] =
     "policy's cost_governance.timeout_s), then the ordered rules: high-risk\n"
     "input, dry run, JUnit summary, tool statuses, no data.\n"
     "\n"
+    "The document is qf's own evidence.json, or the reference system's\n"
+    "evidence v1 ($schema https://qualityfoundry.ai/schemas/\n"
+    "evidence.v1.schema.json, or none), gated by the same rules.\n"
+    "\n"
     "  --evidence FILE  the evidence document\n"
     "  --policy FILE    policy (default $QF_POLICY, else policy/default.yaml)\n"
     "  --json           print {decision, reason, triggered_rules, decided_by,\n"
@@ -47,7 +51,7 @@ static int decide(const char *evidence, const char *policy_path, int json) {
   qf_gate_result_t r;
   int code = QF_EXIT_DATAERR;
   if (qf_policy_load(policy_path, &p, &err) < 0 ||
-      qf_evidence_load(evidence, &ev, &err) < 0) {
+      qf_evidence_load_compat(evidence, &ev, &err) < 0) {
     qf_cli_fail("gate", code, "%s", err.message);
     goto out;
   }

@@ -1,6 +1,7 @@
-/* qf submit: the producer CI jobs use. Publishes one request with a
- * publisher confirm; with --wait, waits for the final decision on an
- * exclusive reply queue (through a NEED_HITL, which it explains). */
+/* qf submit: the producer CI jobs use. Builds one request (with the
+ * change under test: flags, else the CI's own variables), publishes it
+ * and, with --wait, waits for the final decision (submit_wait.c) and
+ * shows it where CI looks (submit_report.c). */
 #include <ctype.h>
 #include <getopt.h>
 #include <pwd.h>
@@ -16,17 +17,29 @@
 #include "qf/uuid.h"
 #include "qf/worker.h"
 #include "reqflags.h"
+#include "submit.h"
 
 static const char usage[] =
     "usage: qf submit --nl TEXT [--tool T] [--arg K=V]... [--timeout S]\n"
     "                 [--dry-run] [--workspace DIR] [--message-id ID]\n"
     "                 [--requested-by WHO] [--correlation-id ID]\n"
-    "                 [--wait [SECONDS]] [--json] [--prefix P]\n"
+    "                 [--repo URL (--commit SHA | --ref REF)] [--no-source]\n"
+    "                 [--wait [SECONDS]] [--progress S] [--json]\n"
+    "                 [--junit-out FILE] [--evidence-out FILE] [--prefix P]\n"
     "\n"
     "Publishes one request to <prefix>.requests (routing key run) with a\n"
     "publisher confirm and prints its run id. The request is validated first\n"
-    "with the worker's own rules; an invalid one is never published.\n"
+    "with the worker's own rules; an invalid one is never published. While\n"
+    "the broker is unreachable it retries with backoff (within the wait, or\n"
+    "60 s); a connection lost during --wait is made again and the request\n"
+    "re-sent with the same message id (it never runs twice).\n"
     "\n"
+    "  --repo URL           the repository to test; --commit SHA (40 hex) or\n"
+    "                       --ref REF (a branch or tag, resolved once by the\n"
+    "                       worker). On GitHub Actions and GitLab CI the\n"
+    "                       default is the pipeline's repository and commit;\n"
+    "                       --workspace is then a folder of the checkout\n"
+    "  --no-source          test the workers' workspace, not a commit\n"
     "  --message-id ID      idempotency key (default: a fresh UUID); pass\n"
     "                       something stable such as the CI pipeline id so a\n"
     "                       retried job does not run twice\n"
@@ -37,10 +50,17 @@ static const char usage[] =
     "  --wait [SECONDS]     wait for the final decision (default 1800 s); a\n"
     "                       NEED_HITL is printed with how to approve it, and\n"
     "                       the wait goes on until it is decided\n"
+    "  --progress S         a progress line on stderr every S s (30)\n"
     "  --json               print the final decision message\n"
+    "  --junit-out FILE     the counts and failing tests as JUnit XML\n"
+    "  --evidence-out FILE  the run's whole evidence document (JSON)\n"
     "  --prefix P           topology prefix (default $QF_TOPOLOGY_PREFIX,\n"
     "                       else qf)\n"
     "  (--nl, --tool, --arg, --timeout, --dry-run, --workspace: as qf run)\n"
+    "\n"
+    "The decision is printed with its failing tests, one per line; with\n"
+    "GITHUB_ACTIONS=true also as ::error annotations and a Markdown summary\n"
+    "appended to $GITHUB_STEP_SUMMARY.\n"
     "\n"
     "Exit codes: 0 PASS (or published, without --wait), 1 FAIL, 2 still\n"
     "NEED_HITL when the wait ended, 3 broker unreachable, no answer, or\n"
@@ -61,8 +81,11 @@ const qf_cmd_t qf_cmd_submit = {
 typedef struct flags {
   qf_reqflags_t req;
   const char *message_id, *correlation_id, *prefix;
-  int wait_s; /* 0: do not wait */
-  int json;
+  const char *repo, *commit, *ref; /* the source; NULL: the CI's or none */
+  int no_source, ci_source;
+  int wait_s;     /* 0: do not wait */
+  int progress_s; /* a progress line at most this often while waiting */
+  qf_submit_out_t out;
 } flags_t;
 
 static int all_digits(const char *s) {
@@ -91,11 +114,19 @@ static int parse(int argc, char **argv, flags_t *f) {
                                        {"wait", 2, NULL, 'W'},
                                        {"json", 0, NULL, 'j'},
                                        {"prefix", 1, NULL, 'P'},
+                                       {"repo", 1, NULL, 'R'},
+                                       {"commit", 1, NULL, 'C'},
+                                       {"ref", 1, NULL, 'F'},
+                                       {"no-source", 0, NULL, 'N'},
+                                       {"junit-out", 1, NULL, 'J'},
+                                       {"evidence-out", 1, NULL, 'E'},
+                                       {"progress", 1, NULL, 'G'},
                                        {NULL, 0, NULL, 0}};
   int c, rc;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, ":" QF_REQFLAGS_SHORT "m:r:c:W::jP:",
+  while ((c = getopt_long(argc, argv,
+                          ":" QF_REQFLAGS_SHORT "m:r:c:W::jP:R:C:F:NJ:E:G:",
                           opts, NULL)) != -1) {
     int taken = qf_reqflags_take(&f->req, c, optarg, &qf_cmd_submit);
     if (taken > 1) return taken;
@@ -107,8 +138,25 @@ static int parse(int argc, char **argv, flags_t *f) {
     else if (c == 'c')
       f->correlation_id = optarg;
     else if (c == 'j')
-      f->json = 1;
-    else if (c == 'P')
+      f->out.json = 1;
+    else if (c == 'R')
+      f->repo = optarg;
+    else if (c == 'C')
+      f->commit = optarg;
+    else if (c == 'F')
+      f->ref = optarg;
+    else if (c == 'N')
+      f->no_source = 1;
+    else if (c == 'J')
+      f->out.junit_out = optarg;
+    else if (c == 'E')
+      f->out.evidence_out = optarg;
+    else if (c == 'G') {
+      f->progress_s = all_digits(optarg) ? atoi(optarg) : 0;
+      if (f->progress_s < 1 || f->progress_s > 86400)
+        return qf_cli_usage_error(&qf_cmd_submit,
+                                  "--progress takes 1..86400 s");
+    } else if (c == 'P')
       f->prefix = optarg;
     else if (c == 'W') {
       if ((rc = take_wait(f, argc, argv)) != 0) return rc;
@@ -121,6 +169,15 @@ static int parse(int argc, char **argv, flags_t *f) {
                               argv[optind]);
   if (f->req.nl == NULL)
     return qf_cli_usage_error(&qf_cmd_submit, "--nl is required");
+  if (f->commit && f->ref)
+    return qf_cli_usage_error(&qf_cmd_submit,
+                              "--commit and --ref exclude each other");
+  if (f->no_source && (f->repo || f->commit || f->ref))
+    return qf_cli_usage_error(&qf_cmd_submit,
+                              "--no-source excludes --repo, --commit, --ref");
+  if ((f->out.junit_out || f->out.evidence_out) && f->wait_s == 0)
+    return qf_cli_usage_error(&qf_cmd_submit,
+                              "--junit-out and --evidence-out need --wait");
   return 0;
 }
 
@@ -137,138 +194,74 @@ static const char *default_requester(void) {
   return pw ? pw->pw_name : NULL;
 }
 
-static const char *jstr(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static void print_decision(const cJSON *d, int json) {
-  if (json) {
-    char *text = cJSON_PrintUnformatted(d);
-    if (text) puts(text);
-    cJSON_free(text);
+/* The change under test: the flags, else the CI's own variables (the
+ * pipeline's commit), else none (the workers' workspace). GitLab's
+ * CI_REPOSITORY_URL carries the job token, so the project URL is used. */
+static void default_source(flags_t *f) {
+  static char url[2048];
+  if (f->no_source || f->repo || (!f->commit && !f->ref && !f->ci_source))
     return;
+  const char *gh = qf_cli_env("GITHUB_REPOSITORY", NULL);
+  const char *gl = qf_cli_env("CI_PROJECT_URL", NULL);
+  if (qf_cli_env("GITHUB_ACTIONS", NULL) && gh) {
+    snprintf(url, sizeof url, "%s/%s.git",
+             qf_cli_env("GITHUB_SERVER_URL", "https://github.com"), gh);
+    f->repo = url;
+    if (!f->commit && !f->ref) f->commit = qf_cli_env("GITHUB_SHA", NULL);
+  } else if (qf_cli_env("GITLAB_CI", NULL) && gl) {
+    snprintf(url, sizeof url, "%s.git", gl);
+    f->repo = url;
+    if (!f->commit && !f->ref) f->commit = qf_cli_env("CI_COMMIT_SHA", NULL);
   }
-  const char *path = jstr(d, "evidence_url") ? jstr(d, "evidence_url")
-                                             : jstr(d, "evidence_path");
-  /* The reason may quote a person (an approver's comment): escaped. */
-  char *why = qf_utf8_escape(jstr(d, "reason") ? jstr(d, "reason") : "");
-  printf("%s: %s\n  run: %s\n  evidence: %s\n",
-         jstr(d, "decision") ? jstr(d, "decision") : "?", why ? why : "",
-         jstr(d, "run_id"), path ? path : "(none)");
-  free(why);
 }
 
-static void explain_hitl(const cJSON *d) {
-  const char *id = jstr(d, "approval_id");
-  char *why = qf_utf8_escape(jstr(d, "reason") ? jstr(d, "reason") : "");
-  fprintf(stderr,
-          "NEED_HITL: %s\n"
-          "  approval %s waits for a human: a member of qf_approver (and of\n"
-          "  the policy's hitl.approvers, if it lists any) other than the\n"
-          "  requester runs\n"
-          "    qf approve %s [--comment TEXT]   or\n"
-          "    qf reject %s --reason TEXT\n"
-          "  still waiting...\n",
-          why ? why : "", id ? id : "?", id ? id : "ID", id ? id : "ID");
-  free(why);
+/* Adds "source" to the request body and validates the whole again with
+ * the worker's rules. */
+static int add_source(const flags_t *f, char **body, qf_error_t *err) {
+  if (!f->repo && !f->commit && !f->ref) return QF_OK;
+  if (!f->repo)
+    return qf_error_set(err, QF_EVALIDATE,
+                        "--commit/--ref need --repo (or a CI that names "
+                        "the repository)");
+  cJSON *o = cJSON_Parse(*body), *src = NULL;
+  qf_request_t *req = NULL;
+  int rc = QF_ENOMEM;
+  if (o && (src = cJSON_AddObjectToObject(o, "source")) &&
+      cJSON_AddStringToObject(src, "repo", f->repo) &&
+      (!f->commit || cJSON_AddStringToObject(src, "commit", f->commit)) &&
+      (!f->ref || cJSON_AddStringToObject(src, "ref", f->ref))) {
+    char *text = cJSON_PrintUnformatted(o);
+    rc = text ? qf_request_parse(text, strlen(text), &req, err) : QF_ENOMEM;
+    cJSON_free(text);
+  }
+  if (rc == QF_OK) {
+    free(*body);
+    *body = NULL;
+    rc = qf_request_to_json(req, body, err);
+  }
+  if (rc == QF_ENOMEM) qf_error_set(err, rc, "out of memory");
+  qf_request_free(req);
+  cJSON_Delete(o);
+  return rc;
 }
 
 static int exit_for(const cJSON *d) {
-  const char *v = jstr(d, "decision"), *by = jstr(d, "decided_by");
+  const char *v = qf_submit_str(d, "decision");
+  const char *by = qf_submit_str(d, "decided_by");
   /* Never run: the request itself was refused (invalid, or its message id
    * belongs to another request). */
   if (by && strcmp(by, "refused") == 0) return QF_EXIT_DATAERR;
   /* Could not finish (decided_by error, always FAIL): the change was not
    * judged, so CI should see an infrastructure failure it may retry. */
   if (by && strcmp(by, "error") == 0) return QF_EXIT_INFRA;
+  if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "final")))
+    return QF_EXIT_HITL;
   if (v && strcmp(v, "PASS") == 0) return QF_EXIT_PASS;
   if (v && strcmp(v, "FAIL") == 0) return QF_EXIT_FAIL;
   return QF_EXIT_HITL;
 }
 
-/* Reads decisions for run_id until a final one or the deadline. */
-static int wait_decision(qf_amqp_t *con, const char *run_id, int wait_s,
-                         int json) {
-  qf_error_t err;
-  cJSON *last = NULL;
-  int64_t deadline = qf_clock_now_ms() + (int64_t)wait_s * 1000;
-  int code = -1;
-  while (code < 0 && qf_clock_now_ms() < deadline) {
-    qf_amqp_message_t m;
-    int rc = qf_amqp_next(con, 1000, &m, &err);
-    if (rc < 0) {
-      code = qf_cli_fail("submit", QF_EXIT_INFRA, "waiting: %s", err.message);
-      break;
-    }
-    if (rc == 0) continue;
-    cJSON *d = cJSON_ParseWithLength(m.body, m.body_len);
-    int acked = qf_amqp_ack(con, m.delivery_tag, &err);
-    qf_amqp_message_fini(&m);
-    if (acked < 0) { /* the connection is gone: the next read says so */
-      cJSON_Delete(d);
-      continue;
-    }
-    const char *id = jstr(d, "run_id");
-    if (id == NULL || strcmp(id, run_id) != 0) {
-      cJSON_Delete(d); /* not ours: an old reply */
-      continue;
-    }
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "final"))) {
-      print_decision(d, json);
-      code = exit_for(d);
-    } else {
-      explain_hitl(d);
-    }
-    cJSON_Delete(last);
-    last = d;
-  }
-  if (code < 0 && last) { /* the wait ended on a NEED_HITL */
-    print_decision(last, json);
-    code = QF_EXIT_HITL;
-  } else if (code < 0) {
-    code = qf_cli_fail("submit", QF_EXIT_INFRA, "no decision in %d s", wait_s);
-  }
-  cJSON_Delete(last);
-  return code;
-}
-
-static int connect_to(const char *name, int confirm, qf_amqp_t **c,
-                      qf_error_t *err) {
-  qf_amqp_opts_t o = {
-      .url = qf_cli_env("QF_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-      .connection_name = name,
-      .confirm = confirm};
-  return qf_amqp_connect(&o, c, err);
-}
-
-static int publish(const flags_t *f, const char *body, const char *msg_id,
-                   const char *corr, const char *reply_to, qf_error_t *err) {
-  qf_topology_t t;
-  qf_amqp_t *pub = NULL;
-  if (qf_topology_init(&t, f->prefix) < 0)
-    return qf_error_set(err, QF_EINVAL, "invalid --prefix");
-  qf_amqp_msg_t m = {.body = body,
-                     .body_len = strlen(body),
-                     .content_type = "application/json",
-                     .message_id = msg_id,
-                     .correlation_id = corr,
-                     .reply_to = reply_to};
-  int rc = connect_to("qf-submit", 1, &pub, err);
-  if (rc == QF_OK) rc = qf_amqp_publish(pub, t.requests, "run", &m, 10000, err);
-  if (rc == QF_ENOROUTE)
-    qf_error_set(err, rc,
-                 "nothing is bound to %s (no worker ever started "
-                 "with prefix %s)",
-                 t.requests, f->prefix);
-  qf_amqp_free(pub);
-  return rc;
-}
-
 static int submit(flags_t *f, const char *body) {
-  qf_error_t err;
-  qf_amqp_t *con = NULL;
-  char *reply = NULL;
   char msg_id[QF_UUID_STR_LEN + 1], corr[QF_UUID_STR_LEN + 1];
   char run_id[QF_UUID_STR_LEN + 1];
   if (f->message_id == NULL && qf_uuid_v4(msg_id) == QF_OK)
@@ -278,40 +271,28 @@ static int submit(flags_t *f, const char *body) {
   if (qf_uuid_v5(QF_UUID_NS_RUN, f->message_id, strlen(f->message_id), run_id) <
       0)
     return qf_cli_fail("submit", QF_EXIT_SOFTWARE, "cannot derive run id");
-  int rc = QF_OK;
-  /* The reply queue exists before the request goes out, so the decision
-   * cannot arrive before anyone listens. */
-  if (f->wait_s > 0) {
-    rc = connect_to("qf-submit-reply", 0, &con, &err);
-    if (rc == QF_OK) rc = qf_amqp_declare_queue(con, "", 1, NULL, &reply, &err);
-    if (rc == QF_OK) rc = qf_amqp_consume(con, reply, &err);
+  qf_submit_job_t job = {f->prefix, body,      f->message_id, f->correlation_id,
+                         run_id,    f->wait_s, f->progress_s};
+  cJSON *d = NULL;
+  int code = qf_submit_send_and_wait(&job, &d);
+  if (code != 0) return code;
+  if (f->wait_s == 0) {
+    if (f->out.json)
+      printf("{\"run_id\":\"%s\",\"message_id\":\"%s\"}\n", run_id,
+             f->message_id);
+    else
+      printf("%s\n", run_id);
+    return QF_EXIT_PASS;
   }
-  if (rc == QF_OK)
-    rc = publish(f, body, f->message_id, f->correlation_id, reply, &err);
-  int code;
-  if (rc < 0) {
-    code = qf_cli_fail("submit", QF_EXIT_INFRA, "%s", err.message);
-  } else {
-    fprintf(stderr, "submitted run %s (message_id %s)\n", run_id,
-            f->message_id);
-    if (f->wait_s > 0) {
-      code = wait_decision(con, run_id, f->wait_s, f->json);
-    } else {
-      if (f->json)
-        printf("{\"run_id\":\"%s\",\"message_id\":\"%s\"}\n", run_id,
-               f->message_id);
-      else
-        printf("%s\n", run_id);
-      code = QF_EXIT_PASS;
-    }
-  }
-  free(reply);
-  qf_amqp_free(con);
+  code = exit_for(d);
+  if (qf_submit_report(d, &f->out) < 0 && code == QF_EXIT_PASS)
+    code = QF_EXIT_FAIL; /* a PASS whose report CI asked for is missing */
+  cJSON_Delete(d);
   return code;
 }
 
 static int run(int argc, char **argv) {
-  flags_t f = {0};
+  flags_t f = {.progress_s = 30};
   qf_error_t err;
   qf_request_t *req = NULL;
   char *body = NULL;
@@ -320,9 +301,19 @@ static int run(int argc, char **argv) {
   int code = parse(argc, argv, &f);
   if (code == 0) {
     if (f.prefix == NULL) f.prefix = qf_cli_env("QF_TOPOLOGY_PREFIX", "qf");
+    /* On GitHub Actions the log gets annotations and the job page a
+     * summary; on any CI the pipeline's commit is what gets tested. */
+    f.out.github = qf_cli_env("GITHUB_ACTIONS", NULL) != NULL &&
+                   strcmp(qf_cli_env("GITHUB_ACTIONS", ""), "true") == 0;
+    if (f.out.github)
+      f.out.step_summary = qf_cli_env("GITHUB_STEP_SUMMARY", NULL);
+    f.ci_source = f.out.github || qf_cli_env("GITLAB_CI", NULL) != NULL;
     if (f.req.requested_by == NULL) f.req.requested_by = default_requester();
     if (qf_reqflags_build(&f.req, &req, &err) < 0 ||
         qf_request_to_json(req, &body, &err) < 0)
+      code = qf_cli_fail("submit", QF_EXIT_DATAERR, "invalid request: %s",
+                         err.message);
+    else if (default_source(&f), add_source(&f, &body, &err) < 0)
       code = qf_cli_fail("submit", QF_EXIT_DATAERR, "invalid request: %s",
                          err.message);
     else

@@ -33,7 +33,11 @@ static const char usage[] =
     "QF_LEASE_S (30), QF_STUCK_AFTER_S (3600), QF_SWEEP_INTERVAL_S (30),\n"
     "QF_CGROUP (auto: a cgroup per tool run below our own, where allowed;\n"
     "off; or a cgroup v2 directory),\n"
-    "QF_EVIDENCE_BASE_URL, QF_TOPOLOGY_PREFIX, QF_LOG_LEVEL.\n"
+    "QF_EVIDENCE_BASE_URL, QF_TOPOLOGY_PREFIX, QF_LOG_LEVEL;\n"
+    "sources: QF_SOURCE_CACHE ($QF_ARTIFACTS_ROOT/.sources), QF_GIT_TOKEN\n"
+    "or QF_GIT_TOKEN_FILE, QF_GIT_USERNAME, QF_GIT_SSH_KEY, "
+    "QF_GIT_SSH_PUBKEY,\n"
+    "QF_GIT_SSH_PASSPHRASE, QF_GIT_TIMEOUT_S (600).\n"
     "\n"
     "Exit codes: 0 stopped by a signal, 64 usage or configuration, 65 the\n"
     "policy is invalid.\n";
@@ -74,7 +78,7 @@ static int read_env(qf_worker_cfg_t *c) {
                      &c->sweep_interval_s) < 0)
     return -1;
   c->publish_timeout_ms = publish_s * 1000;
-  return 0;
+  return qf_cli_source_env(&c->source, c->artifacts_root);
 }
 
 static int parse(int argc, char **argv, qf_worker_cfg_t *c) {

@@ -25,6 +25,53 @@ static cJSON *summary_json(const qf_junit_summary_t *s) {
   return ok ? o : NULL;
 }
 
+static cJSON *str_or_null(const char *s) {
+  return qf_json_str_or_null(s);
+}
+
+cJSON *qf_decision_failures_json(const qf_junit_failures_t *f) {
+  cJSON *a = cJSON_CreateArray();
+  for (size_t i = 0; a && f && i < f->n; i++) {
+    const qf_junit_failure_t *it = &f->items[i];
+    cJSON *o = cJSON_CreateObject();
+    int ok = o && qf_json_add(o, "suite", str_or_null(it->suite)) &&
+             qf_json_add(o, "name", cJSON_CreateString(it->name)) &&
+             qf_json_add(o, "kind", cJSON_CreateString(it->kind)) &&
+             qf_json_add(o, "message", str_or_null(it->message)) &&
+             qf_json_add(o, "file", str_or_null(it->file)) &&
+             qf_json_add(o, "line",
+                         it->line > 0 ? cJSON_CreateNumber((double)it->line)
+                                      : cJSON_CreateNull());
+    if (!ok || !qf_json_append(a, o)) {
+      if (!ok) cJSON_Delete(o);
+      cJSON_Delete(a);
+      return NULL;
+    }
+  }
+  return a;
+}
+
+/* What was tested, for the decision: a git source's repo and commit, or
+ * null for the worker's own workspace. */
+static cJSON *source_json(const qf_evidence_source_t *src) {
+  if (!src || !src->kind || strcmp(src->kind, "git") != 0)
+    return cJSON_CreateNull();
+  cJSON *o = cJSON_CreateObject();
+  int ok = o && qf_json_add(o, "repo", str_or_null(src->repo)) &&
+           qf_json_add(o, "ref", str_or_null(src->ref)) &&
+           qf_json_add(o, "commit", str_or_null(src->commit));
+  if (!ok) cJSON_Delete(o);
+  return ok ? o : NULL;
+}
+
+static int add_tested(cJSON *o, const qf_junit_failures_t *f,
+                      const qf_evidence_source_t *src) {
+  return qf_json_add(o, "failures", qf_decision_failures_json(f)) &&
+         qf_json_add(o, "failures_total",
+                     cJSON_CreateNumber(f ? (double)f->total : 0)) &&
+         qf_json_add(o, "source", source_json(src));
+}
+
 int qf_decision_gate_message(const qf_gate_result_t *r,
                              const qf_decision_facts_t *f, cJSON **out,
                              qf_error_t *err) {
@@ -37,6 +84,7 @@ int qf_decision_gate_message(const qf_gate_result_t *r,
                   cJSON_CreateBool(r->decision != QF_DECISION_NEED_HITL)) &&
       qf_json_add(o, "approval_id", cJSON_CreateNull()) &&
       qf_json_add(o, "summary", summary_json(f->summary)) &&
+      add_tested(o, f->failures, f->source) &&
       qf_json_add(o, "evidence_path", qf_json_str_or_null(f->evidence_path)) &&
       qf_json_add(o, "correlation_id", qf_json_str_or_null(f->correlation_id));
   if (ok && f->policy == NULL) /* a restored run: the hash it ran under */
@@ -70,6 +118,7 @@ static int end_message(const char *run_id, const char *decided_by,
        qf_json_add(o, "final", cJSON_CreateTrue()) &&
        qf_json_add(o, "approval_id", cJSON_CreateNull()) &&
        qf_json_add(o, "summary", summary_json(&(qf_junit_summary_t){0})) &&
+       add_tested(o, NULL, NULL) &&
        qf_json_add(o, "evidence_path", cJSON_CreateNull()) &&
        qf_json_add(o, "correlation_id", qf_json_str_or_null(correlation_id));
   if (!ok) {

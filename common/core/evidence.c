@@ -83,6 +83,15 @@ static void decision_fini(qf_evidence_decision_t *d) {
   memset(d, 0, sizeof *d);
 }
 
+static void source_fini(qf_evidence_source_t *s) {
+  free(s->kind);
+  free(s->repo);
+  free(s->ref);
+  free(s->commit);
+  free(s->workspace);
+  memset(s, 0, sizeof *s);
+}
+
 void qf_evidence_free(qf_evidence_t *ev) {
   if (ev == NULL) return;
   free(ev->run_id);
@@ -97,6 +106,8 @@ void qf_evidence_free(qf_evidence_t *ev) {
     free(ev->artifacts[i].mime);
   }
   free(ev->artifacts);
+  qf_junit_failures_fini(&ev->failures);
+  source_fini(&ev->source);
   free(ev->repro.git_sha);
   free(ev->repro.git_branch);
   free(ev->repro.version);
@@ -206,6 +217,29 @@ int qf_evidence_set_decision(qf_evidence_t *ev, const char *decision,
   decision_fini(&ev->decision);
   ev->decision = d;
   ev->has_decision = 1;
+  return QF_OK;
+}
+
+int qf_evidence_set_source(qf_evidence_t *ev, const qf_evidence_source_t *src,
+                           qf_error_t *err) {
+  /* The reader refuses any other kind: never write what cannot be read. */
+  if (src->kind == NULL ||
+      (strcmp(src->kind, "git") != 0 && strcmp(src->kind, "workspace") != 0))
+    return qf_error_set(err, QF_EINVAL, "source kind must be git or workspace");
+  int ok = 1;
+  qf_evidence_source_t s = {0};
+  s.kind = dup_or_null(src->kind, &ok);
+  s.repo = dup_or_null(src->repo, &ok);
+  s.ref = dup_or_null(src->ref, &ok);
+  s.commit = dup_or_null(src->commit, &ok);
+  s.workspace = dup_or_null(src->workspace, &ok);
+  if (!ok) {
+    source_fini(&s);
+    return qf_error_set(err, QF_ENOMEM, "out of memory");
+  }
+  source_fini(&ev->source);
+  ev->source = s;
+  ev->has_source = 1;
   return QF_OK;
 }
 

@@ -64,6 +64,33 @@ static cJSON *summary_json(const qf_junit_summary_t *s) {
   return ok ? o : NULL;
 }
 
+/* One failing test case; unknowns are null (line 0 included), so a reader
+ * never mistakes "not reported" for a value. */
+static cJSON *failure_json(const qf_junit_failure_t *f) {
+  cJSON *o = cJSON_CreateObject();
+  int ok = o && add_str(o, "suite", f->suite) && add_str(o, "name", f->name) &&
+           add_str(o, "kind", f->kind) && add_str(o, "message", f->message) &&
+           add_str(o, "file", f->file) &&
+           (f->line > 0 ? add_num(o, "line", (double)f->line)
+                        : add_str(o, "line", NULL));
+  if (!ok) cJSON_Delete(o);
+  return ok ? o : NULL;
+}
+
+static int add_source(cJSON *o, const qf_evidence_t *ev) {
+  if (!ev->has_source) return add_str(o, "source", NULL);
+  const qf_evidence_source_t *s = &ev->source;
+  cJSON *src = cJSON_CreateObject();
+  if (src == NULL || !add_str(src, "kind", s->kind) ||
+      !add_str(src, "repo", s->repo) || !add_str(src, "ref", s->ref) ||
+      !add_str(src, "commit", s->commit) ||
+      !add_str(src, "workspace", s->workspace)) {
+    cJSON_Delete(src);
+    return 0;
+  }
+  return qf_json_add(o, "source", src);
+}
+
 static cJSON *repro_json(const qf_repro_t *r) {
   cJSON *o = cJSON_CreateObject();
   int ok = o && add_str(o, "git_sha", r->git_sha) &&
@@ -147,6 +174,10 @@ static cJSON *artifact_any(const void *p) {
   return artifact_json(p);
 }
 
+static cJSON *failure_any(const void *p) {
+  return failure_json(p);
+}
+
 static int add_policy(cJSON *o, const qf_evidence_t *ev) {
   if (ev->policy_hash == NULL) return add_str(o, "policy", NULL);
   cJSON *p = cJSON_CreateObject();
@@ -178,6 +209,10 @@ int qf_evidence_to_json(const qf_evidence_t *ev, cJSON **out, qf_error_t *err) {
            add_array(o, "artifacts", ev->artifacts, ev->nartifacts,
                      sizeof *ev->artifacts, artifact_any) &&
            qf_json_add(o, "summary", summary_json(&ev->summary)) &&
+           add_array(o, "failures", ev->failures.items, ev->failures.n,
+                     sizeof *ev->failures.items, failure_any) &&
+           add_num(o, "failures_total", (double)ev->failures.total) &&
+           add_source(o, ev) &&
            (ev->has_repro ? qf_json_add(o, "repro", repro_json(&ev->repro))
                           : add_str(o, "repro", NULL)) &&
            qf_json_add(o, "governance", governance_json(&ev->governance)) &&

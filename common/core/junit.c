@@ -2,6 +2,7 @@
 #include "qf/junit.h"
 
 #include "qf/fsutil.h"
+#include "qf/utf8.h"
 
 #include <errno.h>
 #include <expat.h>
@@ -16,33 +17,7 @@
 #define STR2(x) #x
 #define STR(x) STR2(x)
 
-/* What an element is, by its local name. */
-enum kind { K_OTHER, K_SUITES, K_SUITE, K_CASE, K_FAILURE, K_ERROR, K_SKIP };
-
-/* Outcome flags of an open <testcase>. */
-enum { F_FAILURE = 1, F_ERROR = 2, F_SKIP = 4 };
-
-typedef struct state {
-  XML_Parser xp;
-  const char *name;
-  qf_error_t *err;
-  int rc;    /* first error, set by a handler or the feeder */
-  int depth; /* open elements */
-  unsigned char kind[QF_JUNIT_MAX_DEPTH + 1];
-  unsigned char flags[QF_JUNIT_MAX_DEPTH + 1];
-  int open_suites;    /* open <testsuite> elements */
-  int root_kind;      /* kind of the root element */
-  int root_has_tests; /* root <testsuites> has tests="..." */
-  int root_has_time, have_first_suite;
-  qf_junit_summary_t cases;  /* counted from <testcase> */
-  qf_junit_summary_t root;   /* root element's attributes */
-  qf_junit_summary_t direct; /* sum of root <testsuites>' children */
-  qf_junit_summary_t first;  /* first <testsuite> under another root */
-  double top_time;           /* sum of top-level <testsuite> times */
-  long long fed;             /* bytes given to Expat */
-  long long last_event;      /* byte index of the latest event */
-  int content;               /* a non-whitespace byte was seen */
-} state_t;
+#include "junit_internal.h"
 
 static long long sat_add(long long a, long long b) {
   return a > QF_JUNIT_COUNT_MAX - b ? QF_JUNIT_COUNT_MAX : a + b;
@@ -63,20 +38,8 @@ void qf_junit_summary_add(qf_junit_summary_t *acc,
   recompute_passed(acc);
 }
 
-/* Plain base-10 digits, saturating; anything else is -1 (invalid). */
-static long long parse_count(const char *v) {
-  long long n = 0;
-  if (v == NULL || *v == '\0') return -1;
-  for (; *v; v++) {
-    if (*v < '0' || *v > '9') return -1;
-    n = n > (QF_JUNIT_COUNT_MAX - (*v - '0')) / 10 ? QF_JUNIT_COUNT_MAX
-                                                   : n * 10 + (*v - '0');
-  }
-  return n;
-}
-
 static long long count_or_zero(const char *v) {
-  long long n = parse_count(v);
+  long long n = qf__junit_parse_count(v);
   return n < 0 ? 0 : n;
 }
 
@@ -92,23 +55,17 @@ static double parse_time(const char *v) {
   return t;
 }
 
-static const char *attr(const XML_Char **atts, const char *name) {
-  for (int i = 0; atts[i] != NULL; i += 2)
-    if (strcmp(atts[i], name) == 0) return atts[i + 1];
-  return NULL;
-}
-
 /* A suite's counts from its attributes; skip_rule: a missing, invalid or
  * zero skipped is replaced by skip. */
 static qf_junit_summary_t suite_attrs(const XML_Char **atts, int skip_rule) {
   qf_junit_summary_t s = {0};
-  s.tests = count_or_zero(attr(atts, "tests"));
-  s.failures = count_or_zero(attr(atts, "failures"));
-  s.errors = count_or_zero(attr(atts, "errors"));
-  s.skipped = count_or_zero(attr(atts, "skipped"));
+  s.tests = count_or_zero(qf__junit_attr(atts, "tests"));
+  s.failures = count_or_zero(qf__junit_attr(atts, "failures"));
+  s.errors = count_or_zero(qf__junit_attr(atts, "errors"));
+  s.skipped = count_or_zero(qf__junit_attr(atts, "skipped"));
   if (skip_rule && s.skipped == 0)
-    s.skipped = count_or_zero(attr(atts, "skip"));
-  s.time_s = parse_time(attr(atts, "time"));
+    s.skipped = count_or_zero(qf__junit_attr(atts, "skip"));
+  s.time_s = parse_time(qf__junit_attr(atts, "time"));
   return s;
 }
 
@@ -133,30 +90,21 @@ static int skip_status(const char *v) {
   return 0;
 }
 
-/* Records the first error with the current position and stops Expat. */
-static void fail_here(state_t *s, int code, const char *what) {
-  if (s->rc == 0)
-    s->rc = qf_error_set(s->err, code, "%s:%lu:%lu: %s", s->name,
-                         (unsigned long)XML_GetCurrentLineNumber(s->xp),
-                         (unsigned long)XML_GetCurrentColumnNumber(s->xp) + 1,
-                         what);
-  XML_StopParser(s->xp, XML_FALSE);
-}
-
-static void note_event(state_t *s) {
-  s->last_event = (long long)XML_GetCurrentByteIndex(s->xp);
-}
-
 static void on_root(state_t *s, int k, const XML_Char **atts) {
-  const char *tests = attr(atts, "tests");
+  const char *tests = qf__junit_attr(atts, "tests");
   s->root_kind = k;
-  s->root_has_time = attr(atts, "time") != NULL;
+  s->root_has_time = qf__junit_attr(atts, "time") != NULL;
   s->root_has_tests = tests != NULL && *tests != '\0';
   s->root = suite_attrs(atts, k == K_SUITE);
 }
 
 static void on_suite(state_t *s, const XML_Char **atts) {
-  if (s->open_suites++ == 0) s->top_time += parse_time(attr(atts, "time"));
+  if (s->open_suites == 0 && qf__junit_attr(atts, "time") != NULL)
+    s->any_suite_time = 1;
+  if (s->open_suites++ == 0)
+    s->top_time += parse_time(qf__junit_attr(atts, "time"));
+  if (s->oc)
+    qf__junit_copy_cut(s->oc->suite, NAME_CAP, qf__junit_attr(atts, "name"));
   if (s->root_kind == K_SUITES && s->depth == 2) {
     qf_junit_summary_t c = suite_attrs(atts, 1);
     qf_junit_summary_add(&s->direct, &c);
@@ -170,11 +118,11 @@ static void on_suite(state_t *s, const XML_Char **atts) {
 static void XMLCALL on_start(void *ud, const XML_Char *name,
                              const XML_Char **atts) {
   state_t *s = ud;
-  note_event(s);
+  qf__junit_note_event(s);
   if (s->rc != 0) return;
   if (s->depth >= QF_JUNIT_MAX_DEPTH) {
-    fail_here(s, QF_ETOOBIG,
-              "elements nested deeper than " STR(QF_JUNIT_MAX_DEPTH));
+    qf__junit_fail_here(s, QF_ETOOBIG,
+                        "elements nested deeper than " STR(QF_JUNIT_MAX_DEPTH));
     return;
   }
   int k = classify(name);
@@ -185,23 +133,32 @@ static void XMLCALL on_start(void *ud, const XML_Char *name,
   if (k == K_SUITE) on_suite(s, atts);
   if (k == K_CASE) {
     s->cases.tests = sat_add(s->cases.tests, 1);
-    if (skip_status(attr(atts, "status")) || skip_status(attr(atts, "result")))
+    s->case_time += parse_time(qf__junit_attr(atts, "time"));
+    if (skip_status(qf__junit_attr(atts, "status")) ||
+        skip_status(qf__junit_attr(atts, "result")))
       s->flags[s->depth] = F_SKIP;
+    if (s->oc) qf__junit_case_open(s->oc, atts);
   }
   if (s->depth >= 2 && s->kind[s->depth - 1] == K_CASE) {
     if (k == K_FAILURE) s->flags[s->depth - 1] |= F_FAILURE;
     if (k == K_ERROR) s->flags[s->depth - 1] |= F_ERROR;
     if (k == K_SKIP) s->flags[s->depth - 1] |= F_SKIP;
+    if (s->oc && (k == K_FAILURE || k == K_ERROR))
+      qf__junit_failure_open(s->oc, atts);
   }
 }
 
 static void XMLCALL on_end(void *ud, const XML_Char *name) {
   state_t *s = ud;
   (void)name;
-  note_event(s);
+  qf__junit_note_event(s);
   if (s->rc != 0 || s->depth == 0) return;
   int k = s->kind[s->depth], f = s->flags[s->depth];
   if (k == K_SUITE) s->open_suites--;
+  if (s->oc && (k == K_FAILURE || k == K_ERROR) && s->oc->in_failure)
+    qf__junit_text_line_done(s->oc), s->oc->in_failure = 0;
+  if (s->oc && k == K_CASE && (f & (F_FAILURE | F_ERROR)))
+    qf__junit_case_failed(s, f & F_FAILURE ? "failure" : "error");
   if (k == K_CASE) {
     if (f & F_FAILURE)
       s->cases.failures = sat_add(s->cases.failures, 1);
@@ -216,7 +173,7 @@ static void XMLCALL on_end(void *ud, const XML_Char *name) {
 static void XMLCALL on_other(void *ud, const XML_Char *data, int len) {
   (void)data;
   (void)len;
-  note_event(ud);
+  qf__junit_note_event(ud);
 }
 
 static void XMLCALL on_doctype(void *ud, const XML_Char *name,
@@ -226,9 +183,9 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name,
   (void)sysid;
   (void)pubid;
   (void)has_internal_subset;
-  fail_here(ud, QF_EPARSE,
-            "DOCTYPE not allowed in JUnit XML (refused: entities and "
-            "external references are never processed)");
+  qf__junit_fail_here(ud, QF_EPARSE,
+                      "DOCTYPE not allowed in JUnit XML (refused: entities and "
+                      "external references are never processed)");
 }
 
 static void XMLCALL on_entity(void *ud, const XML_Char *name, int is_param,
@@ -237,7 +194,7 @@ static void XMLCALL on_entity(void *ud, const XML_Char *name, int is_param,
                               const XML_Char *pubid, const XML_Char *notation) {
   (void)name, (void)is_param, (void)value, (void)value_len, (void)base;
   (void)sysid, (void)pubid, (void)notation;
-  fail_here(ud, QF_EPARSE, "entity declarations are not allowed");
+  qf__junit_fail_here(ud, QF_EPARSE, "entity declarations are not allowed");
 }
 
 static int state_init(state_t *s, const char *name, qf_error_t *err) {
@@ -250,6 +207,7 @@ static int state_init(state_t *s, const char *name, qf_error_t *err) {
   XML_SetUserData(s->xp, s);
   XML_SetElementHandler(s->xp, on_start, on_end);
   XML_SetDefaultHandlerExpand(s->xp, on_other);
+  XML_SetCharacterDataHandler(s->xp, qf__junit_on_text);
   XML_SetStartDoctypeDeclHandler(s->xp, on_doctype);
   XML_SetEntityDeclHandler(s->xp, on_entity);
   XML_SetParamEntityParsing(s->xp, XML_PARAM_ENTITY_PARSING_NEVER);
@@ -301,7 +259,10 @@ static void state_result(const state_t *s, qf_junit_summary_t *out) {
     r = s->direct;
   else if (s->have_first_suite)
     r = s->first;
-  r.time_s = s->root_has_time ? s->root.time_s : s->top_time;
+  r.time_s = s->root_has_time    ? s->root.time_s
+             : s->any_suite_time ? s->top_time
+                                 : s->case_time;
+  if (!isfinite(r.time_s) || r.time_s > QF_JUNIT_MAX_TIME_S) r.time_s = 0;
   recompute_passed(&r);
   *out = r;
 }
@@ -363,19 +324,42 @@ static int feed_chunk(state_t *s, int fd, int *eof) {
   return after_chunk(s, XML_ParseBuffer(s->xp, (int)n, *eof), (size_t)n, *eof);
 }
 
-int qf_junit_parse_file(const char *path, qf_junit_summary_t *out,
-                        qf_error_t *err) {
+/* The failures go to a list of the parse's own, handed over only when the
+ * whole report parsed: a report refused half way adds nothing. */
+static int want_failures(state_t *s, qf_junit_failures_t *tmp, int wanted) {
+  if (!wanted) return 0;
+  s->oc = calloc(1, sizeof *s->oc);
+  if (!s->oc)
+    return s->rc =
+               qf_error_set(s->err, QF_ENOMEM, "%s: out of memory", s->name);
+  qf_junit_failures_init(tmp);
+  s->fails = tmp;
+  return 0;
+}
+
+int qf_junit_read_file(const char *path, qf_junit_summary_t *out,
+                       qf_junit_failures_t *fails, qf_error_t *err) {
   state_t s;
+  qf_junit_failures_t tmp = {0};
   int fd = -1, eof = 0, rc;
   memset(&s, 0, sizeof s);
   rc = open_report(path, &fd, err);
   if (rc < 0) goto out;
   rc = state_init(&s, path, err);
+  if (rc == 0) rc = want_failures(&s, &tmp, fails != NULL);
   while (rc == 0 && !eof)
     rc = feed_chunk(&s, fd, &eof);
+  if (rc == 0 && fails) rc = qf_junit_failures_merge(fails, &tmp);
   if (rc == 0) state_result(&s, out);
 out:
+  qf_junit_failures_fini(&tmp);
+  free(s.oc);
   if (s.xp != NULL) XML_ParserFree(s.xp);
   if (fd >= 0) close(fd);
   return rc;
+}
+
+int qf_junit_parse_file(const char *path, qf_junit_summary_t *out,
+                        qf_error_t *err) {
+  return qf_junit_read_file(path, out, NULL, err);
 }

@@ -1,9 +1,10 @@
 #define _GNU_SOURCE /* FNM_CASEFOLD */
-/* policy_env.c: the variables no tool may ever get, whatever the policy
- * says: the worker's own configuration (QF_*, libpq's PG*) and anything
- * named like a credential. The worker's process environment holds the
- * database and broker URLs with their passwords; a test under test must
- * never read them. */
+/* policy_env.c: what reaches a tool, and from where: the variables no
+ * tool may ever get, whatever the policy says (the worker's own
+ * configuration, QF_* and libpq's PG*, and anything named like a
+ * credential), and the repositories a worker may fetch (sources.allow). The
+ * worker's process environment holds the database and broker URLs with their
+ * passwords; a test under test must never read them. */
 #include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,4 +66,10 @@ int qf__policy_check_env_name(const char *pattern, char *why, size_t n) {
     return QF_EVALIDATE;
   }
   return QF_OK;
+}
+
+int qf_policy_source_allowed(const qf_policy_t *p, const char *url) {
+  for (size_t i = 0; i < p->sources_allow.n; i++)
+    if (fnmatch(p->sources_allow.items[i], url, 0) == 0) return 1;
+  return 0;
 }

@@ -62,8 +62,9 @@ enum {
   S_HITL = 10,
   S_JUNIT = 15,
   S_SANDBOX = 18,
-  S_TOOLS = 25,
-  S_PLAYWRIGHT = 27
+  S_SOURCES = 25,
+  S_TOOLS = 27,
+  S_PLAYWRIGHT = 29
 };
 
 #define SECTION(nm, par) \
@@ -137,19 +138,21 @@ const qf__pfield_t qf__policy_fields[] = {
      .def_str = "subprocess",
      .unsupported = "container"},
     /* 24 */ INT("timeout_s", S_SANDBOX, sandbox.timeout_s, 1, 3600, 300),
-    /* 25 */ SECTION("tools", -1),
-    /* 26 */ LIST("allowlist", S_TOOLS, tools_allowlist, NULL, QF__PI_ANY),
-    /* 27 */ SECTION("playwright", S_TOOLS),
-    /* 28 */
+    /* 25 */ SECTION("sources", -1),
+    /* 26 */ LIST("allow", S_SOURCES, sources_allow, NULL, QF__PI_ANY),
+    /* 27 */ SECTION("tools", -1),
+    /* 28 */ LIST("allowlist", S_TOOLS, tools_allowlist, NULL, QF__PI_ANY),
+    /* 29 */ SECTION("playwright", S_TOOLS),
+    /* 30 */
     LIST("allowlist", S_PLAYWRIGHT, playwright.allowlist, NULL, QF__PI_ANY),
-    /* 29 */
+    /* 31 */
     {.name = "network",
      .parent = S_PLAYWRIGHT,
      .type = QF__PF_ENUM,
      .off = OFF(playwright.network),
      .enum_vals = network_vals,
      .def_str = "deny"},
-    /* 30 */
+    /* 32 */
     {.name = "version",
      .parent = -1,
      .type = QF__PF_STR,

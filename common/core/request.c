@@ -102,6 +102,9 @@ void qf_request_free(qf_request_t *r) {
   cJSON_Delete(r->args);
   free(r->requested_by);
   free(r->workspace);
+  free(r->source_repo);
+  free(r->source_commit);
+  free(r->source_ref);
   free(r);
 }
 

@@ -1,7 +1,10 @@
-/* request_error.c: how every request file words a problem: "<field>:
- * <reason>", the JSON type named as in "(got ...)". */
+/* request_error.c: what every request file shares at the bottom: how a
+ * problem is worded ("<field>: <reason>", the JSON type named as in
+ * "(got ...)") and how an accepted value is kept. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "request_internal.h"
 #include "qf/utf8.h"
@@ -25,4 +28,13 @@ const char *qf__request_type_name(const cJSON *v) {
   if (cJSON_IsArray(v)) return "array";
   if (cJSON_IsObject(v)) return "object";
   return "invalid";
+}
+
+/* Stores a copy of s (NULL stays NULL) in *dst. */
+int qf__request_keep(char **dst, const char *s, qf_error_t *err) {
+  free(*dst);
+  *dst = NULL;
+  if (s != NULL && (*dst = strdup(s)) == NULL)
+    return qf_error_set(err, QF_ENOMEM, "out of memory");
+  return QF_OK;
 }

@@ -95,15 +95,6 @@ static int get_string(const cJSON *v, const char *field, size_t max,
   return QF_OK;
 }
 
-/* Stores a copy of s (NULL stays NULL) in *dst. */
-int qf__request_keep(char **dst, const char *s, qf_error_t *err) {
-  free(*dst);
-  *dst = NULL;
-  if (s != NULL && (*dst = strdup(s)) == NULL)
-    return qf_error_set(err, QF_ENOMEM, "out of memory");
-  return QF_OK;
-}
-
 /* Rejects what could change what a person reads where the field is shown
  * (an approver's terminal, a log): C0 controls, DEL, C1 controls and the
  * bidirectional overrides (qf_utf8_control_len). text allows tab and
@@ -290,7 +281,7 @@ static int f_options(const cJSON *v, qf_request_t *r, qf_error_t *err) {
 static const field_t top_fields[] = {
     {"nl_input", f_nl_input},   {"environment_id", f_environment_id},
     {"options", f_options},     {"requested_by", f_requested_by},
-    {"workspace", f_workspace},
+    {"workspace", f_workspace}, {"source", qf__request_field_source},
 };
 
 int qf__request_check_fields(const cJSON *root, qf_request_t *r,

@@ -2,8 +2,9 @@
  *
  * The files call one another in one direction only: request.c (the public
  * parse, free, new) uses request_body.c (raw body checks),
- * request_fields.c (field checks) and request_json.c (serialising); all
- * of them word their problems through request_error.c. */
+ * request_fields.c (field checks, which leave "source" to
+ * request_source.c) and request_json.c (serialising); all of them word
+ * their problems, and keep what they accept, through request_error.c. */
 #ifndef QF_REQUEST_INTERNAL_H
 #define QF_REQUEST_INTERNAL_H
 
@@ -34,6 +35,12 @@ int qf__request_check_fields(const cJSON *root, qf_request_t *r,
 /* The tree checks of options.args (duplicate keys, non-finite numbers)
  * on the object args, messages naming "options.args...". */
 int qf__request_check_args(const cJSON *args, qf_error_t *err);
+
+/* The "source" field (request_source.c): null or {repo, commit|ref}. */
+int qf__request_field_source(const cJSON *v, qf_request_t *r, qf_error_t *err);
+
+/* Adds "source" to o when r has one; 0 on out-of-memory. */
+int qf__request_add_source(cJSON *o, const qf_request_t *r);
 
 /* Replaces *dst with a copy of s (NULL stays NULL). 0 or QF_ENOMEM. */
 int qf__request_keep(char **dst, const char *s, qf_error_t *err);

@@ -102,7 +102,7 @@ int qf_request_to_json(const qf_request_t *r, char **out, qf_error_t *err) {
       cJSON_AddNumberToObject(opts, "timeout_s", r->timeout_s) == NULL ||
       cJSON_AddBoolToObject(opts, "dry_run", r->dry_run) == NULL ||
       !add_str(o, "requested_by", r->requested_by) ||
-      !add_str(o, "workspace", r->workspace)) {
+      !add_str(o, "workspace", r->workspace) || !qf__request_add_source(o, r)) {
     rc = qf_error_set(err, QF_ENOMEM, "out of memory");
     goto out;
   }

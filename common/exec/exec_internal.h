@@ -57,4 +57,12 @@ int qf__exec_cgroup_remove(const char *cg, int wait_ms);
 int qf__exec_cgroup_kill_leftover(const char *cg, int wait_ms, int *killed,
                                   qf_error_t *err);
 
+/* tool_playwright_config.c (for tool_playwright.c): the Playwright config
+ * at the workspace root, found as Playwright finds one (the first of
+ * playwright.config.{ts,js,mts,mjs,cts,cjs}); its name goes in out (size
+ * n; may be NULL). QF_EVALIDATE "config: ..." when there is none, or it
+ * resolves outside the workspace or is not a regular file. */
+int qf__playwright_find_config(const char *workspace, char *out, size_t n,
+                               qf_error_t *err);
+
 #endif

@@ -53,16 +53,10 @@ static void read_git(qf_repro_t *r, const char *workspace) {
   git_repository_free(repo);
 }
 
-int qf_repro_collect(qf_evidence_t *ev, const char *workspace) {
-  static int initialized;
-  if (!initialized) initialized = git_libgit2_init() > 0;
+static int add_platform(qf_evidence_t *ev) {
   qf_repro_t *r = &ev->repro;
   struct utsname u;
   char platform[160];
-  if (initialized && workspace)
-    read_git(r, workspace);
-  else
-    r->git_dirty = -1;
   if (uname(&u) == 0) {
     snprintf(platform, sizeof platform, "%s-%s", u.sysname, u.machine);
     for (char *p = platform; *p; p++)
@@ -74,4 +68,24 @@ int qf_repro_collect(qf_evidence_t *ev, const char *workspace) {
   r->platform = strdup(platform);
   ev->has_repro = 1;
   return r->version && r->platform ? QF_OK : QF_ENOMEM;
+}
+
+int qf_repro_collect(qf_evidence_t *ev, const char *workspace) {
+  static int initialized;
+  if (!initialized) initialized = git_libgit2_init() > 0;
+  if (initialized && workspace)
+    read_git(&ev->repro, workspace);
+  else
+    ev->repro.git_dirty = -1;
+  return add_platform(ev);
+}
+
+int qf_repro_collect_commit(qf_evidence_t *ev, const char *commit,
+                            const char *ref) {
+  qf_repro_t *r = &ev->repro;
+  r->git_sha = dup_or_null(commit);
+  r->git_branch = dup_or_null(ref);
+  r->git_dirty = 0;
+  if ((commit && !r->git_sha) || (ref && !r->git_branch)) return QF_ENOMEM;
+  return add_platform(ev);
 }

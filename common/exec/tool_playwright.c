@@ -2,11 +2,16 @@
  * workspace with its JUnit reporter (tools.h has the interface).
  *
  * Unlike the reference's action DSL, the request names tests the workspace
- * already has: `playwright test [--config C] [--project P] [--grep G]
+ * already has: `playwright test --config C [--project P] [--grep G]
  * [-- TEST_PATH]` runs from the workspace root with the workspace's own
- * node_modules. Nothing is ever downloaded at run time: no browser (the
- * worker's Chromium is handed over in QF_CHROMIUM), no npm package (npx
- * only with --no-install, offline).
+ * node_modules; C is args.config, else the workspace root's
+ * playwright.config.* (tool_playwright_config.c). Nothing is ever
+ * downloaded at run time: no browser (the worker's Chromium is handed over
+ * in QF_CHROMIUM), no npm package (npx only with --no-install, offline).
+ *
+ * Only a report is a verdict on tests. No report (exit 0 included), an
+ * unusable one, or a browser that could not start is a tool error that
+ * says so, never "N of M tests failed".
  *
  * Contract with a project's Playwright config (tests/data/playwright is a
  * working example): launch Chromium from process.env.QF_CHROMIUM with the
@@ -23,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "exec_internal.h"
 #include "qf/fsutil.h"
 #include "qf/tools.h"
 #include "qf/utf8.h"
@@ -47,6 +53,16 @@
   "--disable-sync"
 #define NOT_INSTALLED \
   "playwright not installed in the workspace: run npm install"
+/* What Playwright says when a browser does not start: every launch error
+ * is prefixed by the API call (browserType.launch,
+ * browserType.launchPersistentContext); the other two cover a message
+ * that lost that prefix. */
+static const char *const browser_markers[] = {
+    "browserType.launch", "Executable doesn't exist", "Failed to launch"};
+/* After the quoted error: where the browser comes from. */
+#define BROWSER_HINT                                                \
+  " (install the browser the config launches: QF_CHROMIUM, or npx " \
+  "playwright install for Playwright's own)"
 
 /* ---- validate ---------------------------------------------------------- */
 
@@ -96,8 +112,7 @@ static int check_path_arg(const char *arg, const char *s, const char *ws,
 
 static int validate(const cJSON *args, const char *workspace,
                     const qf_policy_t *policy, qf_error_t *err) {
-  if (args == NULL) return QF_OK; /* no args: the project's defaults */
-  if (!cJSON_IsObject(args))
+  if (args != NULL && !cJSON_IsObject(args))
     return qf_error_set(err, QF_EVALIDATE, "args: must be an object");
   const cJSON *a;
   cJSON_ArrayForEach(a, args) {
@@ -119,6 +134,10 @@ static int validate(const cJSON *args, const char *workspace,
       rc = check_path_arg(k, v, workspace, policy, err);
     if (rc < 0) return rc;
   }
+  /* No config named (or no args at all): the workspace's own, or no run
+   * (tool_playwright_config.c says why). */
+  if (cJSON_GetObjectItemCaseSensitive(args, "config") == NULL)
+    return qf__playwright_find_config(workspace, NULL, 0, err);
   return QF_OK;
 }
 
@@ -129,6 +148,7 @@ typedef struct pw_cmd {
   char bin[PATH_MAX];         /* <ws>/node_modules/.bin/playwright */
   char output[PATH_MAX + 16]; /* --output=<tool_dir>/test-results */
   char config[PATH_MAX + 16]; /* --config=<config> */
+  char found[64];             /* the workspace root's config, when used */
   char project[PROJECT_MAX + 16];
   char grep[GREP_MAX + 16];
   const char *argv[16];
@@ -163,6 +183,7 @@ static int find_runner(const char *ws, pw_cmd_t *c, int *use_npx) {
 static void build_argv(const qf_tool_ctx_t *ctx, int use_npx, pw_cmd_t *c) {
   const char *config = cJSON_GetStringValue(
       cJSON_GetObjectItemCaseSensitive(ctx->args, "config"));
+  if (config == NULL) config = c->found;
   const char *project = cJSON_GetStringValue(
       cJSON_GetObjectItemCaseSensitive(ctx->args, "project"));
   const char *grep =
@@ -184,7 +205,7 @@ static void build_argv(const qf_tool_ctx_t *ctx, int use_npx, pw_cmd_t *c) {
            ctx->tool_dir);
   c->argv[n++] = c->output;
   /* "--opt=value" keeps every value one token whatever it starts with. */
-  if (config) {
+  if (config && config[0]) {
     snprintf(c->config, sizeof c->config, "--config=%s", config);
     c->argv[n++] = c->config;
   }
@@ -342,39 +363,76 @@ static void runner_message(const qf_tool_ctx_t *ctx, char *out, size_t n) {
   }
 }
 
-/* "playwright exited with code N: detail", cut to the evidence bound. */
-static void set_message(qf_tool_outcome_t *out, const char *detail) {
+/* "playwright exited with code N<what>: detail", cut to the evidence
+ * bound. */
+static void set_message(qf_tool_outcome_t *out, const char *what,
+                        const char *detail) {
   qf_utf8_snprintf(out->error_message, sizeof out->error_message,
-                   "playwright exited with code %d: %s", out->exit_code,
+                   "playwright exited with code %d%s: %s", out->exit_code, what,
                    detail);
   utf8_trim(out->error_message);
 }
 
-static void read_report(const qf_tool_ctx_t *ctx, qf_tool_outcome_t *out) {
-  char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/junit.xml", ctx->tool_dir);
-  if (qf_junit_parse_file(path, &out->junit, NULL) < 0) return;
-  out->has_junit = 1;
-  out->steps_total = out->junit.tests;
-  out->steps_passed = out->junit.passed;
-  out->steps_failed = out->junit.failures + out->junit.errors;
+/* The line of text (cleaned, into out) that names a browser launch
+ * failure, or "" when none does. */
+static void browser_line(const char *text, char *out, size_t n) {
+  const char *hit = NULL;
+  out[0] = '\0';
+  for (size_t i = 0; hit == NULL && i < 3; i++)
+    hit = strstr(text, browser_markers[i]);
+  if (hit == NULL) return;
+  const char *start = hit, *end = hit + strcspn(hit, "\r\n");
+  while (start > text && start[-1] != '\n')
+    start--;
+  char line[TAIL_BYTES];
+  size_t len = (size_t)(end - start) < sizeof line ? (size_t)(end - start)
+                                                   : sizeof line - 1;
+  len = clean_line(start, len, line);
+  const char *s = strncmp(line, "Error: ", 7) == 0 ? line + 7 : line;
+  qf_utf8_snprintf(out, n, "%s", len ? s : "");
 }
 
-/* Refines the generic outcome from the exit code and the report. */
-static void refine(const qf_tool_ctx_t *ctx, const qf_exec_result_t *r,
-                   qf_tool_outcome_t *out) {
-  /* Room for the detail after "playwright exited with code N: ". */
-  char detail[QF_EVIDENCE_ERROR_MAX - 40], counts[64];
-  read_report(ctx, out);
-  if (!r->exited || r->start_failed || r->exit_code == 0) return;
-  long long bad = out->has_junit ? out->steps_failed : 0;
-  if (r->exit_code == 1 && bad > 0) {
-    snprintf(counts, sizeof counts, "%lld of %lld tests failed", bad,
-             out->junit.tests);
-    set_message(out, counts);
-    return;
+/* Whether the browser never started: a failing case's message, or the
+ * runner's output (a global setup that launches one fails before any
+ * case), names a launch failure. out gets that line. */
+static int browser_failed(const qf_tool_ctx_t *ctx,
+                          const qf_tool_outcome_t *out, char *line, size_t n) {
+  char path[PATH_MAX], tail[TAIL_BYTES];
+  const char *logs[] = {"stdout.log", "stderr.log"};
+  for (size_t i = 0; i < out->failures.n; i++) {
+    const char *m = out->failures.items[i].message;
+    if (m) browser_line(m, line, n);
+    if (line[0]) return 1;
   }
-  runner_message(ctx, detail, sizeof detail);
+  for (size_t i = 0; i < 2; i++) {
+    snprintf(path, sizeof path, "%s/%s", ctx->tool_dir, logs[i]);
+    read_tail(path, tail, sizeof tail);
+    browser_line(tail, line, n);
+    if (line[0]) return 1;
+  }
+  return 0;
+}
+
+/* A browser that cannot start fails every test it would have run: that
+ * is the worker's or the project's setup, not a verdict on the tests, so
+ * the report's counts go (its failing cases stay: they say which tests
+ * did not run, and why). A retry would fail the same way. */
+static void browser_error(qf_tool_outcome_t *out, char *line) {
+  utf8_trim(line); /* a log tail may start mid-character */
+  qf_utf8_cut(line, QF_EVIDENCE_ERROR_MAX - 30 - (sizeof BROWSER_HINT - 1));
+  qf_utf8_snprintf(out->error_message, sizeof out->error_message,
+                   "the browser could not start: %s" BROWSER_HINT, line);
+  out->has_junit = 0;
+  memset(&out->junit, 0, sizeof out->junit);
+  out->steps_total = out->steps_passed = out->steps_failed = 0;
+}
+
+/* A run that ended without a report: the runner could not load the
+ * project (bad config, missing package) or died. Its own words say which;
+ * "tests failed" would be a verdict on tests that never ran. */
+static void no_report(const qf_tool_ctx_t *ctx, qf_tool_outcome_t *out,
+                      char *detail, size_t n) {
+  runner_message(ctx, detail, n);
   if (strstr(detail, "missing packages") ||
       strstr(detail, "could not determine executable")) {
     /* npx --no-install found no local runner: installing would help,
@@ -383,7 +441,50 @@ static void refine(const qf_tool_ctx_t *ctx, const qf_exec_result_t *r,
                      NOT_INSTALLED);
     return;
   }
-  set_message(out, detail[0] ? detail : "no output");
+  set_message(out, " without writing a JUnit report",
+              detail[0] ? detail : "no output");
+}
+
+/* Refines the generic outcome from the exit code and the report. */
+static void refine(const qf_tool_ctx_t *ctx, const qf_exec_result_t *r,
+                   qf_tool_outcome_t *out) {
+  /* Room for the detail after "playwright exited with code N: ". */
+  char detail[QF_EVIDENCE_ERROR_MAX - 40], counts[64];
+  qf_error_t bad = {0};
+  int rc = qf_tools_read_junit(ctx, out, &bad);
+  if (!r->exited || r->timed_out || r->start_failed) return;
+  if (rc < 0 && rc != QF_ENOENT) { /* there, but no verdict to use */
+    out->status = QF_TOOL_FAILED;
+    qf_utf8_snprintf(out->error_message, sizeof out->error_message,
+                     "the JUnit report cannot be used: %s", bad.message);
+    return;
+  }
+  if (r->exit_code == 0) {
+    /* The worker asks for the report: a pass without one is no
+     * evidence that anything passed. */
+    if (!out->has_junit) {
+      out->status = QF_TOOL_FAILED;
+      qf_utf8_snprintf(out->error_message, sizeof out->error_message,
+                       "playwright exited 0 but wrote no JUnit report");
+    }
+    return;
+  }
+  if (browser_failed(ctx, out, detail, sizeof detail)) {
+    browser_error(out, detail);
+    return;
+  }
+  if (!out->has_junit) {
+    no_report(ctx, out, detail, sizeof detail);
+    return;
+  }
+  if (r->exit_code == 1 && out->steps_failed > 0) {
+    snprintf(counts, sizeof counts, "%lld of %lld tests failed",
+             out->steps_failed, out->junit.tests);
+    set_message(out, "", counts);
+    return;
+  }
+  runner_message(ctx, detail, sizeof detail);
+  set_message(out, "", detail[0] ? detail : "no output");
 }
 
 static int run(const qf_tool_ctx_t *ctx, qf_tool_outcome_t *out,
@@ -408,6 +509,16 @@ static int run(const qf_tool_ctx_t *ctx, qf_tool_outcome_t *out,
     out->status = QF_TOOL_FAILED;
     qf_utf8_snprintf(out->error_message, sizeof out->error_message,
                      NOT_INSTALLED);
+    goto out;
+  }
+  qf_error_t why = {0};
+  if (cJSON_GetObjectItemCaseSensitive(ctx->args, "config") == NULL &&
+      qf__playwright_find_config(ctx->workspace, c->found, sizeof c->found,
+                                 &why) < 0) {
+    /* validate refuses this; a caller that skipped it gets the same. */
+    out->status = QF_TOOL_FAILED;
+    qf_utf8_snprintf(out->error_message, sizeof out->error_message, "%s",
+                     why.message);
     goto out;
   }
   /* A private HOME: browser and npm caches stay out of the worker's. */

@@ -4,12 +4,18 @@
  * reference's rule and the workspace path rule; extra_args pass only an
  * allowlist of pytest options, because most others load code or files
  * from elsewhere (-p, -c, --rootdir, --pyargs, ...) or write where they
- * please (--basetemp deletes its directory, --junitxml). */
+ * please (--basetemp deletes its directory, --junitxml).
+ *
+ * Only pytest's JUnit report is a verdict on tests: a run without one
+ * (pytest missing for the interpreter, a process that died, even exit 0)
+ * is a tool error that says what is missing, never "tests failed". */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "qf/tools.h"
 #include "qf/utf8.h"
@@ -353,46 +359,110 @@ out:
 /* The report pytest wrote. One that is there but cannot be read (the
  * test under test replaced it with a FIFO, a symlink, something huge or
  * malformed) makes the call fail: no report, no verdict on the tests. */
-static int read_junit(const char *tool_dir, qf_tool_outcome_t *out,
+static int read_junit(const qf_tool_ctx_t *ctx, qf_tool_outcome_t *out,
                       qf_error_t *err) {
-  char path[PATH_MAX];
-  qf_junit_summary_t j;
-  snprintf(path, sizeof path, "%s/junit.xml", tool_dir);
-  int rc = qf_junit_parse_file(path, &j, err);
-  if (rc == QF_ENOENT) return 0;
-  if (rc < 0) return 1;
-  out->has_junit = 1;
-  out->junit = j;
-  out->steps_total = j.tests;
-  out->steps_failed = j.failures + j.errors;
-  out->steps_passed = j.passed;
+  int rc = qf_tools_read_junit(ctx, out, err);
+  return rc < 0 && rc != QF_ENOENT;
+}
+
+/* The interpreter named by QF_PYTHON, else python3. */
+static const char *python_of(void) {
+  const char *py = getenv("QF_PYTHON");
+  return py && py[0] ? py : "python3";
+}
+
+/* py as the child found it: a bare name looked up on PATH the way execvp
+ * does, so that the message names the interpreter that lacks pytest; as
+ * given when it has a '/' or no PATH entry has it. */
+static void resolve_python(const char *py, char *out, size_t cap) {
+  const char *s = getenv("PATH");
+  char cand[PATH_MAX];
+  struct stat st;
+  qf_utf8_snprintf(out, cap, "%s", py);
+  if (strchr(py, '/') || s == NULL) return;
+  while (*s) {
+    size_t len = strcspn(s, ":");
+    int w = snprintf(cand, sizeof cand, "%.*s/%s", (int)len, s, py);
+    if (len > 0 && w > 0 && (size_t)w < sizeof cand && stat(cand, &st) == 0 &&
+        S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
+      qf_utf8_snprintf(out, cap, "%s", cand); /* cut at a character */
+      return;
+    }
+    s += len + (s[len] == ':');
+  }
+}
+
+/* Whether python said it has no pytest to run: runpy's "<exe>: No module
+ * named pytest" (or pytest.__main__, a broken install), which is then
+ * all of stderr, so its first 4 KiB are enough. */
+static int pytest_missing(const char *tool_dir) {
+  static const char key[] = "No module named pytest";
+  char path[PATH_MAX], buf[4096];
+  snprintf(path, sizeof path, "%s/stderr.log", tool_dir);
+  FILE *f = qf_tools_open_output(path);
+  if (f == NULL) return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  for (const char *p = buf; (p = strstr(p, key)) != NULL; p += sizeof key - 1)
+    if (strchr("\r\n.", p[sizeof key - 1])) return 1; /* '\0' matches too */
   return 0;
+}
+
+/* pytest's own words from its logs: stderr's telling lines, then
+ * stdout's; "no output" when neither says anything. */
+static void log_detail(const qf_tool_ctx_t *ctx, char *detail, size_t cap) {
+  char path[PATH_MAX];
+  detail[0] = '\0';
+  snprintf(path, sizeof path, "%s/stderr.log", ctx->tool_dir);
+  tail_lines(path, detail, cap);
+  snprintf(path, sizeof path, "%s/stdout.log", ctx->tool_dir);
+  tail_lines(path, detail, cap);
+  if (detail[0] == '\0') snprintf(detail, cap, "no output");
+}
+
+/* Exit code 1 means "tests failed" only with a report that shows them:
+ * without one, pytest never ran (not installed for this interpreter) or
+ * died before writing it, and saying "tests failed" would be a verdict
+ * on tests nobody saw. Neither is worth a retry. */
+static void exit_1(const qf_tool_ctx_t *ctx, qf_tool_outcome_t *out) {
+  char *m = out->error_message, detail[QF_EVIDENCE_ERROR_MAX + 1];
+  size_t cap = sizeof out->error_message;
+  if (out->has_junit) {
+    snprintf(m, cap, "pytest exited with code 1: %lld of %lld tests failed",
+             out->steps_failed, out->steps_total);
+  } else if (pytest_missing(ctx->tool_dir)) {
+    resolve_python(python_of(), detail, sizeof detail);
+    qf_utf8_snprintf(m, cap, "pytest is not installed for %s", detail);
+  } else {
+    log_detail(ctx, detail, sizeof detail);
+    qf_utf8_snprintf(m, cap,
+                     "pytest exited with code 1 without writing a JUnit "
+                     "report: %s",
+                     detail);
+  }
 }
 
 /* Refines the outcome from pytest's exit code (0 passed, 1 tests failed,
  * 2 interrupted, 3 internal error, 4 usage error, 5 nothing collected). */
 static void refine(const qf_tool_ctx_t *ctx, const qf_exec_result_t *r,
                    qf_tool_outcome_t *out) {
-  char *m = out->error_message, path[PATH_MAX];
+  char *m = out->error_message, detail[QF_EVIDENCE_ERROR_MAX + 1];
   size_t cap = sizeof out->error_message;
   if (r->start_failed || r->timed_out || !r->exited) return;
-  if (r->exit_code == 0) return;
-  int len = snprintf(m, cap, "pytest exited with code %d: ", r->exit_code);
-  if (r->exit_code == 1 && out->has_junit)
-    snprintf(m + len, cap - (size_t)len, "%lld of %lld tests failed",
-             out->steps_failed, out->steps_total);
-  else if (r->exit_code == 1)
-    snprintf(m + len, cap - (size_t)len, "tests failed");
-  else if (r->exit_code == 5)
-    snprintf(m + len, cap - (size_t)len, "no tests were collected");
-  else {
-    char detail[QF_EVIDENCE_ERROR_MAX + 1] = "";
-    snprintf(path, sizeof path, "%s/stderr.log", ctx->tool_dir);
-    tail_lines(path, detail, sizeof detail);
-    snprintf(path, sizeof path, "%s/stdout.log", ctx->tool_dir);
-    tail_lines(path, detail, sizeof detail);
-    snprintf(m + len, cap - (size_t)len, "%s",
-             detail[0] ? detail : "no output");
+  if (r->exit_code == 0 && !out->has_junit) {
+    /* pytest always writes the report it was asked for (--collect-only
+     * too): a pass without one is no evidence that anything passed. */
+    out->status = QF_TOOL_FAILED;
+    snprintf(m, cap, "pytest exited 0 but wrote no JUnit report");
+  } else if (r->exit_code == 1) {
+    exit_1(ctx, out);
+  } else if (r->exit_code == 5) {
+    snprintf(m, cap, "pytest exited with code 5: no tests were collected");
+  } else if (r->exit_code != 0) {
+    log_detail(ctx, detail, sizeof detail);
+    qf_utf8_snprintf(m, cap, "pytest exited with code %d: %s", r->exit_code,
+                     detail);
   }
 }
 
@@ -402,10 +472,9 @@ static void refine(const qf_tool_ctx_t *ctx, const qf_exec_result_t *r,
  * [-m markers] [extra_args...]; the strings are borrowed from args. */
 static void build_argv(const qf_tool_ctx_t *ctx, const char *junit,
                        const char **argv) {
-  const char *py = getenv("QF_PYTHON");
   const cJSON *a = ctx->args, *v;
   size_t n = 0;
-  argv[n++] = py && py[0] ? py : "python3";
+  argv[n++] = python_of();
   argv[n++] = "-m", argv[n++] = "pytest", argv[n++] = "-q";
   argv[n++] = "-p", argv[n++] = "no:cacheprovider";
   argv[n++] = junit;
@@ -440,7 +509,7 @@ static int run(const qf_tool_ctx_t *ctx, qf_tool_outcome_t *out,
   if (rc < 0) return rc;
   qf_tools_outcome_from_exec("pytest", &r, ctx->timeout_s, out);
   qf_error_t bad;
-  int unusable = read_junit(ctx->tool_dir, out, &bad);
+  int unusable = read_junit(ctx, out, &bad);
   refine(ctx, &r, out);
   if (unusable && r.exited && !r.timed_out) { /* no verdict to use */
     out->status = QF_TOOL_FAILED;

@@ -157,6 +157,41 @@ void qf_tools_outcome_from_exec(const char *tool, const qf_exec_result_t *r,
   }
 }
 
+void qf_tool_outcome_fini(qf_tool_outcome_t *out) {
+  if (out) qf_junit_failures_fini(&out->failures);
+}
+
+/* A report names files as the tool saw them: absolute inside the
+ * workspace for Playwright. CI annotations want them relative. */
+static void relativize(const char *workspace, qf_junit_failures_t *f) {
+  size_t n = strlen(workspace);
+  for (size_t i = 0; i < f->n; i++) {
+    char *p = f->items[i].file;
+    if (p && strncmp(p, workspace, n) == 0 && p[n] == '/')
+      memmove(p, p + n + 1, strlen(p + n + 1) + 1);
+  }
+}
+
+int qf_tools_read_junit(const qf_tool_ctx_t *ctx, qf_tool_outcome_t *out,
+                        qf_error_t *err) {
+  char path[PATH_MAX];
+  qf_junit_summary_t j;
+  qf_junit_failures_t f;
+  qf_junit_failures_init(&f);
+  snprintf(path, sizeof path, "%s/junit.xml", ctx->tool_dir);
+  int rc = qf_junit_read_file(path, &j, &f, err);
+  if (rc < 0) return rc;
+  relativize(ctx->workspace, &f);
+  qf_junit_failures_fini(&out->failures);
+  out->failures = f;
+  out->has_junit = 1;
+  out->junit = j;
+  out->steps_total = j.tests;
+  out->steps_failed = j.failures + j.errors;
+  out->steps_passed = j.passed;
+  return QF_OK;
+}
+
 FILE *qf_tools_open_output(const char *path) {
   /* Logs are capped when written; the bound here only refuses the absurd. */
   return qf_fs_fopen_regular(path, 1ULL << 40, 1, NULL);

@@ -58,6 +58,9 @@ int qf_pipeline_checkpoint(const qf_run_state_t *s, cJSON **out,
       qf_json_add(o, "next", cJSON_CreateString(next)) &&
       qf_json_add(o, "request", request_json(s->request)) &&
       qf_json_add(o, "workspace", qf_json_str_or_null(s->workspace)) &&
+      qf_json_add(o, "source_commit",
+                  s->source_commit[0] ? cJSON_CreateString(s->source_commit)
+                                      : cJSON_CreateNull()) &&
       qf_json_add(o, "policy_hash", qf_json_str_or_null(s->policy_hash)) &&
       qf_json_add(o, "timeout_s", cJSON_CreateNumber(s->timeout_s)) &&
       qf_json_add(o, "max_retries", cJSON_CreateNumber(s->max_retries)) &&
@@ -162,6 +165,21 @@ static int restore_results(qf_run_state_t *s, const cJSON *cp,
   return QF_OK;
 }
 
+/* The commit fixed when the run first checked its source out. The
+ * checkout itself was on the worker that wrote the checkpoint: whoever
+ * resumes makes its own when it needs one (execute). */
+static int restore_source(qf_run_state_t *s, const cJSON *cp, qf_error_t *err) {
+  const cJSON *c = get(cp, "source_commit");
+  if (s->request->source_repo == NULL) return QF_OK;
+  free(s->workspace);
+  s->workspace = NULL;
+  if (cJSON_IsNull(c) || c == NULL) return QF_OK;
+  if (!cJSON_IsString(c) || strlen(c->valuestring) != 40)
+    return bad(err, "source_commit is malformed");
+  memcpy(s->source_commit, c->valuestring, 41);
+  return QF_OK;
+}
+
 int qf_pipeline_restore(qf_run_state_t *s, const cJSON *cp, qf_error_t *err) {
   const cJSON *v = get(cp, "version"), *id = get(cp, "run_id");
   const cJSON *t = get(cp, "timeout_s"), *m = get(cp, "max_retries");
@@ -178,6 +196,7 @@ int qf_pipeline_restore(qf_run_state_t *s, const cJSON *cp, qf_error_t *err) {
                       opt_str(cp, "blocked_source", &s->blocked_source) < 0 ||
                       opt_str(cp, "evidence_path", &s->evidence_path) < 0))
     rc = bad(err, "a string field is malformed");
+  if (rc == QF_OK) rc = restore_source(s, cp, err);
   s->parked = cJSON_IsTrue(get(cp, "parked"));
   s->timeout_s = cJSON_IsNumber(t) ? t->valueint : 0;
   s->max_retries = cJSON_IsNumber(m) ? m->valueint : 0;

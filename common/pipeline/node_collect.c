@@ -43,8 +43,7 @@ int qf__node_collect(qf_run_state_t *s, const qf_run_cfg_t *cfg,
                                      &dropped, err);
   if (rc < 0) return rc;
   qf_evidence_summarize(ev, s->has_junit ? &s->junit : NULL);
-  if (!ev->has_repro && qf_repro_collect(ev, s->workspace) < 0)
-    return qf__oom(err);
+  if (!ev->has_repro && (rc = qf__source_repro(s, err)) < 0) return rc;
   qf_evidence_stamp(ev);
   return QF_OK;
 }

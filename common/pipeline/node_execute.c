@@ -24,6 +24,7 @@ static int run_attempts(qf_run_state_t *s, const qf_run_cfg_t *cfg,
       cfg->on_tool_start, cfg->cgroup_parent};
   long long total_ms = 0;
   for (int attempt = 1;; attempt++) {
+    qf_tool_outcome_fini(o); /* an earlier attempt's failures */
     memset(o, 0, sizeof *o);
     rc = qf_fs_mkdirs(dir, err);
     if (rc == QF_OK) rc = qf_fs_empty_dir(dir, err);
@@ -43,7 +44,7 @@ static int run_attempts(qf_run_state_t *s, const qf_run_cfg_t *cfg,
   return QF_OK;
 }
 
-static void describe_outcome(qf_run_state_t *s, const qf_tool_outcome_t *o,
+static void describe_outcome(qf_run_state_t *s, qf_tool_outcome_t *o,
                              qf_tool_call_t *call, char *msg, size_t n) {
   call->status = o->status;
   call->has_exit_code = o->has_exit_code;
@@ -58,6 +59,11 @@ static void describe_outcome(qf_run_state_t *s, const qf_tool_outcome_t *o,
   call->error_message = msg[0] ? msg : NULL;
   s->has_junit = o->has_junit;
   s->junit = o->junit;
+  /* The failing cases move into the evidence, so the checkpoint after
+   * execute keeps them for whoever finishes the run. */
+  qf_junit_failures_fini(&s->evidence->failures);
+  s->evidence->failures = o->failures;
+  qf_junit_failures_init(&o->failures);
 }
 
 /* execute: a refused or dry-run request records a tool call without
@@ -67,6 +73,7 @@ int qf__node_execute(qf_run_state_t *s, const qf_run_cfg_t *cfg,
   qf_tool_call_t call = {.tool_name = s->request->tool_name, .attempts = 1};
   char msg[QF_EVIDENCE_ERROR_MAX + 64];
   qf_tool_outcome_t o;
+  memset(&o, 0, sizeof o);
   if (s->blocked != NULL) {
     call.status = QF_TOOL_FAILED;
     call.error_message = s->blocked;
@@ -76,9 +83,13 @@ int qf__node_execute(qf_run_state_t *s, const qf_run_cfg_t *cfg,
     call.error_message = "dry_run";
     call.decision_source = "dry_run";
   } else {
-    int rc = run_attempts(s, cfg, &call, &o, err);
+    /* A run resumed at execute (approved before it ran) checks its
+     * commit out here, on whichever worker resumed it. */
+    int rc = qf__source_prepare(s, cfg, err);
+    if (rc == QF_OK) rc = run_attempts(s, cfg, &call, &o, err);
+    if (rc == QF_OK) describe_outcome(s, &o, &call, msg, sizeof msg);
+    qf_tool_outcome_fini(&o);
     if (rc < 0) return rc;
-    describe_outcome(s, &o, &call, msg, sizeof msg);
   }
   return qf_evidence_add_tool_call(s->evidence, &call, err);
 }

@@ -1,6 +1,6 @@
 /* node_normalize.c: the request was validated and normalized when it
- * was parsed; here its workspace is resolved inside the workspace root
- * and the evidence document is started. */
+ * was parsed; here a local workspace is resolved inside the workspace
+ * root and the evidence document is started. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -12,11 +12,9 @@
 
 #include "nodes.h"
 
-/* normalize: the request was validated and normalized when it was parsed;
- * here its workspace is resolved inside the workspace root and the
- * evidence document is started. */
-int qf__node_normalize(qf_run_state_t *s, const qf_run_cfg_t *cfg,
-                       qf_error_t *err) {
+/* The workspace below the root (the request's, or the root itself). */
+static int local_workspace(qf_run_state_t *s, const qf_run_cfg_t *cfg,
+                           qf_error_t *err) {
   char root[PATH_MAX], ws[PATH_MAX], joined[PATH_MAX];
   const char *rel = s->request->workspace;
   struct stat st;
@@ -34,11 +32,26 @@ int qf__node_normalize(qf_run_state_t *s, const qf_run_cfg_t *cfg,
     return qf_error_set(err, QF_EVALIDATE, "workspace: '%s' is not a directory",
                         rel ? rel : root);
   free(s->workspace);
-  if ((s->workspace = strdup(ws)) == NULL) return qf__oom(err);
+  return (s->workspace = strdup(ws)) ? QF_OK : qf__oom(err);
+}
+
+/* normalize: the request was validated and normalized when it was parsed;
+ * here the evidence document is started and a local workspace resolved
+ * inside the workspace root. A request with a source gets its workspace
+ * inside its checkout, once the policy said the repository may be
+ * fetched (plan). */
+int qf__node_normalize(qf_run_state_t *s, const qf_run_cfg_t *cfg,
+                       qf_error_t *err) {
+  const qf_request_t *r = s->request;
+  int rc = r->source_repo ? QF_OK : local_workspace(s, cfg, err);
+  if (rc < 0) return rc; /* nothing is started for a bad workspace */
   qf_evidence_free(s->evidence);
   s->evidence = NULL;
-  int rc = qf_evidence_new(s->run_id, s->request->nl_input,
-                           s->request->environment_id, &s->evidence, err);
-  if (rc == QF_OK) s->evidence->dry_run = s->request->dry_run;
-  return rc;
+  rc = qf_evidence_new(s->run_id, r->nl_input, r->environment_id, &s->evidence,
+                       err);
+  if (rc < 0) return rc;
+  s->evidence->dry_run = r->dry_run;
+  if (r->source_repo) return QF_OK; /* plan checks it out */
+  qf_evidence_source_t src = {.kind = "workspace", .workspace = r->workspace};
+  return qf_evidence_set_source(s->evidence, &src, err);
 }

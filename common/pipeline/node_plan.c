@@ -63,6 +63,9 @@ int qf__node_plan(qf_run_state_t *s, const qf_run_cfg_t *cfg, qf_error_t *err) {
     snprintf(why.message, sizeof why.message, "tool not found: %s", name);
     return block(s, why.message, "policy_block", err);
   }
+  /* Only a request that may run fetches anything. */
+  int rc = qf__source_prepare(s, cfg, err);
+  if (rc < 0) return rc;
   qf_error_clear(&why);
   if (tool->validate(s->request->args, s->workspace, p, &why) < 0)
     return block(s, why.message, "policy_block", err);

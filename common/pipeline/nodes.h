@@ -22,6 +22,18 @@ int qf__node_collect(qf_run_state_t *s, const qf_run_cfg_t *cfg,
                      qf_error_t *err);
 int qf__node_gate(qf_run_state_t *s, const qf_run_cfg_t *cfg, qf_error_t *err);
 
+/* With a source in the request and no checkout yet: checks the policy
+ * allows the repository, checks the commit out (the one fixed in
+ * s->source_commit, else the request's commit or ref), and points
+ * s->workspace at the request's workspace inside it; records the source
+ * in the evidence (node_source.c). Without a source: nothing. */
+int qf__source_prepare(qf_run_state_t *s, const qf_run_cfg_t *cfg,
+                       qf_error_t *err);
+
+/* The repro facts: the commit tested for a source, else the workspace's
+ * own repository (node_source.c). */
+int qf__source_repro(qf_run_state_t *s, qf_error_t *err);
+
 /* A copy of s (NULL for NULL); clears *ok when out of memory. */
 char *qf__dup_or_oom(const char *s, int *ok);
 

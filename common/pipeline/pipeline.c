@@ -23,6 +23,7 @@ void qf_run_state_fini(qf_run_state_t *s) {
   if (s == NULL) return;
   qf_request_free(s->request);
   free(s->workspace);
+  qf_source_tree_free(s->tree); /* the worktree goes with the run */
   qf_policy_free(s->policy);
   free(s->policy_hash);
   free(s->blocked);
@@ -79,12 +80,15 @@ int qf_pipeline_decision_json(const qf_run_state_t *s,
                               qf_error_t *err) {
   if (!s->decided || s->evidence == NULL)
     return qf_error_set(err, QF_EINVAL, "run %s is not decided", s->run_id);
-  qf_decision_facts_t f = {.run_id = s->run_id,
-                           .summary = &s->evidence->summary,
-                           .evidence_path = s->evidence_path,
-                           .correlation_id = correlation_id,
-                           .policy = s->policy,
-                           .policy_hash = s->policy_hash,
-                           .evidence_url = evidence_url};
+  qf_decision_facts_t f = {
+      .run_id = s->run_id,
+      .summary = &s->evidence->summary,
+      .evidence_path = s->evidence_path,
+      .correlation_id = correlation_id,
+      .policy = s->policy,
+      .policy_hash = s->policy_hash,
+      .evidence_url = evidence_url,
+      .failures = &s->evidence->failures,
+      .source = s->evidence->has_source ? &s->evidence->source : NULL};
   return qf_decision_gate_message(&s->result, &f, out, err);
 }

@@ -69,6 +69,24 @@ static void log_start(const qf_worker_cfg_t *cfg) {
               cfg->worker_id);
 }
 
+/* Worktrees left by a worker that died on this host go now; their runs
+ * make new ones wherever they resume. */
+static void sweep_sources(qf__worker_t *w) {
+  qf_error_t err;
+  w->source = w->cfg->source;
+  w->source.tick = qf__worker_tick;
+  w->source.tick_ctx = w;
+  if (w->source.cache_dir == NULL) return;
+  int n = qf_source_sweep(w->source.cache_dir, &err);
+  if (n < 0)
+    qf_log_warn(NULL, "source.sweep_failed", "%s", err.message);
+  else if (n > 0)
+    qf_log_info(NULL, "source.swept",
+                "removed %d worktree(s) left by a "
+                "worker that stopped",
+                n);
+}
+
 int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals,
                   qf_error_t *cfg_err) {
   qf__worker_t w = {.cfg = cfg, .signals = signals};
@@ -89,6 +107,7 @@ int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals,
   srand((unsigned)(qf_clock_now_ms() ^ (int64_t)getpid()));
   log_start(cfg);
   choose_cgroup(&w);
+  sweep_sources(&w);
   while (!*signals) {
     if (qf__worker_connect_all(&w, &err) < 0) {
       qf_log_warn(NULL, "worker.connect_failed", "%s", err.message);

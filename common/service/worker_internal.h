@@ -40,6 +40,7 @@ typedef struct qf__worker {
   char cgroup[1024];        /* tools' cgroups go below it; "" when none */
   qf__lease_t lease;
   int64_t next_sweep_ms;
+  qf_source_cfg_t source; /* cfg->source, with our tick */
 } qf__worker_t;
 
 /* What became of a delivery. */
@@ -59,9 +60,10 @@ typedef struct job {
   const char *correlation_id; /* echoed on every message about the run */
   const char *approver;       /* a resume approved before execute: who */
   const char *approval_comment;
-  int claimed;    /* the run is ours (lease taken): it may be ended here */
-  int deliveries; /* the broker's x-delivery-count of this delivery */
-  cJSON *node_ms; /* {"node": ms} of the nodes run, for the final event */
+  int claimed;      /* the run is ours (lease taken): it may be ended here */
+  int deliveries;   /* the broker's x-delivery-count of this delivery */
+  cJSON *node_ms;   /* {"node": ms} of the nodes run, for the final event */
+  int progress_due; /* the tool started: tell the submitter */
 } job_t;
 
 /* ---- worker_settle.c: settling a delivery (calls only worker_conn.c) */
@@ -91,6 +93,11 @@ int qf__job_end(job_t *j, const char *decided_by, const char *why);
 
 /* Publishes a stored decision to the decisions exchange (unless
  * reply_only), reply_to and every waiter. */
+/* Tells the delivery's reply_to that its run's tool is running here:
+ * {run_id, progress: {state, node, worker}}. Best effort (a submitter
+ * only prints it); returns the publish's code. */
+int qf__job_progress(job_t *j, const char *node);
+
 int qf__job_announce(job_t *j, const cJSON *message, const cJSON *evidence,
                      const char *reply_to, const cJSON *waiters,
                      int reply_only);

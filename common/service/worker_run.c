@@ -205,6 +205,27 @@ static int start_state(job_t *j, qf_request_t **req, const qf_run_row_t *row,
   return rc;
 }
 
+/* The worker's tick, and the submitter told once its tool is running. */
+static int job_tick(void *ctx) {
+  job_t *j = ctx;
+  int stop = qf__worker_tick(j->w);
+  if (j->progress_due && !stop) {
+    j->progress_due = 0;
+    (void)qf__job_progress(j, "execute"); /* news only: never fatal */
+  }
+  return stop;
+}
+
+/* Only a submitter that asked (header x-qf-progress, as qf submit sends
+ * it) gets progress on its reply queue: other consumers of reply_to get
+ * decisions only, as the contract always said. */
+static void job_tool_started(int pgid, const char *cgroup, void *ctx) {
+  job_t *j = ctx;
+  qf__worker_on_tool_start(pgid, cgroup, j->w);
+  const char *want = qf_amqp_message_header(j->m, "x-qf-progress");
+  j->progress_due = want && strcmp(want, "1") == 0;
+}
+
 qf__settled_t qf__job_run(job_t *j, qf_request_t **req,
                           const qf_run_row_t *row) {
   qf_run_state_t s;
@@ -215,11 +236,12 @@ qf__settled_t qf__job_run(job_t *j, qf_request_t **req,
                       .policies = w->policies,
                       .artifacts_root = w->cfg->artifacts_root,
                       .workspace_root = w->cfg->workspace_root,
-                      .tick = qf__worker_tick,
-                      .tick_ctx = w,
-                      .on_tool_start = qf__worker_on_tool_start,
+                      .tick = job_tick,
+                      .tick_ctx = j,
+                      .on_tool_start = job_tool_started,
                       .cgroup_parent = w->cgroup[0] ? w->cgroup : NULL,
-                      .tools = qf_tools_builtin()};
+                      .tools = qf_tools_builtin(),
+                      .sources = &w->source};
   qf__settled_t out;
   int rc = start_state(j, req, row, &s, &err);
   if (rc == QF_OK) rc = qf_pipeline_run(&s, &cfg, qf__job_on_node, j, &err);

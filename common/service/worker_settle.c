@@ -101,6 +101,22 @@ static void lower(const char *s, char *out, size_t n) {
   out[i] = '\0';
 }
 
+/* What a submitter's reply queue gets: the decision with the whole
+ * evidence document as its "evidence" member (when the run has one), so
+ * that CI can keep the evidence without reaching the database or the
+ * worker's disk. */
+static char *reply_text(const char *msg, const char *ev) {
+  size_t n = msg ? strlen(msg) : 0;
+  if (n < 2 || msg[n - 1] != '}') return NULL;
+  size_t len = n + (ev ? strlen(ev) + 16 : 1);
+  char *text = malloc(len);
+  if (text && ev)
+    snprintf(text, len, "%.*s,\"evidence\":%s}", (int)(n - 1), msg, ev);
+  else if (text)
+    memcpy(text, msg, n + 1);
+  return text;
+}
+
 /* Evidence, decision, the submitter's reply queue and every waiter's
  * (each with its own correlation_id), published back to back and
  * confirmed together. */
@@ -115,15 +131,17 @@ int qf__job_announce(job_t *j, const cJSON *message, const cJSON *evidence,
   snprintf(dkey, sizeof dkey, "decision.%s", dec);
   char *msg = message ? cJSON_PrintUnformatted(message) : NULL;
   char *ev = evidence && !reply_only ? cJSON_PrintUnformatted(evidence) : NULL;
+  char *reply = reply_text(msg, ev);
   size_t n = 0, max = 3 + (size_t)cJSON_GetArraySize(waiters);
   qf_amqp_out_t *out = calloc(max, sizeof *out);
-  int rc = msg && out && (ev || !evidence || reply_only) ? QF_OK : QF_ENOMEM;
+  int rc = msg && reply && out && (ev || !evidence || reply_only) ? QF_OK
+                                                                  : QF_ENOMEM;
   if (rc == QF_OK && ev)
     out[n++] = out_msg(j, t->evidence, ekey, ev, j->correlation_id);
   if (rc == QF_OK && !reply_only)
     out[n++] = out_msg(j, t->decisions, dkey, msg, j->correlation_id);
   if (rc == QF_OK && reply_to && reply_to[0])
-    out[n++] = out_msg(j, "", reply_to, msg, j->correlation_id);
+    out[n++] = out_msg(j, "", reply_to, reply, j->correlation_id);
   const cJSON *wt;
   cJSON_ArrayForEach(wt, waiters) {
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(wt, "reply_to");
@@ -131,13 +149,31 @@ int qf__job_announce(job_t *j, const cJSON *message, const cJSON *evidence,
     /* The run's own reply_to leads the waiters: sent once. */
     if (rc == QF_OK && cJSON_IsString(to) && to->valuestring[0] &&
         !(reply_to && strcmp(reply_to, to->valuestring) == 0))
-      out[n++] = out_msg(j, "", to->valuestring, msg,
+      out[n++] = out_msg(j, "", to->valuestring, reply,
                          cJSON_IsString(cid) ? cid->valuestring : NULL);
   }
   if (rc == QF_OK) rc = publish_batch(j, out, n);
   free(out);
+  free(reply);
   cJSON_free(msg);
   cJSON_free(ev);
+  return rc;
+}
+
+int qf__job_progress(job_t *j, const char *node) {
+  const char *to = j->reply_to;
+  if (to == NULL || to[0] == '\0') return QF_OK;
+  cJSON *o = cJSON_CreateObject(), *p = NULL;
+  char *text = NULL;
+  if (o && cJSON_AddStringToObject(o, "run_id", j->run_id) &&
+      (p = cJSON_AddObjectToObject(o, "progress")) != NULL &&
+      cJSON_AddStringToObject(p, "state", "running") &&
+      cJSON_AddStringToObject(p, "node", node) &&
+      cJSON_AddStringToObject(p, "worker", j->w->cfg->worker_id))
+    text = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  int rc = text ? publish(j, "", to, text, j->correlation_id) : QF_ENOMEM;
+  cJSON_free(text);
   return rc;
 }
 
@@ -273,10 +309,14 @@ static int last_delivery(const job_t *j) {
 
 static qf__settled_t give_up(job_t *j, int rc, const char *what) {
   char why[1024];
-  qf_utf8_snprintf(why, sizeof why,
-                   "the run could not finish: %s (%s) on its last delivery "
-                   "attempt of %d",
-                   what, qf_err_name(rc), j->w->cfg->delivery_limit + 1);
+  if (rc == QF_ENOSOURCE)
+    qf_utf8_snprintf(why, sizeof why, "the source cannot be checked out: %s",
+                     what);
+  else
+    qf_utf8_snprintf(why, sizeof why,
+                     "the run could not finish: %s (%s) on its last "
+                     "delivery attempt of %d",
+                     what, qf_err_name(rc), j->w->cfg->delivery_limit + 1);
   if (qf_err_class(rc) == QF_ERRC_INFRA) (void)qf__worker_restore_db(j->w);
   /* Ended (claimed cleared) but not announced: the decision is stored and
    * a re-send republishes it; a requeue now would only be dropped by the
@@ -288,7 +328,10 @@ static qf__settled_t give_up(job_t *j, int rc, const char *what) {
 
 qf__settled_t qf__job_fail(job_t *j, int rc, const char *what) {
   if (rc == QF_ECANCELED && *j->w->signals) return hand_on(j);
-  if (qf_err_class(rc) != QF_ERRC_INPUT && last_delivery(j))
+  /* A commit or ref the repository does not have will not appear by
+   * trying again: the run ends now, FAIL by error, with why. */
+  if (qf_err_class(rc) != QF_ERRC_INPUT &&
+      (last_delivery(j) || (rc == QF_ENOSOURCE && j->claimed)))
     return give_up(j, rc, what);
   switch (qf_err_class(rc)) {
     case QF_ERRC_INPUT: /* the request cannot be run: never retried */

@@ -67,11 +67,12 @@ const EXPECTED = {
   messages: ['OrchestrationRequest', 'ResumeRequest', 'Decision', 'Evidence', 'DeadLetter'],
   // Payload fields: [all properties, required ones].
   fields: {
-    OrchestrationRequest: [['nl_input', 'environment_id', 'options', 'requested_by', 'workspace'], ['nl_input']],
+    OrchestrationRequest: [['nl_input', 'environment_id', 'options', 'requested_by', 'workspace', 'source'], ['nl_input']],
     ResumeRequest: [['run_id', 'approval_id'], ['run_id', 'approval_id']],
     Decision: [
       ['run_id', 'decision', 'reason', 'triggered_rules', 'decided_by', 'policy_version', 'policy_hash',
-        'final', 'approval_id', 'summary', 'evidence_path', 'evidence_url', 'correlation_id'],
+        'final', 'approval_id', 'summary', 'evidence_path', 'evidence_url', 'correlation_id',
+        'failures', 'failures_total', 'source', 'evidence'],
       ['run_id', 'decision', 'reason', 'triggered_rules', 'decided_by', 'policy_version', 'policy_hash',
         'final', 'approval_id', 'summary', 'evidence_path', 'correlation_id'],
     ],
@@ -116,6 +117,13 @@ const REQUESTS_REFUSED = [
   [{ nl_input: 'x', workspace: 'a/..' }, 'workspace: must not contain a ".." component'],
   [{ nl_input: 'x', workspace: 'a\tb' }, 'workspace: must not contain control characters'],
   [{ nl_input: 'x', workspace: 'x'.repeat(4097) }, 'workspace: must be at most 4096 bytes'],
+  [{ nl_input: 'x', source: { repo: 'https://h/r.git' } }, 'source: needs exactly one of commit and ref'],
+  [{ nl_input: 'x', source: { repo: 'https://h/r.git', commit: 'abc' } }, 'source.commit: must be a full 40-digit commit id'],
+  [{ nl_input: 'x', source: { repo: 'https://h/r.git', commit: 'a'.repeat(40), ref: 'main' } }, 'source: needs exactly one of commit and ref'],
+  [{ nl_input: 'x', source: { repo: 'https://h/r.git', ref: 'a..b' } }, 'source.ref: is not a valid git ref name'],
+  [{ nl_input: 'x', source: { repo: 'https://h/r.git', ref: '-x' } }, 'source.ref: is not a valid git ref name'],
+  [{ nl_input: 'x', source: { repo: 'https://h/a b', ref: 'main' } }, 'source.repo: must not contain spaces'],
+  [{ nl_input: 'x', source: { repo: 'https://h/r.git', ref: 'main', path: 'x' } }, 'source.path: unknown key'],
   [[], 'body: must be a JSON object'],
 ];
 const REQUESTS_ACCEPTED = [
@@ -131,6 +139,9 @@ const REQUESTS_ACCEPTED = [
   { nl_input: 'x', workspace: 'a/..b/c..' },
   { nl_input: 'x', workspace: './services/x' },
   { nl_input: 'x', requested_by: 'ci:payments/main#1234' },
+  { nl_input: 'x', source: { repo: 'https://github.com/acme/shop.git', commit: 'A'.repeat(40) } },
+  { nl_input: 'x', source: { repo: 'git@github.com:acme/shop.git', ref: 'release/1.2' } },
+  { nl_input: 'x', source: null },
 ];
 const DECISION_BASE = {
   run_id: '14a37d52-a5f0-420a-95c6-22eae66b7314', decision: 'PASS', reason: 'r',

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """Checks the CI snippets: valid YAML with the expected shape, the job
-script passes `bash -n`, uses `qf submit --wait --json` with a stable
-message id (no per-attempt/per-job id, with a hash keyed by QF_ID_SECRET
-so that nobody can take it first) and QF_AMQP_URL from the CI's secret
-store, and, run with a fake `qf` that answers each exit code of
-`qf submit --wait`, exits with that code (0 passes; 1 FAIL, 2 NEED_HITL, 3
-fail the job) after printing the decision and the evidence path.
-Needs python3-yaml and bash. Exits 1 on any problem."""
+script passes `bash -n`, uses `qf submit --wait` with --junit-out and
+--evidence-out, a stable message id (no per-attempt/per-job id, with a
+hash keyed by QF_ID_SECRET so that nobody can take it first), no
+--workspace (the pipeline's commit is the source) and QF_AMQP_URL from
+the CI's secret store; GitLab's test report is the JUnit file. Run with a
+fake `qf` that answers each exit code of `qf submit --wait` (with and
+without output), the job shows what qf printed, exits with that code
+(0 passes; 1 FAIL, 2 NEED_HITL, 3, 65 fail the job) and never prints a
+traceback. Needs python3-yaml and bash. Exits 1 on any problem."""
 import json, os, pathlib, re, subprocess, sys, tempfile
 import yaml
 
@@ -39,6 +41,10 @@ def scripts():
         "CI_PROJECT_PATH": "acme/shop", "CI_PROJECT_NAME": "shop", "CI_COMMIT_SHA": "abc",
         "CI_PROJECT_ID": "7", "CI_PIPELINE_ID": "42", "CI_JOB_NAME": "qualityfoundry",
         "GITLAB_USER_LOGIN": "alice"}, r"CI_PIPELINE_ID"
+    reports = (job.get("artifacts") or {}).get("reports") or {}
+    if reports.get("junit") != "qf-junit.xml":
+        problems.append("gitlab-ci.yml: artifacts:reports:junit must be "
+                        "qf-junit.xml (the merge request shows the failures)")
 
 
 def main():
@@ -55,32 +61,43 @@ def main():
                 '--message-id "$id:$key"' not in body:
             problems.append(f"{name}: the message id must carry a hash keyed "
                             "with QF_ID_SECRET (unguessable, still stable)")
-        for flag in ("--wait", "--json"):
+        for flag in ("--wait", "--junit-out qf-junit.xml",
+                     "--evidence-out qf-evidence.json"):
             if flag not in body:
                 problems.append(f"{name}: qf submit lacks {flag}")
+        if "--workspace" in body:
+            problems.append(f"{name}: --workspace: the pipeline's commit is "
+                            "the source, the workers' workspace is not it")
         with tempfile.TemporaryDirectory() as tmp:
             fake = pathlib.Path(tmp, "qf")
             fake.write_text(
                 "#!/bin/sh\nprintf '%s' \"$*\" >\"$FAKE_ARGS\"\n"
-                "printf '{\"decision\":\"X\",\"evidence_path\":\"/var/lib/qf/artifacts/r/evidence.json\"}\\n'\n"
+                "[ -n \"$FAKE_QUIET\" ] || printf 'FAIL: 1 of 2 tests failed\\n"
+                "  evidence: /var/lib/qf/artifacts/r/evidence.json\\n'\n"
                 "exit \"$FAKE_RC\"\n")
             fake.chmod(0o755)
-            for rc in (0, 1, 2, 3):
+            for rc, quiet in ((0, ""), (1, ""), (2, ""), (3, ""), (65, ""),
+                              (3, "1"), (1, "1")):
                 e = dict(os.environ, **env, PATH=f"{tmp}:{os.environ['PATH']}",
                          FAKE_RC=str(rc), FAKE_ARGS=f"{tmp}/args",
+                         FAKE_QUIET=quiet,
                          QF_ID_SECRET="s3cret",
                          QF_AMQP_URL="amqp://x@127.0.0.1:1/")
                 r = subprocess.run(["bash", "-e", "-c", body], env=e, cwd=tmp, text=True,
                                    capture_output=True)
                 if r.returncode != rc:
                     problems.append(f"{name}: qf exit {rc} gave job exit {r.returncode}")
-                if "evidence: /var/lib/qf/artifacts/r/evidence.json" not in r.stdout:
-                    problems.append(f"{name}: the evidence path is not printed (exit {rc})")
+                if not quiet and "evidence: /var/lib/qf/artifacts/r/evidence.json" \
+                        not in r.stdout:
+                    problems.append(f"{name}: qf's output is not shown (exit {rc})")
+                if "Traceback" in r.stdout + r.stderr:
+                    problems.append(f"{name}: a traceback (exit {rc}, "
+                                    f"{'no' if quiet else 'some'} output)")
                 args = pathlib.Path(tmp, "args").read_text()
                 if not args.startswith("submit "):
                     problems.append(f"{name}: qf called as `qf {args}`")
         print(f"{name}: YAML ok, bash ok, message-id {m.group(1) if m else '?'}, "
-              "job exit follows qf submit (0/1/2/3)")
+              "job exit follows qf submit (0/1/2/3/65)")
     for p in problems:
         print("deploy/ci: " + p, file=sys.stderr)
     if problems:

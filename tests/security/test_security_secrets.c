@@ -52,7 +52,11 @@ Test(security_secrets, no_command_prints_a_password) {
            "amqp://guest:" SECRET "%%ZZ@127.0.0.1:%d/", port);
   const char *migrate[] = {QF_TEST_BIN, "migrate", "--quiet", NULL};
   const char *approvals[] = {QF_TEST_BIN, "approvals", NULL};
-  const char *submit[] = {QF_TEST_BIN, "submit", "--nl", "run the tests", NULL};
+  /* qf submit retries an unreachable broker (within --wait, else 60 s):
+   * three seconds of its messages are enough. */
+  const char *submit[] = {
+      "/usr/bin/timeout", "-s",   "TERM",          "3", QF_TEST_BIN,
+      "submit",           "--nl", "run the tests", NULL};
   /* The worker retries forever: three seconds of its log are enough. */
   const char *worker[] = {"/usr/bin/timeout", "-s",     "TERM", "3",
                           QF_TEST_BIN,        "worker", NULL};

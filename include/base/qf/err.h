@@ -17,29 +17,31 @@
 /* X(name, class, message). Order is the ABI: append only. The class says
  * whose trouble a failure is, and so what every caller does about it (see
  * qf_err_class): retry, requeue, dead-letter, or which exit code. */
-#define QF_ERR_MAP(X)                                    \
-  X(ENOMEM, INTERNAL, "out of memory")                   \
-  X(EINVAL, USAGE, "invalid argument")                   \
-  X(EUSAGE, USAGE, "usage error")                        \
-  X(EPARSE, INPUT, "parse error")                        \
-  X(EVALIDATE, INPUT, "validation failed")               \
-  X(ETOOBIG, INPUT, "input too large")                   \
-  X(EIO, REFUSED, "input/output error")                  \
-  X(ENOENT, REFUSED, "not found")                        \
-  X(EEXIST, REFUSED, "already exists")                   \
-  X(ETIMEDOUT, INFRA, "timed out")                       \
-  X(EAMQP, INFRA, "broker error")                        \
-  X(EAMQPCONN, INFRA, "broker connection lost")          \
-  X(ENACK, INFRA, "message not confirmed by the broker") \
-  X(EDB, INFRA, "database error")                        \
-  X(EDBCONN, INFRA, "database connection lost")          \
-  X(ECONFLICT, REFUSED, "state already changed")         \
-  X(ERETRY, INFRA, "transient failure, try again")       \
-  X(EPERM, REFUSED, "permission denied")                 \
-  X(ECHILD, REFUSED, "child process failed")             \
-  X(ECANCELED, INFRA, "canceled")                        \
-  X(EINTERNAL, INTERNAL, "internal error")               \
-  X(ENOROUTE, REFUSED, "message returned: no queue bound for it")
+#define QF_ERR_MAP(X)                                             \
+  X(ENOMEM, INTERNAL, "out of memory")                            \
+  X(EINVAL, USAGE, "invalid argument")                            \
+  X(EUSAGE, USAGE, "usage error")                                 \
+  X(EPARSE, INPUT, "parse error")                                 \
+  X(EVALIDATE, INPUT, "validation failed")                        \
+  X(ETOOBIG, INPUT, "input too large")                            \
+  X(EIO, REFUSED, "input/output error")                           \
+  X(ENOENT, REFUSED, "not found")                                 \
+  X(EEXIST, REFUSED, "already exists")                            \
+  X(ETIMEDOUT, INFRA, "timed out")                                \
+  X(EAMQP, INFRA, "broker error")                                 \
+  X(EAMQPCONN, INFRA, "broker connection lost")                   \
+  X(ENACK, INFRA, "message not confirmed by the broker")          \
+  X(EDB, INFRA, "database error")                                 \
+  X(EDBCONN, INFRA, "database connection lost")                   \
+  X(ECONFLICT, REFUSED, "state already changed")                  \
+  X(ERETRY, INFRA, "transient failure, try again")                \
+  X(EPERM, REFUSED, "permission denied")                          \
+  X(ECHILD, REFUSED, "child process failed")                      \
+  X(ECANCELED, INFRA, "canceled")                                 \
+  X(EINTERNAL, INTERNAL, "internal error")                        \
+  X(ENOROUTE, REFUSED, "message returned: no queue bound for it") \
+  X(ESOURCE, INFRA, "the source could not be fetched")            \
+  X(ENOSOURCE, REFUSED, "no such commit or ref in the repository")
 
 /* Whose trouble a failure is. */
 typedef enum qf_err_class {

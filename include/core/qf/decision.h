@@ -32,12 +32,20 @@ typedef struct qf_decision_facts {
   const qf_policy_t *policy; /* the policy it ran under, or NULL for a */
   const char *policy_hash;   /* restored run: only the hash is known */
   const char *evidence_url;  /* may be NULL: no evidence_url member */
+  const qf_junit_failures_t *failures; /* may be NULL: none */
+  const qf_evidence_source_t *source;  /* may be NULL: the workspace */
 } qf_decision_facts_t;
+
+/* The failing test cases as a decision message carries them:
+ * [{suite, name, kind, message, file, line}] (nulls where unknown). */
+cJSON *qf_decision_failures_json(const qf_junit_failures_t *f);
 
 /* The gate's decision message: {decision, reason, triggered_rules,
  * decided_by, policy_version, policy_hash, run_id, final, approval_id
- * (null; the store sets it for a parked run), summary, evidence_path,
- * correlation_id[, evidence_url]}. Caller frees *out with cJSON_Delete. */
+ * (null; the store sets it for a parked run), summary, failures (the
+ * first failing cases), failures_total, source ({repo, ref, commit} of a
+ * git source, else null), evidence_path, correlation_id[, evidence_url]}.
+ * Caller frees *out with cJSON_Delete. */
 int qf_decision_gate_message(const qf_gate_result_t *r,
                              const qf_decision_facts_t *f, cJSON **out,
                              qf_error_t *err) QF_MUSTCHECK;

@@ -23,6 +23,10 @@
 
 #define QF_EVIDENCE_SCHEMA_ID \
   "https://qualityfoundry.dev/schemas/qf-worker/evidence.v1.json"
+/* The reference system's evidence v1 (its $schema), read by
+ * qf_evidence_from_json_compat. */
+#define QF_EVIDENCE_REF_SCHEMA_ID \
+  "https://qualityfoundry.ai/schemas/evidence.v1.schema.json"
 /* Tool error messages are cut to this many bytes (at a UTF-8 boundary). */
 #define QF_EVIDENCE_ERROR_MAX 500
 /* The most bytes of an approver's comment or reason the evidence keeps
@@ -90,6 +94,18 @@ typedef struct qf_governance {
   int approval_verified;
 } qf_governance_t;
 
+/* What was tested (DESIGN 4a). kind "git": a commit of a repository,
+ * checked out for the run; kind "workspace": the worker's own directory
+ * under QF_WORKSPACE_ROOT (no commit was asked for). */
+typedef struct qf_evidence_source {
+  char *kind;      /* "git" or "workspace" */
+  char *repo;      /* git: the repository URL as requested (never carries
+                      credentials: requests with them are refused) */
+  char *ref;       /* git: the ref asked for, or NULL when a commit was */
+  char *commit;    /* git: the commit tested (40 hex digits) */
+  char *workspace; /* the request's workspace, relative, or NULL */
+} qf_evidence_source_t;
+
 /* The decision once the gate (or budget, approval, expiry) decided. */
 typedef struct qf_evidence_decision {
   char *decision; /* PASS, FAIL or NEED_HITL */
@@ -109,6 +125,9 @@ typedef struct qf_evidence {
   qf_artifact_t *artifacts;
   size_t nartifacts;
   qf_junit_summary_t summary;
+  qf_junit_failures_t failures; /* the first failing/erroring test cases */
+  int has_source;
+  qf_evidence_source_t source;
   int has_repro;
   qf_repro_t repro;
   qf_governance_t governance;
@@ -152,6 +171,11 @@ int qf_evidence_set_decision(qf_evidence_t *ev, const char *decision,
                              size_t nrules, const char *decided_by,
                              qf_error_t *err) QF_MUSTCHECK;
 
+/* Sets the source block (strings copied; NULL allowed where the struct
+ * says). */
+int qf_evidence_set_source(qf_evidence_t *ev, const qf_evidence_source_t *src,
+                           qf_error_t *err) QF_MUSTCHECK;
+
 /* Sets collected_at to now. */
 void qf_evidence_stamp(qf_evidence_t *ev);
 
@@ -169,6 +193,18 @@ int qf_evidence_from_json(const char *text, size_t len, const char *name,
 /* Reads and parses a file (bounded by QF_EVIDENCE_MAX_BYTES). */
 int qf_evidence_load(const char *path, qf_evidence_t **out,
                      qf_error_t *err) QF_MUSTCHECK;
+
+/* For `qf gate`: our documents as qf_evidence_from_json reads them, and
+ * also the reference system's evidence v1 ($schema
+ * QF_EVIDENCE_REF_SCHEMA_ID, or no $schema), read as strictly (the
+ * accepted shape and how it maps into qf_evidence_t: evidence_parse_ref.c).
+ * Any other $schema is QF_EVALIDATE. Only the gate reads with it: a
+ * worker reads back its own documents only. */
+int qf_evidence_from_json_compat(const char *text, size_t len, const char *name,
+                                 qf_evidence_t **out,
+                                 qf_error_t *err) QF_MUSTCHECK;
+int qf_evidence_load_compat(const char *path, qf_evidence_t **out,
+                            qf_error_t *err) QF_MUSTCHECK;
 
 /* Writes <dir>/evidence.json atomically (a temporary file in dir, fsync,
  * rename, fsync of dir), creating dir (and parents) when missing. On

@@ -19,7 +19,8 @@
  * digits; anything else ("2.0", "-1", " 3") counts 0.
  * Time: the root element's time attribute when it has one, else the sum of
  * the time attributes of the top-level <testsuite> elements (those with no
- * <testsuite> ancestor). A time that is not a finite number in
+ * <testsuite> ancestor), else (no such attribute at all) the sum of the
+ * <testcase> times. A time that is not a finite number in
  * [0, QF_JUNIT_MAX_TIME_S] counts 0 (time never decides a verdict).
  * Names: element names are compared on their local part, so a prefixed
  * <j:testcase> counts like <testcase>; namespace URIs are not checked.
@@ -50,6 +51,42 @@ typedef struct qf_junit_summary {
   double time_s;
 } qf_junit_summary_t;
 
+/* One failing or erroring test case, as the report gives it. Strings are
+ * owned by the list that holds them; suite, message and file are NULL when
+ * the report does not say; line is 0 when unknown. */
+typedef struct qf_junit_failure {
+  char *suite;   /* classname, else the enclosing <testsuite name> */
+  char *name;    /* the test case's name */
+  char *kind;    /* "failure" or "error" */
+  char *message; /* the message attribute, else the first line of the text;
+                    at most QF_JUNIT_FAILURE_TEXT_MAX bytes (UTF-8 cut) */
+  char *file;    /* the file attribute, when the report has one */
+  long line;     /* the line attribute, 0 when unknown */
+} qf_junit_failure_t;
+
+/* The first QF_JUNIT_MAX_FAILURES failing or erroring cases of a report, in
+ * document order; total counts them all. Caller-owned: zero it (or
+ * qf_junit_failures_init), then qf_junit_failures_fini. */
+typedef struct qf_junit_failures {
+  qf_junit_failure_t *items;
+  size_t n;
+  long long total;
+} qf_junit_failures_t;
+
+#define QF_JUNIT_MAX_FAILURES 50
+#define QF_JUNIT_FAILURE_TEXT_MAX 1024 /* bytes of a message kept */
+#define QF_JUNIT_FAILURE_NAME_MAX 512  /* bytes of a suite, name or file */
+
+void qf_junit_failures_init(qf_junit_failures_t *f);
+void qf_junit_failures_fini(qf_junit_failures_t *f);
+/* Appends a copy of item (strings copied and cut to the limits above) when
+ * fewer than QF_JUNIT_MAX_FAILURES are held; always counts it in total. */
+int qf_junit_failures_add(qf_junit_failures_t *f,
+                          const qf_junit_failure_t *item) QF_MUSTCHECK;
+/* Appends src's items to dst (up to the limit) and adds src's total. */
+int qf_junit_failures_merge(qf_junit_failures_t *dst,
+                            const qf_junit_failures_t *src) QF_MUSTCHECK;
+
 /* Largest input accepted, in bytes; larger is QF_ETOOBIG. 128 MiB is about
  * 1.3 million test cases in the most verbose format we have seen, far
  * beyond any real report, while the parser streams in 64 KiB chunks so the
@@ -78,6 +115,15 @@ typedef struct qf_junit_summary {
  * DOCTYPE). err->message names path, and the line and column. */
 int qf_junit_parse_file(const char *path, qf_junit_summary_t *out,
                         qf_error_t *err) QF_MUSTCHECK;
+
+/* qf_junit_parse_file that also appends the report's failing and erroring
+ * test cases to *fails (NULL: counts only), in document order, and only
+ * when the whole report parsed. A case's file and line come from the last
+ * "path.ext:LINE" its failure text names (pytest prints the failing line
+ * last), else from its file and line attributes as written. */
+int qf_junit_read_file(const char *path, qf_junit_summary_t *out,
+                       qf_junit_failures_t *fails,
+                       qf_error_t *err) QF_MUSTCHECK;
 
 /* Same for len bytes at data (borrowed; need not be NUL-terminated); name
  * (borrowed, NULL means "<buffer>") is used in error messages only. */

@@ -23,6 +23,7 @@
  *   fallback_rule.require_all_tools_success bool           true
  *   cost_governance.timeout_s              int 1..3600     300
  *   cost_governance.max_retries            int 0..10       3
+ *   sources.allow                          list of globs   [] (= fetch none)
  *   tools.allowlist                        list of names   [] (= allow all)
  *   tools.playwright.network               deny|allowlist|all  deny
  *   tools.playwright.allowlist             list of hosts   []
@@ -109,6 +110,7 @@ typedef struct qf_policy {
   int max_failures, max_errors;    /* junit_pass_rule, default 0, 0 */
   int require_all_tools_success;   /* fallback_rule, default 1 */
   int timeout_s, max_retries;      /* cost_governance, default 300, 3 */
+  qf_strlist_t sources_allow;      /* repository URL globs; empty = none */
   qf_strlist_t tools_allowlist;    /* empty = allow all */
   struct {
     char *network; /* "deny" (default), "allowlist" or "all" */
@@ -134,6 +136,11 @@ typedef struct qf_policy {
   char hash[QF_SHA256_HEX_LEN + 1]; /* sha256 hex of qf_policy_to_json */
   void *internal;                   /* compiled regexes; private */
 } qf_policy_t;
+
+/* Whether the policy lets a worker fetch the repository at url: some
+ * sources.allow pattern matches the whole URL as a glob (fnmatch, '*'
+ * also matching '/'). Fail closed: an empty list allows nothing. */
+int qf_policy_source_allowed(const qf_policy_t *p, const char *url);
 
 /* Reads and validates the policy file at path (borrowed). Files larger
  * than QF_POLICY_MAX_BYTES fail with QF_ETOOBIG. On success *out gets a

@@ -34,6 +34,7 @@
 #define QF_REQUEST_MAX_TOOL_NAME_BYTES 64     /* [a-z0-9_] only */
 #define QF_REQUEST_MAX_REQUESTED_BY_BYTES 256 /* a user or system name */
 #define QF_REQUEST_MAX_WORKSPACE_BYTES 4096   /* PATH_MAX on Linux */
+#define QF_REQUEST_MAX_REPO_BYTES 2048        /* a repository URL */
 #define QF_REQUEST_MAX_TIMEOUT_S 3600         /* one hour */
 #define QF_REQUEST_DEFAULT_TIMEOUT_S 120      /* pytest, and options */
 #define QF_REQUEST_PLAYWRIGHT_TIMEOUT_S 300   /* heuristic browser runs */
@@ -49,7 +50,11 @@ typedef struct qf_request {
   int timeout_s; /* 1..3600 */
   int dry_run;   /* 0/1 */
   char *requested_by; /* NULL when absent or null */
-  char *workspace;    /* NULL when absent or null; a relative path */
+  char *workspace;    /* NULL when absent or null; a relative path (inside
+                         the checkout when source is set) */
+  /* source (DESIGN 4a): the change under test, or all NULL. repo is set
+   * with exactly one of commit (40 lowercase hex digits) and ref. */
+  char *source_repo, *source_commit, *source_ref;
 } qf_request_t;
 
 /* Parses, validates and normalizes a request body. body[0..len) is borrowed
@@ -78,7 +83,8 @@ void qf_request_free(qf_request_t *r);
 
 /* Serialises the normalized request r (borrowed) as compact JSON text with
  * the keys nl_input, environment_id, options {tool_name, args, timeout_s,
- * dry_run}, requested_by, workspace (null where absent). Options are always
+ * dry_run}, requested_by, workspace, source ({repo, commit|ref}; null
+ * where absent). Options are always
  * written out, so the text is deterministic: qf_request_parse accepts it
  * back with the same fields (has_options then becomes 1) and serialises it
  * to the same text. *out is malloc'd; the caller frees it with free().

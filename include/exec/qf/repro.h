@@ -12,4 +12,10 @@
  * QF_ENOMEM only. */
 int qf_repro_collect(qf_evidence_t *ev, const char *workspace) QF_MUSTCHECK;
 
+/* The same for a checked-out source: git sha is the commit tested, branch
+ * the ref asked for (NULL: a commit was asked for), never dirty (the
+ * worktree was written for the run). Returns QF_ENOMEM only. */
+int qf_repro_collect_commit(qf_evidence_t *ev, const char *commit,
+                            const char *ref) QF_MUSTCHECK;
+
 #endif

@@ -47,9 +47,11 @@ typedef struct qf_tool_outcome {
                         ask for: worth a retry */
   int has_junit;     /* junit holds the tool's report(s) */
   qf_junit_summary_t junit;
-  int output_truncated; /* a log hit the output cap */
-  int canceled;         /* stopped by its caller (tick asked): the run is
-                           abandoned, never decided on */
+  qf_junit_failures_t failures; /* its failing cases, owned: see
+                                   qf_tool_outcome_fini */
+  int output_truncated;         /* a log hit the output cap */
+  int canceled; /* stopped by its caller (tick asked): the run is
+                   abandoned, never decided on */
 } qf_tool_outcome_t;
 
 typedef struct qf_tool {
@@ -109,6 +111,17 @@ int qf_tools_exec(const qf_tool_ctx_t *ctx, const char *const *argv,
  * code and report. */
 void qf_tools_outcome_from_exec(const char *tool, const qf_exec_result_t *r,
                                 int timeout_s, qf_tool_outcome_t *out);
+
+/* Frees what an outcome owns (its failures) and zeroes them. */
+void qf_tool_outcome_fini(qf_tool_outcome_t *out);
+
+/* Reads the tool's report <tool_dir>/junit.xml into out: has_junit, junit,
+ * steps and failures (file paths made relative to the workspace when they
+ * are inside it). Returns 0, QF_ENOENT when the tool wrote no report, or
+ * another negative code when the report is there but cannot be used (err
+ * says why; out is unchanged then). */
+int qf_tools_read_junit(const qf_tool_ctx_t *ctx, qf_tool_outcome_t *out,
+                        qf_error_t *err) QF_MUSTCHECK;
 
 /* Opens a file in a tool's directory for reading (a log, a report), or
  * returns NULL: only a regular file, never a FIFO or device the tool left

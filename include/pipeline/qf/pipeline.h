@@ -22,6 +22,7 @@
 #include "qf/policy.h"
 #include "qf/policy_source.h"
 #include "qf/request.h"
+#include "qf/source.h"
 #include "qf/uuid.h"
 
 /* The tools (qf/tools.h); the pipeline's callers need only the name. */
@@ -43,14 +44,21 @@ typedef struct qf_run_cfg {
   const qf_clock_t *clock; /* times the nodes; NULL: the monotonic clock */
   const qf_policy_source_t *policies; /* the policy in force (a long-running
                                          worker's); NULL: load policy_path */
+  const qf_source_cfg_t *sources;     /* where requests' sources are checked
+                                         out; NULL: a request with a source is
+                                         refused */
 } qf_run_cfg_t;
 
 typedef struct qf_run_state {
   char run_id[QF_UUID_STR_LEN + 1];
   qf_request_t *request; /* owned */
   size_t next;           /* index of the next node to run */
-  /* normalize */
-  char *workspace; /* absolute, symlinks resolved */
+  /* normalize; with a source, plan (or execute, on resume) */
+  char *workspace;        /* absolute, symlinks resolved */
+  qf_source_tree_t *tree; /* the checkout of the request's source (owned;
+                             removed with the state), or NULL */
+  char source_commit[41]; /* the commit tested, fixed once resolved
+                             (checkpointed: a ref is resolved once) */
   /* load_policy (not checkpointed: reloaded, and its hash must match) */
   qf_policy_t *policy;
   char *policy_hash; /* the hash the run started with */
