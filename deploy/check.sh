@@ -4,6 +4,7 @@
 #   deploy/rabbitmq/check.py   definitions.json = asyncapi.yaml topology, rabbitmq.conf
 #   deploy/k8s/check.py        manifests: structure, grace, KEDA target, secrets
 #   deploy/ci/check.py         CI snippets: YAML, bash, exit codes with a fake qf
+#   deploy/prometheus/check.py alert rules and dashboard name real metrics
 # QF_DEPLOY_BOOT_TEST=1 also boots a throw-away RabbitMQ with deploy/rabbitmq/
 # (deploy/rabbitmq/boot-test.sh; ~20 s; with QF_BIN and QF_DATABASE_URL set it
 # starts a real `qf worker` against it).
@@ -36,6 +37,7 @@ run systemd bash deploy/systemd/verify.sh
 run rabbitmq /usr/bin/python3 deploy/rabbitmq/check.py
 run k8s /usr/bin/python3 deploy/k8s/check.py
 run ci /usr/bin/python3 deploy/ci/check.py
+run prometheus /usr/bin/python3 deploy/prometheus/check.py
 if [ "${QF_DEPLOY_BOOT_TEST:-0}" = 1 ]; then
   run rabbitmq-boot bash deploy/rabbitmq/boot-test.sh
 fi

@@ -27,6 +27,7 @@ LIBRARIES = [
     ("amqp_", {"transport"}, "the broker (librabbitmq)"),
     ("PQ", {"store"}, "the database (libpq)"),
     ("curl_", {"service"}, "HTTP (libcurl)"),
+    ("MHD_", {"service"}, "the HTTP server (libmicrohttpd)"),
     ("git_", {"exec"}, "repositories (libgit2)"),
 ] + [(name, {"exec"}, "processes (%s)" % name) for name in PROCESS]
 

@@ -186,6 +186,31 @@ char *qf_test_slurp(const char *path, char *buf, size_t n) {
   return buf;
 }
 
+int qf_test_http_get(const char *url, qf_strbuf_t *body) {
+  /* Python's urllib: the tests need no HTTP client of their own. */
+  static const char script[] =
+      "import sys, urllib.request, urllib.error\n"
+      "try:\n"
+      "    r = urllib.request.urlopen(sys.argv[1], timeout=5)\n"
+      "    code, text = r.status, r.read()\n"
+      "except urllib.error.HTTPError as e:\n"
+      "    code, text = e.code, e.read()\n"
+      "except Exception as e:\n"
+      "    code, text = 0, str(e).encode()\n"
+      "sys.stdout.write('%d\\n' % code)\n"
+      "sys.stdout.flush()\n"
+      "sys.stdout.buffer.write(text)\n";
+  const char *argv[] = {"/usr/bin/python3", "-c", script, url, NULL};
+  qf_test_proc_t p;
+  qf_test_run(argv, NULL, 20, &p);
+  int code = p.out.data ? atoi(p.out.data) : 0;
+  const char *nl = p.out.data ? strchr(p.out.data, '\n') : NULL;
+  qf_strbuf_init(body);
+  if (nl) cr_assert_eq(qf_strbuf_puts(body, nl + 1), 0);
+  qf_test_proc_fini(&p);
+  return code;
+}
+
 int qf_test_closed_port(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET,

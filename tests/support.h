@@ -43,6 +43,10 @@ void qf_test_assert_evidence_valid(const char *path);
  * test when the file cannot be opened. Returns buf. */
 char *qf_test_slurp(const char *path, char *buf, size_t n);
 
+/* GET url (http only): returns the status (0 when nothing answered) and
+ * the body into body (qf_strbuf_fini releases it). */
+int qf_test_http_get(const char *url, qf_strbuf_t *body);
+
 /* A TCP port on loopback where nothing listens. */
 int qf_test_closed_port(void);
 

@@ -217,3 +217,36 @@ Test(worker_faults, submit_waits_through_a_broker_restart) {
            run);
   cr_expect_str_eq(qf_wt_query(&T, sql), "1", "the tests ran twice");
 }
+
+/* /readyz says what a load balancer and an operator need: unready while
+ * the broker is down, ready again once the worker reconnected; /healthz
+ * stays 200 all along (the loop is alive, it is the world that is not). */
+Test(worker_faults, readyz_follows_the_broker) {
+  char addr[64], url[96];
+  int port = qf_test_closed_port();
+  snprintf(addr, sizeof addr, "QF_METRICS_ADDR=127.0.0.1:%d", port);
+  const char *env[] = {addr, NULL};
+  qf_wt_start_worker(&T, 0, env);
+  qf_wt_wait_log(&T, 0, 1, 60, READY, NULL);
+  qf_strbuf_t b;
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/readyz", port);
+  cr_assert_eq(qf_test_http_get(url, &b), 200, "%s", b.data);
+  qf_strbuf_fini(&b);
+  qf_wt_sh("bash " QF_SOURCE_DIR "/deploy/local/services.sh stop 2>&1", 120);
+  int code = 200;
+  for (int i = 0; i < 100 && code == 200; i++) {
+    qf_test_sleep_ms(200);
+    code = qf_test_http_get(url, &b);
+    if (code != 200) cr_expect(strstr(b.data, "broker") != NULL, "%s", b.data);
+    qf_strbuf_fini(&b);
+  }
+  cr_expect_eq(code, 503, "ready with the broker down");
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", port);
+  cr_expect_eq(qf_test_http_get(url, &b), 200, "%s", b.data);
+  qf_strbuf_fini(&b);
+  services_start();
+  qf_wt_wait_log(&T, 0, 2, 120, READY, NULL);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/readyz", port);
+  cr_expect_eq(qf_test_http_get(url, &b), 200, "%s", b.data);
+  qf_strbuf_fini(&b);
+}

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "qf/log.h"
 #include "qf/version.h"
 
 const char *qf_cli_env(const char *name, const char *def) {
@@ -14,23 +15,36 @@ const char *qf_cli_env(const char *name, const char *def) {
   return v != NULL && v[0] != '\0' ? v : def;
 }
 
+/* Set by the services (worker, approver): their errors are JSON lines
+ * too, since the journal and kubectl logs are where they are read. */
+static int json_errors;
+
+void qf_cli_log_errors(const char *program) {
+  qf_log_set_program(program);
+  json_errors = 1;
+}
+
+static void say(const char *cmd, const char *fmt, va_list ap) {
+  char msg[1024];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  fprintf(stderr, "qf %s: %s\n", cmd, msg);
+  if (json_errors) qf_log_error(NULL, "startup.error", "%s", msg);
+}
+
 int qf_cli_fail(const char *cmd, int code, const char *fmt, ...) {
   va_list ap;
-  fprintf(stderr, "qf %s: ", cmd);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  say(cmd, fmt, ap);
   va_end(ap);
-  fputc('\n', stderr);
   return code;
 }
 
 int qf_cli_usage_error(const qf_cmd_t *cmd, const char *fmt, ...) {
   va_list ap;
-  fprintf(stderr, "qf %s: ", cmd->name);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  say(cmd->name, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "\n\n%s", cmd->usage);
+  fprintf(stderr, "\n%s", cmd->usage);
   return QF_EXIT_USAGE;
 }
 
@@ -46,6 +60,8 @@ int qf_cli_exit_for(int code) {
       return QF_EXIT_INFRA;
     case QF_ERRC_INTERNAL:
       return QF_EXIT_SOFTWARE;
+    case QF_ERRC_CONFIG:
+      return QF_EXIT_CONFIG;
     case QF_ERRC_REFUSED:
     default:
       return QF_EXIT_FAIL;
@@ -82,8 +98,8 @@ int qf_cli_env_int(const char *cmd, const char *name, int def, int min, int max,
   char *end;
   long n = v ? strtol(v, &end, 10) : def;
   if (v && (*end != '\0' || n < min || n > max)) {
-    fprintf(stderr, "qf %s: %s must be an integer from %d to %d\n", cmd, name,
-            min, max);
+    (void)qf_cli_fail(cmd, QF_EXIT_USAGE, "%s must be an integer from %d to %d",
+                      name, min, max);
     return -1;
   }
   *out = (int)n;

@@ -64,6 +64,10 @@ volatile sig_atomic_t *qf_cli_catch_signals(void);
 int qf_cli_fail(const char *cmd, int code, const char *fmt, ...)
     QF_PRINTF(3, 4);
 
+/* For the services: from now on qf_cli_fail and qf_cli_usage_error also
+ * log their message as a JSON line ("startup.error") for program. */
+void qf_cli_log_errors(const char *program);
+
 /* Prints a usage error and the command's usage, and returns 64. */
 int qf_cli_usage_error(const qf_cmd_t *cmd, const char *fmt, ...)
     QF_PRINTF(2, 3);

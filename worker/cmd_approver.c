@@ -25,9 +25,11 @@ static const char usage[] =
     "Environment: QF_AMQP_URL, QF_DATABASE_URL (required),\n"
     "QF_APPROVER_WEBHOOK, QF_APPROVER_SWEEP_S (5), QF_WEBHOOK_TIMEOUT_S (5),\n"
     "QF_WEBHOOK_TRIES (3), QF_HEARTBEAT_S (15), QF_DELIVERY_LIMIT (3),\n"
-    "QF_MAX_BACKOFF_S (30), QF_LOG_LEVEL.\n"
+    "QF_MAX_BACKOFF_S (30), QF_LOG_LEVEL, QF_METRICS_ADDR (host:port of\n"
+    "/metrics, /healthz, /readyz; none by default), QF_HEALTH_STALL_S (60).\n"
     "\n"
-    "Exit codes: 0 stopped by a signal, 64 usage or configuration.\n";
+    "Exit codes: 0 stopped by a signal, 64 usage or configuration, 78 a login\n"
+    "the database or the broker refused three times in a row.\n";
 
 static int run(int argc, char **argv);
 
@@ -43,6 +45,7 @@ static int configure(qf_approver_cfg_t *c) {
   c->amqp_url = qf_cli_env("QF_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/");
   c->database_url = qf_cli_env("QF_DATABASE_URL", NULL);
   c->webhook_url = qf_cli_env("QF_APPROVER_WEBHOOK", NULL);
+  c->metrics_addr = qf_cli_env("QF_METRICS_ADDR", NULL);
   if (c->prefix == NULL) c->prefix = qf_cli_env("QF_TOPOLOGY_PREFIX", "qf");
   if (qf_cli_env_int("approver", "QF_APPROVER_SWEEP_S", 5, 1, 3600, &sweep_s) <
           0 ||
@@ -55,7 +58,9 @@ static int configure(qf_approver_cfg_t *c) {
       qf_cli_env_int("approver", "QF_DELIVERY_LIMIT", 3, 1, 1000,
                      &c->delivery_limit) < 0 ||
       qf_cli_env_int("approver", "QF_MAX_BACKOFF_S", 30, 1, 3600,
-                     &c->max_backoff_s) < 0)
+                     &c->max_backoff_s) < 0 ||
+      qf_cli_env_int("approver", "QF_HEALTH_STALL_S", 60, 1, 3600,
+                     &c->health_stall_s) < 0)
     return -1;
   c->sweep_ms = sweep_s * 1000;
   c->webhook_timeout_ms = timeout_s * 1000;
@@ -68,6 +73,7 @@ static int run(int argc, char **argv) {
                                        {NULL, 0, NULL, 0}};
   qf_approver_cfg_t c = {0};
   int opt;
+  qf_cli_log_errors("qf-approver");
   optind = 1;
   opterr = 0;
   while ((opt = getopt_long(argc, argv, ":P:", opts, NULL)) != -1) {
@@ -83,9 +89,11 @@ static int run(int argc, char **argv) {
   if (c.database_url == NULL)
     return qf_cli_usage_error(&qf_cmd_approver, "QF_DATABASE_URL is not set");
   volatile sig_atomic_t *signals = qf_cli_catch_signals();
-  qf_log_set_program("qf-approver");
-  if (qf_approver_run(&c, signals) < 0)
-    return qf_cli_usage_error(&qf_cmd_approver, "invalid --prefix '%s'",
-                              c.prefix);
+  qf_error_t err;
+  int rc = qf_approver_run(&c, signals, &err);
+  if (rc == QF_EINVAL)
+    return qf_cli_usage_error(&qf_cmd_approver, "%s", err.message);
+  if (rc < 0)
+    return qf_cli_fail("approver", qf_cli_exit_for(rc), "%s", err.message);
   return QF_EXIT_PASS;
 }

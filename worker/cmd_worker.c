@@ -37,10 +37,14 @@ static const char usage[] =
     "sources: QF_SOURCE_CACHE ($QF_ARTIFACTS_ROOT/.sources), QF_GIT_TOKEN\n"
     "or QF_GIT_TOKEN_FILE, QF_GIT_USERNAME, QF_GIT_SSH_KEY, "
     "QF_GIT_SSH_PUBKEY,\n"
-    "QF_GIT_SSH_PASSPHRASE, QF_GIT_TIMEOUT_S (600).\n"
+    "QF_GIT_SSH_PASSPHRASE, QF_GIT_TIMEOUT_S (600);\n"
+    "operations: QF_METRICS_ADDR (host:port of /metrics, /healthz, /readyz;\n"
+    "none by default), QF_HEALTH_STALL_S (60: /healthz fails after that long\n"
+    "without a beat of the loop).\n"
     "\n"
     "Exit codes: 0 stopped by a signal, 64 usage or configuration, 65 the\n"
-    "policy is invalid.\n";
+    "policy is invalid, 78 a login the database or the broker refused three\n"
+    "times in a row (a wrong password, user, database or vhost).\n";
 
 static int run(int argc, char **argv);
 
@@ -58,6 +62,8 @@ static int read_env(qf_worker_cfg_t *c) {
   c->workspace_root = qf_cli_env("QF_WORKSPACE_ROOT", ".");
   c->evidence_base_url = qf_cli_env("QF_EVIDENCE_BASE_URL", NULL);
   c->cgroup = qf_cli_env("QF_CGROUP", "auto");
+  c->metrics_addr = qf_cli_env("QF_METRICS_ADDR", NULL);
+  c->wedge_file = qf_cli_env("QF_TEST_WEDGE_FILE", NULL);
   if (c->prefix == NULL) c->prefix = qf_cli_env("QF_TOPOLOGY_PREFIX", "qf");
   int publish_s = 10;
   if (qf_cli_env_int("worker", "QF_PREFETCH", 1, 1, 1000, &c->prefetch) < 0 ||
@@ -75,7 +81,9 @@ static int read_env(qf_worker_cfg_t *c) {
       qf_cli_env_int("worker", "QF_STUCK_AFTER_S", 3600, 1, 30 * 86400,
                      &c->stuck_after_s) < 0 ||
       qf_cli_env_int("worker", "QF_SWEEP_INTERVAL_S", 30, 1, 3600,
-                     &c->sweep_interval_s) < 0)
+                     &c->sweep_interval_s) < 0 ||
+      qf_cli_env_int("worker", "QF_HEALTH_STALL_S", 60, 1, 3600,
+                     &c->health_stall_s) < 0)
     return -1;
   c->publish_timeout_ms = publish_s * 1000;
   return qf_cli_source_env(&c->source, c->artifacts_root);
@@ -106,6 +114,7 @@ static int parse(int argc, char **argv, qf_worker_cfg_t *c) {
 static int run(int argc, char **argv) {
   qf_worker_cfg_t c = {0};
   char id[HOST_NAME_MAX + 32], host[HOST_NAME_MAX + 1] = "localhost";
+  qf_cli_log_errors("qf-worker");
   int code = parse(argc, argv, &c);
   if (code != 0) return code;
   if (read_env(&c) < 0) return QF_EXIT_USAGE;
@@ -116,7 +125,6 @@ static int run(int argc, char **argv) {
   snprintf(id, sizeof id, "%s:%ld", host, (long)getpid());
   c.worker_id = id;
   volatile sig_atomic_t *signals = qf_cli_catch_signals();
-  qf_log_set_program("qf-worker");
   qf_error_t err;
   int rc = qf_worker_run(&c, signals, &err);
   if (rc == QF_EINVAL) /* the prefix */

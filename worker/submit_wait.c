@@ -115,6 +115,10 @@ static int send_retrying(waiter_t *w, int resend) {
                 w->job->run_id);
       return 0;
     }
+    /* A refused login is the configuration (78); no queue bound, or
+     * anything else that is no outage, is not worth waiting for. */
+    if (rc == QF_EAUTH)
+      return qf_cli_fail("submit", QF_EXIT_CONFIG, "%s", err.message);
     if (qf_err_class(rc) != QF_ERRC_INFRA || rc == QF_ENOROUTE)
       return qf_cli_fail("submit", QF_EXIT_INFRA, "%s", err.message);
     if (qf_clock_now_ms() + 100 >= w->deadline_ms)

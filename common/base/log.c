@@ -157,3 +157,20 @@ void qf_log_emit(qf_log_level_t level, const qf_log_ctx_t *ctx,
   qf_strbuf_fini(&msg);
   qf_strbuf_fini(&line);
 }
+
+int qf_log_limit(qf_log_limit_t *l, long long now_ms, int interval_ms,
+                 long *held) {
+  if (now_ms < l->next_ms) {
+    l->held++;
+    return 0;
+  }
+  *held = l->held;
+  l->held = 0;
+  l->next_ms = now_ms + interval_ms;
+  return 1;
+}
+
+void qf_log_limit_reset(qf_log_limit_t *l) {
+  l->next_ms = 0;
+  l->held = 0;
+}

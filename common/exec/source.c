@@ -95,7 +95,15 @@ static int fetch(git_repository *m, const char *repo, const char *const *specs,
   o.callbacks.payload = &f;
   o.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE; /* the specs say */
   git_strarray refspecs = {(char **)specs, nspecs};
-  int rc = git_remote_create_anonymous(&remote, m, repo);
+  /* No url.*.insteadOf rewriting: the URL the policy allowed is the one
+   * fetched (and libgit2 1.5 leaks a PCRE2 match block for every config
+   * entry that lookup does not match). */
+  git_remote_create_options ro;
+  git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+  ro.repository = m;
+  ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+             GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  int rc = git_remote_create_with_opts(&remote, repo, &ro);
   if (rc == 0) rc = git_remote_fetch(remote, &refspecs, &o, NULL);
   git_remote_free(remote);
   if (rc == 0) return QF_OK;

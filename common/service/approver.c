@@ -1,6 +1,7 @@
 /* approver.c: the `qf approver` process (see include/service/qf/approver.h). */
 #include "qf/approver.h"
 #include "qf/backoff.h"
+#include "qf/metrics.h"
 #include "qf/clock.h"
 
 #include <curl/curl.h>
@@ -15,6 +16,9 @@
 #include "qf/db.h"
 #include "qf/log.h"
 #include "qf/worker.h"
+
+/* Refused logins in a row before the approver gives up (exit 78). */
+#define AUTH_TRIES 3
 
 /* Approvals handled per sweep: a backlog drains over several sweeps
  * without holding row locks for long. */
@@ -51,6 +55,7 @@ static int connect_all(approver_t *a, qf_error_t *err) {
   if (rc == 0) rc = qf_amqp_qos(a->con, 10, err);
   if (rc == 0) rc = qf_amqp_consume(a->con, a->topo.hitl, err);
   if (rc < 0) disconnect(a);
+  qf_health_ready(QF_READY_BROKER | QF_READY_DB | QF_READY_CONSUMING, rc == 0);
   return rc;
 }
 
@@ -72,10 +77,13 @@ static void notify(approver_t *a, const qf_amqp_message_t *m) {
     cJSON_AddStringToObject(note, "event", "approval.needed");
     cJSON_AddItemToObject(note, "decision", cJSON_Duplicate(d, 1));
     char *body = cJSON_PrintUnformatted(note);
-    if (body &&
-        qf_webhook_post(a->cfg->webhook_url, body, a->cfg->webhook_timeout_ms,
-                        a->cfg->webhook_tries, &err) < 0)
-      qf_log_error(&ctx, "webhook.failed", "%s", err.message);
+    int rc = body ? qf_webhook_post(a->cfg->webhook_url, body,
+                                    a->cfg->webhook_timeout_ms,
+                                    a->cfg->webhook_tries, &err)
+                  : QF_ENOMEM;
+    if (rc < 0) qf_log_error(&ctx, "webhook.failed", "%s", err.message);
+    qf_metrics_inc(qf_metrics_global(), "qf_webhook_posts_total",
+                   rc < 0 ? "result=\"failed\"" : "result=\"ok\"", 1);
     cJSON_free(body);
     cJSON_Delete(note);
   }
@@ -99,6 +107,18 @@ static int publish_resume(approver_t *a, const qf_approval_t *ap,
 
 /* Overdue approvals become expired (never approved); their resumes go
  * out in the publish sweep that follows. */
+/* The gauge of pending approvals by age, refreshed with each sweep. */
+static int count_pending(approver_t *a, qf_error_t *err) {
+  static const char *const age[] = {"age=\"lt_1h\"", "age=\"1h_to_1d\"",
+                                    "age=\"gt_1d\""};
+  long n[3];
+  int rc = qf_approvals_pending_ages(a->db, n, err);
+  for (int i = 0; rc == QF_OK && i < 3; i++)
+    qf_metrics_set(qf_metrics_global(), "qf_approvals_pending", age[i],
+                   (double)n[i]);
+  return rc;
+}
+
 static int sweep_expired(approver_t *a, qf_error_t *err) {
   qf_approval_t *list = NULL;
   size_t n = 0;
@@ -133,10 +153,12 @@ static void serve(approver_t *a) {
   qf_error_t err;
   int64_t next_sweep = 0, healthy_since = qf_clock_now_ms();
   while (!*a->signals) {
+    qf_health_beat();
     if (a->failures && qf_clock_now_ms() - healthy_since > 60000)
       a->failures = 0;
     if (qf_clock_now_ms() >= next_sweep) {
-      if (sweep_expired(a, &err) < 0 || sweep_unpublished(a, &err) < 0) {
+      if (sweep_expired(a, &err) < 0 || sweep_unpublished(a, &err) < 0 ||
+          count_pending(a, &err) < 0) {
         qf_log_warn(NULL, "approver.sweep_failed", "%s", err.message);
         return;
       }
@@ -160,30 +182,47 @@ static void backoff(approver_t *a) {
   int64_t until = qf_clock_now_ms() +
                   qf_backoff_delay_ms(a->failures++, a->cfg->max_backoff_s);
   while (!*a->signals && qf_clock_now_ms() < until) {
+    qf_health_beat();
     struct timespec ts = {0, 100 * 1000000L};
     nanosleep(&ts, NULL);
   }
 }
 
 int qf_approver_run(const qf_approver_cfg_t *cfg,
-                    volatile sig_atomic_t *signals) {
+                    volatile sig_atomic_t *signals, qf_error_t *cfg_err) {
   approver_t a = {.cfg = cfg, .signals = signals};
   qf_error_t err;
-  if (qf_topology_init(&a.topo, cfg->prefix) < 0) return QF_EINVAL;
+  int refused = 0; /* logins refused in a row */
+  if (qf_topology_init(&a.topo, cfg->prefix) < 0)
+    return qf_error_set(cfg_err, QF_EINVAL, "invalid --prefix '%s'",
+                        cfg->prefix);
+  if (cfg->metrics_addr) {
+    qf_health_require(QF_READY_BROKER | QF_READY_DB | QF_READY_CONSUMING);
+    int rc = qf_http_start(cfg->metrics_addr, cfg->health_stall_s, cfg_err);
+    if (rc < 0) return rc;
+  }
   curl_global_init(CURL_GLOBAL_DEFAULT);
   srand((unsigned)qf_clock_now_ms());
   while (!*signals) {
     if (connect_all(&a, &err) < 0) {
       qf_log_warn(NULL, "approver.connect_failed", "%s", err.message);
+      /* A refused login is the configuration, not an outage. */
+      if (err.code == QF_EAUTH && ++refused >= AUTH_TRIES) {
+        curl_global_cleanup();
+        return qf_error_set(cfg_err, QF_EAUTH, "%s (refused %d times)",
+                            err.message, refused);
+      }
       backoff(&a);
       continue;
     }
+    refused = 0;
     qf_log_info(NULL, "approver.ready", "consuming %s", a.topo.hitl);
     serve(&a);
     disconnect(&a);
     if (!*signals) backoff(&a);
   }
   curl_global_cleanup();
+  qf_http_stop();
   qf_log_info(NULL, "approver.stop", "stopped cleanly");
   return QF_OK;
 }

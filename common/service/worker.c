@@ -4,26 +4,42 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "qf/clock.h"
 #include "qf/exec.h"
 #include "qf/log.h"
+#include "qf/metrics.h"
 #include "worker_internal.h"
 
+/* Refused logins in a row before the worker gives up (exit 78). */
+#define AUTH_TRIES 3
+
 /* Consumes until the connection fails or a signal asks us to stop. */
+/* The test hook of /healthz: a loop that stops beating (a wedge). */
+static void wedge(const qf__worker_t *w) {
+  struct stat st;
+  while (w->cfg->wedge_file && stat(w->cfg->wedge_file, &st) == 0 &&
+         !*w->signals)
+    usleep(100 * 1000);
+}
+
 static void serve(qf__worker_t *w) {
   int64_t healthy_since = qf_clock_now_ms();
   qf_error_t err;
   while (!*w->signals) {
     qf_amqp_message_t m;
+    wedge(w);
+    qf_health_beat();
     if (w->failures && qf_clock_now_ms() - healthy_since > 60000)
       w->failures = 0; /* a minute of health resets the backoff */
     int rc = qf_amqp_next(w->con, 1000, &m, &err);
     if (rc < 0) {
-      qf_log_warn(NULL, "amqp.consumer_lost", "%s", err.message);
+      qf__worker_consumer_lost(w, err.message);
       return;
     }
+    qf_log_limit_reset(&w->consumer_lost); /* served: the next loss is news */
     if (rc == 0) {
       if (w->pub == NULL || qf_amqp_service(w->pub, &err) < 0) return;
       qf__worker_sweep(w);
@@ -69,6 +85,19 @@ static void log_start(const qf_worker_cfg_t *cfg) {
               cfg->worker_id);
 }
 
+/* /metrics, /healthz and /readyz on their own thread. */
+static int serve_http(qf__worker_t *w, qf_error_t *err) {
+  qf_health_require(QF_READY_BROKER | QF_READY_DB | QF_READY_CONSUMING |
+                    QF_READY_POLICY);
+  qf_health_ready(QF_READY_POLICY,
+                  qf_policy_source_problem(w->policies) == NULL);
+  int rc = qf_http_start(w->cfg->metrics_addr, w->cfg->health_stall_s, err);
+  if (rc == QF_OK)
+    qf_log_info(NULL, "worker.http", "/metrics, /healthz and /readyz on %s",
+                w->cfg->metrics_addr);
+  return rc;
+}
+
 /* Worktrees left by a worker that died on this host go now; their runs
  * make new ones wherever they resume. */
 static void sweep_sources(qf__worker_t *w) {
@@ -106,21 +135,38 @@ int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals,
   w.next_sweep_ms = qf_clock_now_ms() + (int64_t)cfg->sweep_interval_s * 1000;
   srand((unsigned)(qf_clock_now_ms() ^ (int64_t)getpid()));
   log_start(cfg);
+  if (cfg->metrics_addr && (rc = serve_http(&w, cfg_err)) < 0) {
+    qf_policy_source_free(w.policies);
+    return rc;
+  }
   choose_cgroup(&w);
   sweep_sources(&w);
+  int refused = 0; /* logins refused in a row */
   while (!*signals) {
     if (qf__worker_connect_all(&w, &err) < 0) {
       qf_log_warn(NULL, "worker.connect_failed", "%s", err.message);
+      /* A refused login is the configuration, not an outage: said a few
+       * times (a password being rotated), then the worker stops. */
+      if (err.code == QF_EAUTH && ++refused >= AUTH_TRIES) {
+        qf_store_close(w.store);
+        qf_policy_source_free(w.policies);
+        return qf_error_set(cfg_err, QF_EAUTH, "%s (refused %d times)",
+                            err.message, refused);
+      }
       qf__worker_backoff(&w);
       continue;
     }
+    refused = 0;
     qf_log_info(NULL, "worker.ready", "consuming %s", w.topo.queue);
+    qf_log_limit_reset(&w.consumer_lost);
     serve(&w);
     if (w.con && qf_amqp_cancel(w.con, &err) < 0)
       qf_log_warn(NULL, "amqp.cancel_failed", "%s", err.message);
     qf__worker_disconnect(&w);
     if (!*signals) qf__worker_backoff(&w);
   }
+  qf__worker_note_drain(&w);
+  qf_http_stop();
   qf_store_close(w.store);
   qf_policy_source_free(w.policies);
   qf_log_info(NULL, "worker.stop", "stopped cleanly");

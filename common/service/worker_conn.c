@@ -12,6 +12,7 @@
 #include "qf/clock.h"
 #include "qf/exec.h"
 #include "qf/log.h"
+#include "qf/metrics.h"
 #include "worker_internal.h"
 
 /* ---------------------------------------------------------------- lease */
@@ -118,9 +119,30 @@ static int must_stop_now(qf__worker_t *w) {
          qf_clock_now_ms() > w->stop_deadline_ms;
 }
 
+/* A consumer that stays down while a tool runs is noticed at every tick:
+ * said once, then every 30 s with how many times since. */
+void qf__worker_consumer_lost(qf__worker_t *w, const char *why) {
+  long held = 0;
+  if (!qf_log_limit(&w->consumer_lost, qf_clock_now_ms(), 30000, &held)) return;
+  qf_log_field_t f[] = {QF_LOG_INT("repeated", held)};
+  qf_log_emit(QF_LOG_WARN, NULL, "amqp.consumer_lost", f, held ? 1 : 0, "%s",
+              why);
+}
+
+void qf__worker_note_drain(qf__worker_t *w) {
+  if (!*w->signals || w->draining) return;
+  w->draining = 1;
+  qf_log_field_t f[] = {QF_LOG_INT("grace_s", w->cfg->shutdown_grace_s)};
+  qf_log_emit(QF_LOG_INFO, NULL, "worker.drain", f, 1,
+              "stopping: no new deliveries; the current run has %d s to "
+              "finish",
+              w->cfg->shutdown_grace_s);
+}
+
 int qf__worker_tick(void *worker) {
   qf__worker_t *w = worker;
   qf_error_t err;
+  qf_health_beat(); /* a tool running is the loop alive */
   if (*w->signals && w->stop_deadline_ms == 0)
     w->stop_deadline_ms =
         qf_clock_now_ms() + (int64_t)w->cfg->shutdown_grace_s * 1000;
@@ -134,7 +156,8 @@ int qf__worker_tick(void *worker) {
    * running it again. Whoever takes the run over makes our next renewal
    * fail, and that stops the tool. */
   if (w->con && qf_amqp_service(w->con, &err) < 0)
-    qf_log_warn(NULL, "amqp.consumer_lost", "%s", err.message);
+    qf__worker_consumer_lost(w, err.message);
+  qf__worker_note_drain(w);
   if (w->pub && qf_amqp_service(w->pub, &err) < 0) {
     qf_amqp_free(w->pub);
     w->pub = NULL;
@@ -154,6 +177,7 @@ void qf__worker_backoff(qf__worker_t *w) {
   while (!*w->signals && qf_clock_now_ms() < until) {
     struct timespec ts = {0, 100 * 1000000L};
     nanosleep(&ts, NULL);
+    qf_health_beat(); /* waiting out an outage is the loop alive */
     if (w->con) (void)qf__worker_tick(w);
   }
 }
@@ -183,14 +207,20 @@ int qf__worker_restore_db(qf__worker_t *w) {
 
 int qf__worker_connect_amqp(qf__worker_t *w, qf_amqp_t **c, const char *name,
                             int confirm, qf_error_t *err) {
+  /* Named after the worker (host:pid), so that an operator can tell the
+   * replicas' connections apart in the broker. */
+  char full[QF_WORKER_NAME_MAX + 320];
+  snprintf(full, sizeof full, "%s %s", name,
+           w->cfg->worker_id ? w->cfg->worker_id : "");
   qf_amqp_opts_t o = {.url = w->cfg->amqp_url,
-                      .connection_name = name,
+                      .connection_name = full,
                       .heartbeat_s = w->cfg->heartbeat_s,
                       .confirm = confirm};
   return qf_amqp_connect(&o, c, err);
 }
 
 void qf__worker_disconnect(qf__worker_t *w) {
+  qf_health_ready(QF_READY_BROKER | QF_READY_CONSUMING, 0);
   qf_amqp_free(w->con);
   qf_amqp_free(w->pub);
   w->con = w->pub = NULL;
@@ -198,6 +228,7 @@ void qf__worker_disconnect(qf__worker_t *w) {
 
 int qf__worker_connect_all(qf__worker_t *w, qf_error_t *err) {
   int rc = QF_OK;
+  qf_health_beat();
   if (w->store == NULL || qf_store_reconnect(w->store, err) < 0) {
     qf_store_close(w->store);
     w->store = NULL;
@@ -212,5 +243,13 @@ int qf__worker_connect_all(qf__worker_t *w, qf_error_t *err) {
   if (rc == 0) rc = qf_amqp_qos(w->con, w->cfg->prefetch, err);
   if (rc == 0) rc = qf_amqp_consume(w->con, w->topo.queue, err);
   if (rc < 0) qf__worker_disconnect(w);
+  qf_health_ready(QF_READY_DB, w->store != NULL);
+  qf_health_ready(QF_READY_BROKER | QF_READY_CONSUMING, rc == 0);
+  if (w->connected_once) {
+    char label[32];
+    qf_metrics_label(label, sizeof label, "result", rc == 0 ? "ok" : "failed");
+    qf_metrics_inc(qf_metrics_global(), "qf_reconnects_total", label, 1);
+  }
+  w->connected_once = 1;
   return rc;
 }

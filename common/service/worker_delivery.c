@@ -13,6 +13,8 @@
 
 #include "qf/log.h"
 #include "qf/uuid.h"
+#include "qf/clock.h"
+#include "qf/metrics.h"
 #include "worker_internal.h"
 
 static void make_run_id(job_t *j) {
@@ -30,9 +32,11 @@ static void make_run_id(job_t *j) {
  * the pipeline runs. */
 static qf__settled_t run_claimed(job_t *j, qf_request_t **req,
                                  const qf_run_row_t *row) {
-  if (row->taken_over)
+  if (row->taken_over) {
     qf_log_warn(&j->log, "run.taken_over",
                 "the previous owner's lease expired: taking the run over");
+    qf_metrics_inc(qf_metrics_global(), "qf_leases_taken_over_total", NULL, 1);
+  }
   j->claimed = 1;
   qf__worker_lease_begin(j->w, j->run_id);
   qf__worker_kill_previous(&j->log, &row->previous);
@@ -84,7 +88,8 @@ qf__settled_t qf__worker_deliver(qf__worker_t *w, const qf_amqp_message_t *m) {
   job_t j = {.w = w,
              .m = m,
              .reply_to = m->reply_to,
-             .correlation_id = m->correlation_id};
+             .correlation_id = m->correlation_id,
+             .started_ms = qf_clock_now_ms()};
   qf_error_t err;
   qf_request_t *req = NULL;
   /* The broker's count of failed deliveries; on a first delivery the

@@ -40,7 +40,11 @@ typedef struct qf__worker {
   char cgroup[1024];        /* tools' cgroups go below it; "" when none */
   qf__lease_t lease;
   int64_t next_sweep_ms;
-  qf_source_cfg_t source; /* cfg->source, with our tick */
+  qf_source_cfg_t source;       /* cfg->source, with our tick */
+  qf_log_limit_t consumer_lost; /* said once, then every 30 s, while down */
+  int draining;                 /* the stop was said */
+  int connected_once;           /* later connects count as reconnects */
+  char unrouted[8][160];        /* exchange/key pairs said unrouted once */
 } qf__worker_t;
 
 /* What became of a delivery. */
@@ -60,10 +64,11 @@ typedef struct job {
   const char *correlation_id; /* echoed on every message about the run */
   const char *approver;       /* a resume approved before execute: who */
   const char *approval_comment;
-  int claimed;      /* the run is ours (lease taken): it may be ended here */
-  int deliveries;   /* the broker's x-delivery-count of this delivery */
-  cJSON *node_ms;   /* {"node": ms} of the nodes run, for the final event */
-  int progress_due; /* the tool started: tell the submitter */
+  int claimed;        /* the run is ours (lease taken): it may be ended here */
+  int deliveries;     /* the broker's x-delivery-count of this delivery */
+  cJSON *node_ms;     /* {"node": ms} of the nodes run, for the final event */
+  int progress_due;   /* the tool started: tell the submitter */
+  int64_t started_ms; /* when the delivery arrived (run duration) */
 } job_t;
 
 /* ---- worker_settle.c: settling a delivery (calls only worker_conn.c) */
@@ -93,6 +98,10 @@ int qf__job_end(job_t *j, const char *decided_by, const char *why);
 
 /* Publishes a stored decision to the decisions exchange (unless
  * reply_only), reply_to and every waiter. */
+/* Counts a published decision and the run's duration (metrics). */
+void qf__job_count_decision(job_t *j, const char *decision,
+                            const char *decided_by);
+
 /* Tells the delivery's reply_to that its run's tool is running here:
  * {run_id, progress: {state, node, worker}}. Best effort (a submitter
  * only prints it); returns the publish's code. */
@@ -130,6 +139,12 @@ qf__settled_t qf__worker_resume(job_t *j);
 qf__settled_t qf__worker_deliver(qf__worker_t *w, const qf_amqp_message_t *m);
 
 /* ---- worker_conn.c: the connections (calls nothing above it) */
+
+/* The consumer connection is down (said at most every 30 s). */
+void qf__worker_consumer_lost(qf__worker_t *w, const char *why);
+
+/* Says once that a stop (SIGTERM) began the drain. */
+void qf__worker_note_drain(qf__worker_t *w);
 
 /* Serves both AMQP connections while the worker is busy; nonzero means
  * "stop what you are doing" (a second signal, or the shutdown grace ran

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "qf/clock.h"
 #include "qf/log.h"
+#include "qf/metrics.h"
 #include "qf/pipeline.h"
 #include "qf/tools.h"
 #include "worker_internal.h"
@@ -32,6 +34,10 @@ int qf__job_on_node(const qf_run_state_t *s, const char *node, long long ms,
     cJSON_DeleteItemFromObjectCaseSensitive(j->node_ms, node);
     cJSON_AddNumberToObject(j->node_ms, node, (double)ms);
   }
+  char label[64];
+  qf_metrics_label(label, sizeof label, "node", node);
+  qf_metrics_observe(qf_metrics_global(), "qf_node_duration_seconds", label,
+                     (double)ms / 1000.0);
   if (!worth_saving(s, node)) {
     qf_log_emit(QF_LOG_INFO, &lc, "node.done", f, 1, NULL);
     return QF_OK;
@@ -119,6 +125,21 @@ static const char *first_rule(const qf_run_state_t *s) {
   return s->result.nrules > 0 ? s->result.rules[0] : NULL;
 }
 
+/* The tool runs of a decided run (not a dry run's or a refusal's). */
+static void count_tools(const qf_run_state_t *s) {
+  const qf_evidence_t *ev = s->evidence;
+  for (size_t i = 0; ev && i < ev->ntool_calls; i++) {
+    const qf_tool_call_t *c = &ev->tool_calls[i];
+    if (c->status == QF_TOOL_SKIPPED || c->decision_source) continue;
+    char a[96], b[64], label[170];
+    qf_metrics_label(a, sizeof a, "tool", c->tool_name);
+    qf_metrics_label(b, sizeof b, "status", qf_tool_status_name(c->status));
+    snprintf(label, sizeof label, "%s,%s", a, b);
+    qf_metrics_observe(qf_metrics_global(), "qf_tool_duration_seconds", label,
+                       (double)c->duration_ms / 1000.0);
+  }
+}
+
 /* Commits the decision (a NEED_HITL run parks with a pending approval),
  * then publishes it. */
 qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
@@ -155,7 +176,11 @@ qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
       .prevent_self_approval = s->policy->hitl.prevent_self_approval,
       .checkpoint = cp,
       .node_ms = j->node_ms};
+  int64_t t0 = qf_clock_now_ms();
   int rc = qf_store_finish(j->w->store, &f, &stored, &waiters, &err);
+  if (rc == QF_OK)
+    qf_metrics_observe(qf_metrics_global(), "qf_db_commit_seconds", NULL,
+                       (double)(qf_clock_now_ms() - t0) / 1000.0);
   qf__settled_t out;
   if (rc == QF_OK) j->claimed = 0; /* decided: the lease went with it */
   if (rc == QF_ECONFLICT) {
@@ -166,7 +191,12 @@ qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
   } else if (qf__job_announce(j, stored, ev, j->reply_to, waiters, 0) < 0) {
     out = qf__job_settle(j, 0, 1); /* decided: a redelivery re-publishes it */
   } else {
-    qf_log_info(&j->log, "run.decided", "%s: %s", f.decision, f.reason);
+    qf_log_field_t lf[] = {QF_LOG_STR("decision", f.decision),
+                           QF_LOG_STR("decided_by", f.decided_by)};
+    qf_log_emit(QF_LOG_INFO, &j->log, "run.decided", lf, 2, "%s: %s",
+                f.decision, f.reason);
+    qf__job_count_decision(j, f.decision, f.decided_by);
+    count_tools(s);
     out = qf__job_settle(j, 1, 0);
   }
   cJSON_Delete(stored);
@@ -181,6 +211,7 @@ qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
 static void policy_refresh(qf__worker_t *w) {
   if (w->policies == NULL || !qf_policy_source_refresh(w->policies)) return;
   const char *why = qf_policy_source_problem(w->policies);
+  qf_health_ready(QF_READY_POLICY, why == NULL);
   if (why)
     qf_log_error(NULL, "policy.invalid", "%s", why);
   else

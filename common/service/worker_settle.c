@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "qf/decision.h"
+#include "qf/clock.h"
 #include "qf/log.h"
+#include "qf/metrics.h"
 #include "qf/utf8.h"
 #include "worker_internal.h"
 
@@ -35,12 +37,43 @@ qf__settled_t qf__job_settle(job_t *j, int ack, int requeue) {
                 c ? err.message : "consumer connection is down");
     return QF__CONN_LOST;
   }
+  const char *outcome = ack ? "acked" : requeue ? "requeued" : "rejected";
   qf_log_emit(QF_LOG_INFO, &j->log, ack ? "delivery.acked" : "delivery.nacked",
-              NULL, 0, "%s",
-              ack       ? "acked"
-              : requeue ? "requeued"
-                        : "rejected");
+              NULL, 0, "%s", outcome);
+  char label[64];
+  qf_metrics_label(label, sizeof label, "outcome", outcome);
+  qf_metrics_inc(qf_metrics_global(), "qf_deliveries_total", label, 1);
   return ack ? QF__ACKED : QF__REQUEUED;
+}
+
+/* Messages nobody subscribed to (no queue bound to qf.evidence, say) are
+ * normal in a small deployment: said once per exchange and key, not for
+ * every run. */
+static void note_unrouted(job_t *j, const qf_amqp_out_t *first, int returned,
+                          size_t n) {
+  qf__worker_t *w = j->w;
+  char key[160];
+  const char *ex = first->exchange[0] ? first->exchange : "(default)";
+  snprintf(key, sizeof key, "%s/%s", ex, first->routing_key);
+  size_t slots = sizeof w->unrouted / sizeof w->unrouted[0], i = 0;
+  for (; i < slots && w->unrouted[i][0]; i++)
+    if (strcmp(w->unrouted[i], key) == 0) break;
+  if (i < slots && w->unrouted[i][0]) { /* said before: counted only */
+    char label[200];
+    qf_metrics_label(label, sizeof label, "exchange", ex);
+    qf_metrics_inc(qf_metrics_global(), "qf_unrouted_publishes_total", label,
+                   returned);
+    return;
+  }
+  char label[200];
+  qf_metrics_label(label, sizeof label, "exchange", ex);
+  qf_metrics_inc(qf_metrics_global(), "qf_unrouted_publishes_total", label,
+                 returned);
+  if (i < slots) snprintf(w->unrouted[i], sizeof w->unrouted[i], "%s", key);
+  qf_log_warn(&j->log, "publish.unrouted",
+              "%d of %zu messages (first to %s) reached no queue; further "
+              "ones to it are not logged",
+              returned, n, key);
 }
 
 /* Publishes a batch with its confirms awaited together, reconnecting the
@@ -56,15 +89,14 @@ static int publish_batch(job_t *j, const qf_amqp_out_t *out, size_t n) {
     if (w->pub == NULL &&
         qf__worker_connect_amqp(w, &w->pub, "qf-worker-publisher", 1, &err) < 0)
       continue;
+    int64_t t0 = qf_clock_now_ms();
     rc = qf_amqp_publish_batch(w->pub, out, n, w->cfg->publish_timeout_ms,
                                &returned, &err);
+    if (rc == QF_OK)
+      qf_metrics_observe(qf_metrics_global(), "qf_publish_confirm_seconds",
+                         NULL, (double)(qf_clock_now_ms() - t0) / 1000.0);
     if (rc == QF_OK) {
-      if (returned)
-        qf_log_warn(&j->log, "publish.unrouted",
-                    "%d of %zu messages (first to %s/%s) reached no queue",
-                    returned, n,
-                    out[0].exchange[0] ? out[0].exchange : "(default)",
-                    out[0].routing_key);
+      if (returned) note_unrouted(j, &out[0], returned, n);
       return QF_OK;
     }
     qf_log_warn(&j->log, "publish.retry", "%s", err.message);
@@ -160,6 +192,17 @@ int qf__job_announce(job_t *j, const cJSON *message, const cJSON *evidence,
   return rc;
 }
 
+void qf__job_count_decision(job_t *j, const char *decision,
+                            const char *decided_by) {
+  char label[128], a[64], b[64];
+  qf_metrics_label(a, sizeof a, "decision", decision);
+  qf_metrics_label(b, sizeof b, "decided_by", decided_by);
+  snprintf(label, sizeof label, "%s,%s", a, b);
+  qf_metrics_inc(qf_metrics_global(), "qf_decisions_total", label, 1);
+  qf_metrics_observe(qf_metrics_global(), "qf_run_duration_seconds", a,
+                     (double)(qf_clock_now_ms() - j->started_ms) / 1000.0);
+}
+
 int qf__job_progress(job_t *j, const char *node) {
   const char *to = j->reply_to;
   if (to == NULL || to[0] == '\0') return QF_OK;
@@ -192,6 +235,7 @@ int qf__job_end(job_t *j, const char *decided_by, const char *why) {
                      : QF_EDBCONN;
   if (rc == QF_OK) {
     j->claimed = 0; /* ended: nothing left to give back */
+    qf__job_count_decision(j, "FAIL", decided_by);
     qf_log_warn(&j->log, refused ? "run.refused" : "run.error", "FAIL: %s",
                 why);
     /* A refused request never ran: the decisions exchange speaks of runs
@@ -237,6 +281,7 @@ static int reply_refused(job_t *j, const char *why) {
 static qf__settled_t to_dead(job_t *j, const char *why) {
   qf__worker_t *w = j->w;
   qf_error_t err;
+  qf_metrics_inc(qf_metrics_global(), "qf_dead_letters_total", NULL, 1);
   qf_amqp_header_t h[] = {{"x-qf-error", why},
                           {"x-qf-original-routing-key", j->m->routing_key}};
   if (w->pub == NULL ||

@@ -252,3 +252,19 @@ int qf_approval_to_json(const qf_approval_t *a, cJSON **out, qf_error_t *err) {
   *out = o;
   return QF_OK;
 }
+
+int qf_approvals_pending_ages(qf_db_t *db, long counts[3], qf_error_t *err) {
+  PGresult *res = NULL;
+  int rc = qf_db_exec(
+      db,
+      "SELECT count(*) FILTER (WHERE created_at > now() - interval '1 hour'), "
+      "count(*) FILTER (WHERE created_at <= now() - interval '1 hour' AND "
+      "created_at > now() - interval '1 day'), count(*) FILTER (WHERE "
+      "created_at <= now() - interval '1 day') FROM approvals WHERE status = "
+      "'pending'",
+      0, NULL, &res, err);
+  for (int i = 0; rc == QF_OK && i < 3; i++)
+    counts[i] = atol(PQgetvalue(res, 0, i));
+  PQclear(res);
+  return rc;
+}

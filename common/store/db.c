@@ -67,6 +67,23 @@ static void drop_notice(void *arg, const char *message) {
   (void)message;
 }
 
+/* The server refused who we are (not that it is away): a wrong password,
+ * no password where one is needed, a role or database that does not
+ * exist. libpq gives no SQLSTATE for a failed connection, only the
+ * server's message; these are its words for those cases (SQLSTATE 28P01,
+ * 28000, 3D000). */
+static int login_refused(const PGconn *conn) {
+  static const char *const words[] = {
+      "password authentication failed", "no password supplied",
+      "authentication failed",          "does not exist",
+      "no pg_hba.conf entry",           NULL};
+  const char *m = PQerrorMessage(conn);
+  if (PQconnectionNeedsPassword(conn)) return 1;
+  for (size_t i = 0; m && words[i]; i++)
+    if (strstr(m, words[i])) return 1;
+  return 0;
+}
+
 int qf_db_connect(const char *conninfo, const char *application_name,
                   qf_db_t **out, qf_error_t *err) {
   char timeout[16];
@@ -91,14 +108,15 @@ int qf_db_connect(const char *conninfo, const char *application_name,
   if (PQstatus(db->conn) != CONNECTION_OK) {
     char where[512];
     qf_db_describe(conninfo, where, sizeof where);
-    qf_error_set(err, QF_EDBCONN, "cannot connect to %s: %s", where,
+    int code = login_refused(db->conn) ? QF_EAUTH : QF_EDBCONN;
+    qf_error_set(err, code, "cannot connect to %s: %s", where,
                  PQerrorMessage(db->conn));
     if (err) {
       qf_db_scrub(conninfo, err->message, sizeof err->message);
       one_line(err->message);
     }
     qf_db_free(db);
-    return QF_EDBCONN;
+    return code;
   }
   /* Server NOTICEs ("relation already exists, skipping") are not errors;
    * libpq would print them on stderr, outside our JSON log lines. */

@@ -58,6 +58,20 @@ int qf_amqp_rpc_check(qf_amqp_t *c, const char *what, qf_error_t *err) {
   return qf__amqp_reply_check(c, amqp_get_rpc_reply(c->state), what, err);
 }
 
+/* The broker said no to who we are, not that it is away: ACCESS_REFUSED
+ * (a wrong user or password: RabbitMQ closes with 403 once the client
+ * announces authentication_failure_close, as rabbitmq-c does) or
+ * NOT_ALLOWED (a vhost that does not exist or is not ours). Retrying
+ * will not help; the configuration must change. */
+static int login_refused(amqp_rpc_reply_t r) {
+  if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION ||
+      r.reply.id != AMQP_CONNECTION_CLOSE_METHOD)
+    return 0;
+  const amqp_connection_close_t *cl = r.reply.decoded;
+  return cl->reply_code == AMQP_ACCESS_REFUSED ||
+         cl->reply_code == AMQP_NOT_ALLOWED;
+}
+
 static int login(qf_amqp_t *c, struct amqp_connection_info *ci,
                  const qf_amqp_opts_t *o, const char *where, qf_error_t *err) {
   amqp_table_entry_t props[1];
@@ -71,6 +85,7 @@ static int login(qf_amqp_t *c, struct amqp_connection_info *ci,
       c->state, ci->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, hb, &table,
       AMQP_SASL_METHOD_PLAIN, ci->user, ci->password);
   int rc = qf__amqp_reply_check(c, r, "login", err);
+  if (rc < 0 && login_refused(r) && err) err->code = rc = QF_EAUTH;
   if (rc < 0) return qf_error_prefix(err, "%s", where);
   c->heartbeat_s = amqp_get_heartbeat(c->state);
   amqp_channel_open(c->state, CHANNEL);

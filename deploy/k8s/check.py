@@ -11,8 +11,9 @@ Renders kustomization.yaml the simple way kustomize would for this folder
     labels, set resource requests and limits, run as non-root without
     privilege escalation, take QF_AMQP_URL and QF_DATABASE_URL from the
     Secret qf-secrets (keys present in secret.example.yaml, which holds only
-    REPLACE_ placeholders), and set no probe on an endpoint that does not
-    exist (the worker has no HTTP server yet);
+    REPLACE_ placeholders), and probe /healthz (liveness) and /readyz
+    (readiness) on the port QF_METRICS_ADDR names, with Prometheus scrape
+    annotations for /metrics;
   * terminationGracePeriodSeconds > QF_SHUTDOWN_GRACE_S (the env value, else
     the default from worker/cmd_worker.c), with >= 10 s to spare;
   * the worker mounts the policy ConfigMap at QF_POLICY's folder, and PVCs
@@ -100,9 +101,23 @@ def check_deployment(d, name, replicas, command, secret_keys, pvcs, configmaps):
         if ref.get("name") != "qf-secrets" or ref.get("key") not in secret_keys:
             problem(f"{where}: {var} must come from a key of Secret qf-secrets "
                     f"(got {ref or env.get(var)})")
-    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-        if "httpGet" in (c.get(probe) or {}) or "tcpSocket" in (c.get(probe) or {}):
-            problem(f"{where}: {probe} uses an endpoint; qf has no HTTP server yet")
+    # The probes point at the endpoints qf serves (QF_METRICS_ADDR), on the
+    # port the env names, and Prometheus is told where to scrape.
+    addr = (env.get("QF_METRICS_ADDR") or {}).get("value") or ""
+    port = addr.rsplit(":", 1)[-1] if addr else ""
+    named = {p.get("name"): str(p.get("containerPort")) for p in c.get("ports") or []}
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        get = (c.get(probe) or {}).get("httpGet") or {}
+        if get.get("path") != path:
+            problem(f"{where}: {probe} must GET {path} (got {get or c.get(probe)})")
+        target = str(get.get("port"))
+        if named.get(target, target) != port:
+            problem(f"{where}: {probe} port {target} is not QF_METRICS_ADDR's {port!r}")
+    notes = (tmpl.get("metadata") or {}).get("annotations") or {}
+    if notes.get("prometheus.io/scrape") != "true" or notes.get("prometheus.io/port") != port \
+            or notes.get("prometheus.io/path") != "/metrics":
+        problem(f"{where}: the pod template needs prometheus.io/scrape, port {port} "
+                "and path /metrics annotations")
     vols = {v["name"]: v for v in pod.get("volumes") or []}
     for v in vols.values():
         claim = (v.get("persistentVolumeClaim") or {}).get("claimName")

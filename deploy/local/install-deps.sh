@@ -10,7 +10,7 @@ PKGS=(
   openssl
   # libraries (see DESIGN.md section 1)
   librabbitmq-dev libpq-dev libyaml-dev libcjson-dev libpcre2-dev libcurl4-openssl-dev
-  libgit2-dev
+  libgit2-dev libmicrohttpd-dev
   libexpat1-dev libssl-dev libcriterion-dev
   # servers, started on loopback by deploy/local/services.sh
   rabbitmq-server postgresql

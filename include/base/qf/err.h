@@ -17,44 +17,48 @@
 /* X(name, class, message). Order is the ABI: append only. The class says
  * whose trouble a failure is, and so what every caller does about it (see
  * qf_err_class): retry, requeue, dead-letter, or which exit code. */
-#define QF_ERR_MAP(X)                                             \
-  X(ENOMEM, INTERNAL, "out of memory")                            \
-  X(EINVAL, USAGE, "invalid argument")                            \
-  X(EUSAGE, USAGE, "usage error")                                 \
-  X(EPARSE, INPUT, "parse error")                                 \
-  X(EVALIDATE, INPUT, "validation failed")                        \
-  X(ETOOBIG, INPUT, "input too large")                            \
-  X(EIO, REFUSED, "input/output error")                           \
-  X(ENOENT, REFUSED, "not found")                                 \
-  X(EEXIST, REFUSED, "already exists")                            \
-  X(ETIMEDOUT, INFRA, "timed out")                                \
-  X(EAMQP, INFRA, "broker error")                                 \
-  X(EAMQPCONN, INFRA, "broker connection lost")                   \
-  X(ENACK, INFRA, "message not confirmed by the broker")          \
-  X(EDB, INFRA, "database error")                                 \
-  X(EDBCONN, INFRA, "database connection lost")                   \
-  X(ECONFLICT, REFUSED, "state already changed")                  \
-  X(ERETRY, INFRA, "transient failure, try again")                \
-  X(EPERM, REFUSED, "permission denied")                          \
-  X(ECHILD, REFUSED, "child process failed")                      \
-  X(ECANCELED, INFRA, "canceled")                                 \
-  X(EINTERNAL, INTERNAL, "internal error")                        \
-  X(ENOROUTE, REFUSED, "message returned: no queue bound for it") \
-  X(ESOURCE, INFRA, "the source could not be fetched")            \
-  X(ENOSOURCE, REFUSED, "no such commit or ref in the repository")
+#define QF_ERR_MAP(X)                                              \
+  X(ENOMEM, INTERNAL, "out of memory")                             \
+  X(EINVAL, USAGE, "invalid argument")                             \
+  X(EUSAGE, USAGE, "usage error")                                  \
+  X(EPARSE, INPUT, "parse error")                                  \
+  X(EVALIDATE, INPUT, "validation failed")                         \
+  X(ETOOBIG, INPUT, "input too large")                             \
+  X(EIO, REFUSED, "input/output error")                            \
+  X(ENOENT, REFUSED, "not found")                                  \
+  X(EEXIST, REFUSED, "already exists")                             \
+  X(ETIMEDOUT, INFRA, "timed out")                                 \
+  X(EAMQP, INFRA, "broker error")                                  \
+  X(EAMQPCONN, INFRA, "broker connection lost")                    \
+  X(ENACK, INFRA, "message not confirmed by the broker")           \
+  X(EDB, INFRA, "database error")                                  \
+  X(EDBCONN, INFRA, "database connection lost")                    \
+  X(ECONFLICT, REFUSED, "state already changed")                   \
+  X(ERETRY, INFRA, "transient failure, try again")                 \
+  X(EPERM, REFUSED, "permission denied")                           \
+  X(ECHILD, REFUSED, "child process failed")                       \
+  X(ECANCELED, INFRA, "canceled")                                  \
+  X(EINTERNAL, INTERNAL, "internal error")                         \
+  X(ENOROUTE, REFUSED, "message returned: no queue bound for it")  \
+  X(ESOURCE, INFRA, "the source could not be fetched")             \
+  X(ENOSOURCE, REFUSED, "no such commit or ref in the repository") \
+  X(EAUTH, CONFIG, "login refused: check the credentials")
 
 /* Whose trouble a failure is. */
 typedef enum qf_err_class {
-  QF_ERRC_OK = 0,  /* not a failure */
-  QF_ERRC_USAGE,   /* the caller used us wrongly (flags, an argument):
-                      exit 64 */
-  QF_ERRC_INPUT,   /* the input is wrong (request, policy, report): never
-                      retried; a message is dead-lettered; exit 65 */
-  QF_ERRC_INFRA,   /* broker, database, a timeout or a stop: retried
-                      later (reconnect, requeue); exit 3 */
-  QF_ERRC_REFUSED, /* refused or absent (permission, not found, state
-                      already changed, a failed child): exit 1 */
-  QF_ERRC_INTERNAL /* ours: out of memory or a bug; requeued; exit 70 */
+  QF_ERRC_OK = 0,   /* not a failure */
+  QF_ERRC_USAGE,    /* the caller used us wrongly (flags, an argument):
+                       exit 64 */
+  QF_ERRC_INPUT,    /* the input is wrong (request, policy, report): never
+                       retried; a message is dead-lettered; exit 65 */
+  QF_ERRC_INFRA,    /* broker, database, a timeout or a stop: retried
+                       later (reconnect, requeue); exit 3 */
+  QF_ERRC_REFUSED,  /* refused or absent (permission, not found, state
+                       already changed, a failed child): exit 1 */
+  QF_ERRC_INTERNAL, /* ours: out of memory or a bug; requeued; exit 70 */
+  QF_ERRC_CONFIG    /* the configuration is wrong (a password, a user, a
+                       vhost or database that does not exist): retrying
+                       will not fix it; exit 78 */
 } qf_err_class_t;
 
 typedef enum qf_err {

@@ -74,6 +74,22 @@ void qf_log_emit(qf_log_level_t level, const qf_log_ctx_t *ctx,
                  const char *event, const qf_log_field_t *fields,
                  size_t nfields, const char *fmt, ...) QF_PRINTF(6, 7);
 
+/* A repeated warning (a connection that stays down) is written once, then
+ * at most once per interval with how many were held back. Zero it. */
+typedef struct qf_log_limit {
+  long long next_ms; /* monotonic ms before which lines are held back */
+  long held;         /* lines held back since the last one written */
+} qf_log_limit_t;
+
+/* Whether a line may be written now (interval_ms since the last one);
+ * then *held says how many were held back meanwhile (0 the first time),
+ * and the count starts again. Otherwise the line is counted, 0. */
+int qf_log_limit(qf_log_limit_t *l, long long now_ms, int interval_ms,
+                 long *held);
+
+/* Starts l again: the trouble is over, the next one is written at once. */
+void qf_log_limit_reset(qf_log_limit_t *l);
+
 #define qf_log_debug(ctx, event, ...) \
   qf_log_emit(QF_LOG_DEBUG, ctx, event, NULL, 0, __VA_ARGS__)
 #define qf_log_info(ctx, event, ...) \

@@ -26,12 +26,17 @@ typedef struct qf_approver_cfg {
   int delivery_limit; /* for declaring the topology */
   int publish_timeout_ms;
   int max_backoff_s;
+  const char *metrics_addr; /* /metrics, /healthz, /readyz; NULL: none */
+  int health_stall_s;       /* /healthz fails after this long unbeaten */
 } qf_approver_cfg_t;
 
 /* Runs until *signals becomes nonzero; returns QF_OK then. Outages of the
- * broker or the database are waited out with backoff. */
+ * broker or the database are waited out with backoff; a login either
+ * refuses three times in a row ends the run with QF_EAUTH, and an invalid
+ * prefix is QF_EINVAL, err saying why. */
 int qf_approver_run(const qf_approver_cfg_t *cfg,
-                    volatile sig_atomic_t *signals) QF_MUSTCHECK;
+                    volatile sig_atomic_t *signals,
+                    qf_error_t *err) QF_MUSTCHECK;
 
 /* POSTs body (JSON) to url; up to tries attempts, each bounded by
  * timeout_ms, with a growing pause between them. Success is a 2xx answer.

@@ -45,13 +45,18 @@ typedef struct qf_worker_cfg {
   int publish_timeout_ms;        /* wait for a publisher confirm */
   int max_backoff_s;             /* reconnect backoff cap */
   int lease_s;                   /* a run's lease, renewed every lease_s / 3 */
-  int stuck_after_s;      /* a run nobody holds this long is ended (error) */
-  int sweep_interval_s;   /* how often an idle worker looks for such runs */
-  const char *cgroup;     /* "auto" (our own cgroup v2), "off", or a cgroup
-                             v2 directory; tools get a cgroup per run below
-                             it where the machine allows */
-  qf_source_cfg_t source; /* requests' sources (tick and tick_ctx unset:
-                             the worker serves its connection) */
+  int stuck_after_s;        /* a run nobody holds this long is ended (error) */
+  int sweep_interval_s;     /* how often an idle worker looks for such runs */
+  const char *cgroup;       /* "auto" (our own cgroup v2), "off", or a cgroup
+                               v2 directory; tools get a cgroup per run below
+                               it where the machine allows */
+  qf_source_cfg_t source;   /* requests' sources (tick and tick_ctx unset:
+                               the worker serves its connection) */
+  const char *metrics_addr; /* /metrics, /healthz, /readyz; NULL: none */
+  int health_stall_s;       /* /healthz fails after this long without a
+                               beat of the loop */
+  const char *wedge_file;   /* test hook: while it exists the loop stalls
+                               (QF_TEST_WEDGE_FILE); NULL in production */
 } qf_worker_cfg_t;
 
 /* Runs until *signals becomes nonzero (the caller's signal handler counts

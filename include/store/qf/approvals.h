@@ -145,4 +145,9 @@ int qf_approvals_expire_due(qf_db_t *db, int limit, qf_approval_t **out,
 int qf_approvals_claim_unpublished(qf_db_t *db, int limit, qf_approval_t **out,
                                    size_t *n, qf_error_t *err) QF_MUSTCHECK;
 
+/* Pending approvals by age: younger than an hour, up to a day, older
+ * (for the approver's qf_approvals_pending gauge). */
+int qf_approvals_pending_ages(qf_db_t *db, long counts[3],
+                              qf_error_t *err) QF_MUSTCHECK;
+
 #endif
