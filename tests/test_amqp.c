@@ -200,7 +200,9 @@ Test(amqp, unreachable_broker_and_bad_credentials) {
   snprintf(url, sizeof url, "amqp://guest:wrong-password@%s", at + 1);
   o.url = url;
   o.connect_timeout_s = 5;
-  cr_expect_eq(qf_amqp_connect(&o, &c, &err), QF_EAMQPCONN, "%s", err.message);
+  /* A refused login is the configuration (exit 78), not an outage. */
+  cr_expect_eq(qf_amqp_connect(&o, &c, &err), QF_EAUTH, "%s", err.message);
+  cr_expect_not_null(strstr(err.message, "ACCESS_REFUSED"), "%s", err.message);
   cr_expect_null(strstr(err.message, "wrong-password"), "%s", err.message);
 
   o.url = "http://not-amqp";

@@ -163,6 +163,8 @@ typedef struct seeded {
  * requested by requested_by, decided by the rules the worker would have
  * stored (approvers: an array literal such as "{bob}", or NULL for any
  * approver); expired: the deadline has passed already. */
+#define COMMIT "0123456789abcdef0123456789abcdef01234567"
+
 static seeded_t seed_rules(const char *requested_by, int expired,
                            const char *approvers) {
   seeded_t s;
@@ -172,8 +174,14 @@ static seeded_t seed_rules(const char *requested_by, int expired,
                  "decided_by, decision_message, requested_by, "
                  "correlation_id) VALUES (gen_random_uuid(), 'msg-1', "
                  "'awaiting_approval', '{\"nl_input\": \"deploy the release "
-                 "to prod\", \"options\": {\"tool_name\": \"run_pytest\"}}', "
-                 "'{\"summary\": {\"tests\": 42, \"failed\": 0}}', "
+                 "to prod\", \"options\": {\"tool_name\": \"run_pytest\", "
+                 "\"args\": {\"test_path\": \"tests/cart\"}}, \"workspace\": "
+                 "\"shop\"}', "
+                 "'{\"summary\": {\"tests\": 42, \"failed\": 0}, "
+                 "\"failures\": [{\"name\": \"test_cents\", \"message\": "
+                 "\"assert 2 == 2.5\"}], \"source\": {\"kind\": \"git\", "
+                 "\"repo\": \"https://git.example/shop.git\", \"ref\": "
+                 "\"main\", \"commit\": \"" COMMIT "\"}}', "
                  "'/srv/artifacts/r1/evidence.json', 'NEED_HITL', "
                  "'high-risk request', false, 'gate', '{}', $1, 'corr-7') "
                  "RETURNING run_id",
@@ -272,7 +280,30 @@ Test(approvals, list_and_show_say_what_waits_text_and_json) {
   seeded_t done = seed("ci-bot", 0);
   admin_decided("status = 'rejected', reason = 'no'", done.id, NULL);
   qf_test_proc_t p;
-  const char *list[] = {"approvals", NULL};
+  /* The default: one aligned row each, the full id to paste. */
+  const char *table[] = {"approvals", NULL};
+  qf_as(ALICE, NULL, NULL, table, &p);
+  cr_assert_eq(p.status, 0, "%s", p.err.data);
+  const char *cols[] = {"APPROVAL",
+                        "STATUS",
+                        "REQUESTED_BY",
+                        "RULE",
+                        s.id,
+                        "pending ",
+                        "ci-bot",
+                        "high_risk_keyword:prod",
+                        "deploy the release to prod"};
+  for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
+    cr_expect(strstr(p.out.data, cols[i]) != NULL, "no '%s' in:\n%s", cols[i],
+              p.out.data);
+  cr_expect(strstr(p.out.data, done.id) == NULL, "pending only by default");
+  int lines = 0;
+  for (const char *c = p.out.data; *c; c++)
+    lines += *c == '\n';
+  cr_expect_eq(lines, 2, "a header and one row:\n%s", p.out.data);
+  qf_test_proc_fini(&p);
+  /* --long: each whole. */
+  const char *list[] = {"approvals", "--long", NULL};
   qf_as(ALICE, NULL, NULL, list, &p);
   cr_assert_eq(p.status, 0, "%s", p.err.data);
   const char *want[] = {s.id,
@@ -346,6 +377,17 @@ Test(approvals, list_and_show_say_what_waits_text_and_json) {
   cr_assert_eq(p.status, 0, "%s", p.err.data);
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
     cr_expect(strstr(p.out.data, want[i]) != NULL, "no '%s' in:\n%s", want[i],
+              p.out.data);
+  /* What the approver weighs: arguments, the commit, what failed, who may
+   * decide. */
+  const char *weigh[] = {
+      "arguments        {\"test_path\":\"tests/cart\"}",
+      "workspace        shop",
+      "source           https://git.example/shop.git at " COMMIT " (main)",
+      "failed           test_cents: assert 2 == 2.5",
+      "who may decide   any member of qf_approver, not the requester"};
+  for (size_t i = 0; i < sizeof weigh / sizeof weigh[0]; i++)
+    cr_expect(strstr(p.out.data, weigh[i]) != NULL, "no '%s' in:\n%s", weigh[i],
               p.out.data);
   qf_test_proc_fini(&p);
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "qf/db.h"
+#include "qf/migrate.h"
 #include "support.h"
 
 static char url[512];
@@ -81,7 +82,7 @@ Test(migrate, applies_once_and_second_run_changes_nothing) {
 
   qf_db_t *db = connect_as(url);
   qf_error_t err;
-  char before[128];
+  char before[1024];
   snprintf(before, sizeof before, "%s",
            query1(db,
                   "SELECT string_agg(version || '@' || applied_at, ',') "
@@ -369,4 +370,77 @@ Test(migrate, concurrent_runs_apply_each_file_once) {
   cr_expect_str_eq(query1(db, "SELECT count(*) FROM schema_migrations", &err),
                    want, "each file applied once");
   qf_db_free(db);
+}
+
+static int migrate_flag(const char *dir, const char *flag, qf_test_proc_t *p) {
+  char env_url[600];
+  snprintf(env_url, sizeof env_url, "QF_DATABASE_URL=%s", url);
+  const char *const env[] = {env_url, NULL};
+  const char *argv[] = {QF_TEST_BIN, "migrate", "--dir", dir, flag, NULL};
+  qf_test_run(argv, env, 120, p);
+  return p->status;
+}
+
+/* A copy of migrations/ with only the files up to version max. */
+static char *partial_copy(int max) {
+  char *dir = temp_dir(), cmd[512];
+  for (int v = 1; v <= max; v++) {
+    snprintf(cmd, sizeof cmd, "cp %s/migrations/%03d_*.sql %s/", QF_SOURCE_DIR,
+             v, dir);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+  }
+  return dir;
+}
+
+Test(migrate, status_and_dry_run_change_nothing) {
+  qf_test_proc_t p;
+  /* Never migrated: everything pending, nothing created. */
+  cr_expect_eq(migrate_flag(QF_SOURCE_DIR "/migrations", "--status", &p), 1,
+               "%s%s", p.out.data, p.err.data);
+  cr_expect(strstr(p.out.data, "001  001_initial.sql") != NULL, "%s",
+            p.out.data);
+  cr_expect(strstr(p.out.data, "pending") != NULL, "%s", p.out.data);
+  qf_test_proc_fini(&p);
+  cr_expect_eq(migrate_flag(QF_SOURCE_DIR "/migrations", "--dry-run", &p), 0);
+  cr_expect(strstr(p.out.data, "would apply 001 001_initial.sql") != NULL, "%s",
+            p.out.data);
+  qf_test_proc_fini(&p);
+  qf_db_t *db = connect_as(url);
+  qf_error_t err;
+  cr_expect_str_eq(query1(db, "SELECT to_regclass('runs') IS NULL", &err), "t",
+                   "--status or --dry-run created tables");
+  /* Migrated: all applied; an edited file shows as changed, 65. */
+  cr_assert_eq(migrate(QF_SOURCE_DIR "/migrations", &p), 0, "%s", p.err.data);
+  qf_test_proc_fini(&p);
+  cr_expect_eq(migrate_flag(QF_SOURCE_DIR "/migrations", "--status", &p), 0,
+               "%s%s", p.out.data, p.err.data);
+  cr_expect(strstr(p.out.data, "0 pending, 0 changed") != NULL, "%s",
+            p.out.data);
+  qf_test_proc_fini(&p);
+  char *dir = partial_copy(QF_SCHEMA_VERSION);
+  write_file(dir, "002_worker.sql", "-- edited after it was applied\n");
+  cr_expect_eq(migrate_flag(dir, "--status", &p), 65, "%s", p.out.data);
+  cr_expect(strstr(p.out.data, "002  002_worker.sql") != NULL &&
+                strstr(p.out.data, "CHANGED") != NULL,
+            "%s", p.out.data);
+  qf_test_proc_fini(&p);
+  qf_db_free(db);
+}
+
+Test(migrate, the_worker_refuses_an_older_schema_naming_the_command) {
+  qf_test_proc_t p;
+  char *dir = partial_copy(QF_SCHEMA_VERSION - 1);
+  cr_assert_eq(migrate(dir, &p), 0, "%s", p.err.data);
+  qf_test_proc_fini(&p);
+  char env_url[600];
+  snprintf(env_url, sizeof env_url, "QF_DATABASE_URL=%s", url);
+  const char *const env[] = {
+      env_url, "QF_MAX_BACKOFF_S=1", "QF_TOPOLOGY_PREFIX=qfmig",
+      "QF_POLICY=" QF_SOURCE_DIR "/policy/default.yaml", NULL};
+  const char *argv[] = {QF_TEST_BIN, "worker", NULL};
+  qf_test_run(argv, env, 60, &p);
+  cr_expect_eq(p.status, 78, "%s", p.err.data);
+  cr_expect(strstr(p.err.data, "needs 005: run `qf migrate`") != NULL, "%s",
+            p.err.data);
+  qf_test_proc_fini(&p);
 }

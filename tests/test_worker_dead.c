@@ -95,3 +95,80 @@ Test(worker_dead, a_dead_letter_keeps_every_property_and_header) {
   cr_expect(entry(&got->headers, "x-from") != NULL);
   amqp_destroy_message(&m);
 }
+
+/* qf dead list and replay: an operator sees a refused request with why,
+ * fixes what refused it, replays it, and the replay is decided; the list
+ * took nothing off the queue, the replay took the letter off. */
+static int qf_dead(const char *const *args, qf_test_proc_t *p) {
+  char url[600], prefix[128];
+  snprintf(url, sizeof url, "QF_AMQP_URL=%s",
+           qf_test_require_env("QF_AMQP_URL"));
+  snprintf(prefix, sizeof prefix, "QF_TOPOLOGY_PREFIX=%s", T.prefix);
+  const char *env[] = {url, prefix, NULL};
+  const char *argv[8] = {QF_TEST_BIN, "dead"};
+  for (int i = 0; args[i] && i < 5; i++)
+    argv[2 + i] = args[i];
+  qf_test_run(argv, env, 60, p);
+  return p->status;
+}
+
+Test(worker_dead, a_dead_letter_is_listed_then_replayed_after_a_fix) {
+  const char *body =
+      "{\"nl_input\":\"run the login tests\",\"workspace\":\"late\","
+      "\"options\":{\"tool_name\":\"run_pytest\",\"args\":{\"test_path\":"
+      "\"tests/passing\"}}}";
+  qf_wt_publish(&T, body, strlen(body), "dead-replay-1", "corr-replay", NULL);
+  for (int i = 0; i < 300 && qf_wt_queue_count(&T, T.topo.dead_queue) < 1; i++)
+    qf_test_sleep_ms(100);
+  cr_assert_eq(qf_wt_queue_count(&T, T.topo.dead_queue), 1, "%s",
+               qf_wt_log_tail(&T, 0));
+  qf_test_proc_t p;
+  const char *list[] = {"list", NULL};
+  cr_assert_eq(qf_dead(list, &p), 0, "%s", p.err.data);
+  cr_expect(strstr(p.out.data, "dead-replay-1") != NULL, "%s", p.out.data);
+  cr_expect(strstr(p.out.data, "workspace") != NULL, "%s", p.out.data);
+  cr_expect(strstr(p.out.data, "run the login tests") != NULL, "%s",
+            p.out.data);
+  qf_test_proc_fini(&p);
+  const char *json[] = {"list", "--json", NULL};
+  cr_assert_eq(qf_dead(json, &p), 0, "%s", p.err.data);
+  cJSON *arr = cJSON_Parse(p.out.data);
+  cr_assert_eq(cJSON_GetArraySize(arr), 1, "%s", p.out.data);
+  cr_expect_str_eq(
+      cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "correlation_id")
+          ->valuestring,
+      "corr-replay");
+  cJSON_Delete(arr);
+  qf_test_proc_fini(&p);
+  cr_expect_eq(qf_wt_queue_count(&T, T.topo.dead_queue), 1,
+               "listing took the letter off the queue");
+  /* The fix: the workspace the request names now exists. */
+  qf_wt_write_demo_file(&T, "../late/tests/passing/test_ok.py",
+                        "def test_ok():\n    assert True\n");
+  const char *missing[] = {"replay", "no-such-id", NULL};
+  cr_expect_eq(qf_dead(missing, &p), 1, "%s", p.err.data);
+  qf_test_proc_fini(&p);
+  const char *replay[] = {"replay", "dead-replay-1", NULL};
+  cr_assert_eq(qf_dead(replay, &p), 0, "%s", p.err.data);
+  cr_expect(strstr(p.out.data, "as dead-replay-1:replay-1") != NULL, "%s",
+            p.out.data);
+  qf_test_proc_fini(&p);
+  char run[QF_UUID_STR_LEN + 1];
+  qf_wt_run_id("dead-replay-1:replay-1", run);
+  cJSON *d[4];
+  int n = qf_wt_decisions(&T, d, 1, 60), found = 0;
+  for (int i = 0; i < n; i++) {
+    const cJSON *r = cJSON_GetObjectItem(d[i], "run_id");
+    if (cJSON_IsString(r) && strcmp(r->valuestring, run) == 0) {
+      found = 1;
+      cr_expect_str_eq(cJSON_GetObjectItem(d[i], "decision")->valuestring,
+                       "PASS", "%s", qf_wt_log_tail(&T, 0));
+      cr_expect_str_eq(cJSON_GetObjectItem(d[i], "correlation_id")->valuestring,
+                       "corr-replay");
+    }
+    cJSON_Delete(d[i]);
+  }
+  cr_expect(found, "the replay was not decided\n%s", qf_wt_log_tail(&T, 0));
+  cr_expect_eq(qf_wt_queue_count(&T, T.topo.dead_queue), 0,
+               "the replayed letter is still queued");
+}

@@ -38,7 +38,7 @@ Test(worker_ops, a_refused_database_login_exits_78_naming_it) {
   cr_expect_eq(status, 78, "exit %d\n%s", status, qf_wt_log_tail(&T, 0));
   const char *log = qf_wt_log_tail(&T, 0);
   cr_expect(strstr(log, "qf_nobody") != NULL, "%s", log);
-  cr_expect(strstr(log, "refused 3 times") != NULL, "%s", log);
+  cr_expect(strstr(log, "3 tries in a row") != NULL, "%s", log);
   cr_expect_eq(qf_wt_count_log(&T, 0, "\"event\":\"startup.error\"", NULL), 1,
                "%s", log);
   cr_expect(strstr(log, "wrong-password") == NULL, "the password is shown");
@@ -55,7 +55,7 @@ Test(worker_ops, the_approver_stops_on_a_refused_login_too) {
   qf_test_proc_t p;
   qf_test_run(argv, env, 60, &p);
   cr_expect_eq(p.status, 78, "%s", p.err.data);
-  cr_expect(strstr(p.err.data, "refused 3 times") != NULL, "%s", p.err.data);
+  cr_expect(strstr(p.err.data, "3 tries in a row") != NULL, "%s", p.err.data);
   qf_test_proc_fini(&p);
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "qf/log.h"
+#include "qf/utf8.h"
 #include "qf/version.h"
 
 const char *qf_cli_env(const char *name, const char *def) {
@@ -120,4 +121,19 @@ volatile sig_atomic_t *qf_cli_catch_signals(void) {
   sigaction(SIGTERM, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
   return &g_signals;
+}
+
+void qf_cli_cell(const char *s, size_t width) {
+  char *safe = qf_utf8_escape(s ? s : "-");
+  const char *t = safe ? safe : "?";
+  /* Cut and padded by characters, not bytes: "café" takes four columns. */
+  size_t bytes = 0, chars = 0;
+  while (t[bytes] && chars < width) {
+    bytes++;
+    while ((t[bytes] & 0xC0) == 0x80)
+      bytes++;
+    chars++;
+  }
+  printf("%.*s%*s ", (int)bytes, t, (int)(width - chars), "");
+  free(safe);
 }

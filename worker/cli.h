@@ -4,6 +4,7 @@
 #define QF_CLI_H
 
 #include <signal.h>
+#include <stddef.h>
 
 #include "qf/err.h"
 #include "qf/exitcode.h"
@@ -34,6 +35,7 @@ extern const qf_cmd_t qf_cmd_approval;
 extern const qf_cmd_t qf_cmd_approve;
 extern const qf_cmd_t qf_cmd_reject;
 extern const qf_cmd_t qf_cmd_runs;
+extern const qf_cmd_t qf_cmd_dead;
 
 /* Returns the value of the environment variable, or def when unset or
  * empty (borrowed). */
@@ -63,6 +65,10 @@ volatile sig_atomic_t *qf_cli_catch_signals(void);
 /* Prints "qf CMD: message" on stderr and returns code. */
 int qf_cli_fail(const char *cmd, int code, const char *fmt, ...)
     QF_PRINTF(3, 4);
+
+/* Prints s escaped (qf_utf8_escape), cut to width characters and padded
+ * to them, then a space: one cell of an aligned table. NULL prints "-". */
+void qf_cli_cell(const char *s, size_t width);
 
 /* For the services: from now on qf_cli_fail and qf_cli_usage_error also
  * log their message as a JSON line ("startup.error") for program. */

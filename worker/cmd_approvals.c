@@ -13,12 +13,13 @@
 #define LIST_LIMIT_DEFAULT 100
 
 static const char usage_list[] =
-    "usage: qf approvals [--status S] [--run RUN_ID] [--limit N] [--json]\n"
-    "                    [--database-url URL]\n"
+    "usage: qf approvals [--status S] [--run RUN_ID] [--limit N] [--long]\n"
+    "                    [--json] [--database-url URL]\n"
     "\n"
-    "Lists approvals, newest first: the request (nl_input, tool, who asked),\n"
-    "the gate's rule, the evidence summary and path, when it was opened and\n"
-    "until when it may be decided, and the decision once there is one.\n"
+    "Lists approvals, newest first, one aligned row each: the id, status,\n"
+    "when it was opened and until when it may be decided, who asked, the\n"
+    "gate's rule and the request. --long prints each whole, as qf approval\n"
+    "show does.\n"
     "\n"
     "  --status S          pending (default), approved, rejected, expired or\n"
     "                      all\n"
@@ -37,9 +38,11 @@ static const char usage_list[] =
 static const char usage_show[] =
     "usage: qf approval show ID [--json] [--database-url URL]\n"
     "\n"
-    "Shows one approval with its run: the request (nl_input, tool, who\n"
-    "asked), the gate's rule, the evidence summary and path, when it was\n"
-    "opened, until when it may be decided, and the decision (who, when,\n"
+    "Shows one approval with its run: the request (nl_input, tool, its\n"
+    "arguments and workspace, who asked), the commit it tests, the gate's\n"
+    "rule, the evidence summary and path, the failing tests, who may decide\n"
+    "(the policy's approvers, and whether the requester may not), when it\n"
+    "was opened, until when it may be decided, and the decision (who, when,\n"
     "comment or reason, when the resume was published).\n"
     "\n"
     "  --json              print a JSON object\n"
@@ -85,6 +88,57 @@ static void line(const char *key, const char *value) {
   free(safe);
 }
 
+static const cJSON *detail(const qf_approval_t *a, const char *key) {
+  return a->details ? cJSON_GetObjectItemCaseSensitive(a->details, key) : NULL;
+}
+
+/* A JSON value of the details as one escaped line (NULL for null). */
+static void json_line(const char *key, const cJSON *v) {
+  if (v == NULL || cJSON_IsNull(v)) return;
+  char *text = cJSON_PrintUnformatted(v);
+  line(key, text);
+  cJSON_free(text);
+}
+
+/* What an approver weighs besides the request: its arguments, the commit
+ * it tests, what failed, and who may decide. */
+static void print_details(const qf_approval_t *a) {
+  json_line("arguments", detail(a, "args"));
+  const cJSON *ws = detail(a, "workspace");
+  line("workspace", cJSON_IsString(ws) ? ws->valuestring : NULL);
+  const cJSON *src = detail(a, "source"), *f;
+  const cJSON *repo = cJSON_GetObjectItemCaseSensitive(src, "repo");
+  const cJSON *commit = cJSON_GetObjectItemCaseSensitive(src, "commit");
+  const cJSON *ref = cJSON_GetObjectItemCaseSensitive(src, "ref");
+  if (cJSON_IsString(repo)) {
+    char s[2300];
+    snprintf(s, sizeof s, "%s at %s%s%s%s", repo->valuestring,
+             cJSON_IsString(commit) ? commit->valuestring : "(not resolved)",
+             cJSON_IsString(ref) ? " (" : "",
+             cJSON_IsString(ref) ? ref->valuestring : "",
+             cJSON_IsString(ref) ? ")" : "");
+    line("source", s);
+  }
+  cJSON_ArrayForEach(f, detail(a, "failures")) {
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(f, "name");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(f, "message");
+    char s[1700];
+    snprintf(s, sizeof s, "%s%s%s", cJSON_IsString(n) ? n->valuestring : "?",
+             cJSON_IsString(m) ? ": " : "",
+             cJSON_IsString(m) ? m->valuestring : "");
+    line("failed", s);
+  }
+  const cJSON *who = detail(a, "approvers");
+  char rules[600];
+  char *list = cJSON_GetArraySize(who) ? cJSON_PrintUnformatted(who) : NULL;
+  snprintf(
+      rules, sizeof rules, "%s%s", list ? list : "any member of qf_approver",
+      cJSON_IsTrue(detail(a, "prevent_self_approval")) ? ", not the requester"
+                                                       : "");
+  cJSON_free(list);
+  line("who may decide", rules);
+}
+
 /* The readable form of one approval. */
 static void print_text(const qf_approval_t *a) {
   printf("approval %s  %s\n", a->id, a->status);
@@ -98,6 +152,7 @@ static void print_text(const qf_approval_t *a) {
   line("summary", summary);
   cJSON_free(summary);
   line("evidence", a->evidence_path);
+  print_details(a);
   line("created", a->created_at);
   line("expires", a->expires_at);
   line("decided by", a->decided_by);
@@ -133,21 +188,47 @@ static int print_json(const char *cmd, const qf_approval_t *list, size_t n,
   return rc == QF_OK ? 0 : qf_cli_fail(cmd, QF_EXIT_SOFTWARE, "out of memory");
 }
 
+/* One aligned row per approval: what a person scans on a terminal. The
+ * full id is there to paste into `qf approve`. */
+static void print_table(const qf_approval_t *list, size_t n) {
+  printf("%-36s %-8s %-16s %-16s %-14s %-28s %s\n", "APPROVAL", "STATUS",
+         "CREATED", "EXPIRES", "REQUESTED_BY", "RULE", "REQUEST");
+  for (size_t i = 0; i < n; i++) {
+    const qf_approval_t *a = &list[i];
+    char created[17], expires[17];
+    snprintf(created, sizeof created, "%.16s",
+             a->created_at ? a->created_at : "-");
+    snprintf(expires, sizeof expires, "%.16s",
+             a->expires_at ? a->expires_at : "-");
+    qf_cli_cell(a->id, 36);
+    qf_cli_cell(a->status, 8);
+    qf_cli_cell(created, 16);
+    qf_cli_cell(expires, 16);
+    qf_cli_cell(a->requested_by, 14);
+    qf_cli_cell(a->triggered_rule, 28);
+    qf_cli_cell(a->nl_input, 60);
+    putchar('\n');
+  }
+}
+
 typedef struct list_opts {
   const char *status, *run_id, *url;
-  int limit, json;
+  int limit, json, wide;
 } list_opts_t;
 
 static int parse_list(int argc, char **argv, list_opts_t *o) {
-  static const struct option opts[] = {
-      {"status", 1, NULL, 's'},       {"run", 1, NULL, 'r'},
-      {"limit", 1, NULL, 'n'},        {"json", 0, NULL, 'j'},
-      {"database-url", 1, NULL, 'u'}, {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"status", 1, NULL, 's'},
+                                       {"run", 1, NULL, 'r'},
+                                       {"limit", 1, NULL, 'n'},
+                                       {"json", 0, NULL, 'j'},
+                                       {"database-url", 1, NULL, 'u'},
+                                       {"long", 0, NULL, 'l'},
+                                       {NULL, 0, NULL, 0}};
   int c;
   char *end;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, ":s:r:n:ju:", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":s:r:n:ju:l", opts, NULL)) != -1) {
     if (c == 's') {
       o->status = optarg;
     } else if (c == 'r') {
@@ -161,6 +242,8 @@ static int parse_list(int argc, char **argv, list_opts_t *o) {
       o->limit = (int)v;
     } else if (c == 'j') {
       o->json = 1;
+    } else if (c == 'l') {
+      o->wide = 1;
     } else if (c == 'u') {
       o->url = optarg;
     } else {
@@ -200,15 +283,17 @@ static int run_list(int argc, char **argv) {
     return qf_cli_fail("approvals", qf_cli_exit_for(rc), "%s", err.message);
   if (o.json) {
     code = print_json("approvals", list, n, 1);
-  } else {
+  } else if (o.wide) {
     for (size_t i = 0; i < n; i++) {
       if (i > 0) putchar('\n');
       print_text(&list[i]);
     }
-    if (n == 0)
-      printf("no %s%sapprovals\n", strcmp(o.status, "all") == 0 ? "" : o.status,
-             strcmp(o.status, "all") == 0 ? "" : " ");
+  } else if (n > 0) {
+    print_table(list, n);
   }
+  if (!o.json && n == 0)
+    printf("no %s%sapprovals\n", strcmp(o.status, "all") == 0 ? "" : o.status,
+           strcmp(o.status, "all") == 0 ? "" : " ");
   qf_approvals_free(list, n);
   return code;
 }

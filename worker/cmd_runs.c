@@ -52,15 +52,7 @@ static const char *str(const cJSON *o, const char *k) {
   return cJSON_IsString(v) ? v->valuestring : "-";
 }
 
-/* Prints an escaped field padded to width characters (cut to it). */
-static void cell(const char *s, size_t width) {
-  char *safe = qf_utf8_escape(s);
-  const char *t = safe ? safe : "?";
-  size_t n = strlen(t), cut = n > width ? qf_utf8_cut_len(t, width) : n;
-  printf("%.*s%*s ", (int)cut, t, (int)(width - (cut < width ? cut : width)),
-         "");
-  free(safe);
-}
+#define cell qf_cli_cell
 
 static void print_table(const cJSON *list) {
   printf("%-36s %-17s %-14s %-9s %-8s %5s %-22s %-19s %s\n", "RUN_ID", "STATUS",

@@ -12,7 +12,7 @@ static const qf_cmd_t *const commands[] = {
     &qf_cmd_worker,  &qf_cmd_approver,  &qf_cmd_submit,   &qf_cmd_run,
     &qf_cmd_gate,    &qf_cmd_junit,     &qf_cmd_policy,   &qf_cmd_evals,
     &qf_cmd_migrate, &qf_cmd_approvals, &qf_cmd_approval, &qf_cmd_approve,
-    &qf_cmd_reject,  &qf_cmd_runs,
+    &qf_cmd_reject,  &qf_cmd_runs,      &qf_cmd_dead,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

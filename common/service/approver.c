@@ -2,6 +2,7 @@
 #include "qf/approver.h"
 #include "qf/backoff.h"
 #include "qf/metrics.h"
+#include "qf/migrate.h"
 #include "qf/clock.h"
 
 #include <curl/curl.h>
@@ -46,6 +47,7 @@ static int connect_all(approver_t *a, qf_error_t *err) {
                       .connection_name = "qf-approver",
                       .heartbeat_s = a->cfg->heartbeat_s};
   int rc = qf_db_connect(a->cfg->database_url, "qf-approver", &a->db, err);
+  if (rc == 0) rc = qf_migrate_check_version(a->db, QF_SCHEMA_VERSION, err);
   if (rc == 0) rc = qf_amqp_connect(&o, &a->con, err);
   o.confirm = 1;
   o.connection_name = "qf-approver-publisher";
@@ -207,9 +209,9 @@ int qf_approver_run(const qf_approver_cfg_t *cfg,
     if (connect_all(&a, &err) < 0) {
       qf_log_warn(NULL, "approver.connect_failed", "%s", err.message);
       /* A refused login is the configuration, not an outage. */
-      if (err.code == QF_EAUTH && ++refused >= AUTH_TRIES) {
+      if (qf_err_class(err.code) == QF_ERRC_CONFIG && ++refused >= AUTH_TRIES) {
         curl_global_cleanup();
-        return qf_error_set(cfg_err, QF_EAUTH, "%s (refused %d times)",
+        return qf_error_set(cfg_err, err.code, "%s (%d tries in a row)",
                             err.message, refused);
       }
       backoff(&a);

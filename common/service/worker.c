@@ -147,10 +147,10 @@ int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals,
       qf_log_warn(NULL, "worker.connect_failed", "%s", err.message);
       /* A refused login is the configuration, not an outage: said a few
        * times (a password being rotated), then the worker stops. */
-      if (err.code == QF_EAUTH && ++refused >= AUTH_TRIES) {
+      if (qf_err_class(err.code) == QF_ERRC_CONFIG && ++refused >= AUTH_TRIES) {
         qf_store_close(w.store);
         qf_policy_source_free(w.policies);
-        return qf_error_set(cfg_err, QF_EAUTH, "%s (refused %d times)",
+        return qf_error_set(cfg_err, err.code, "%s (%d tries in a row)",
                             err.message, refused);
       }
       qf__worker_backoff(&w);

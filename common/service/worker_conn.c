@@ -13,6 +13,7 @@
 #include "qf/exec.h"
 #include "qf/log.h"
 #include "qf/metrics.h"
+#include "qf/migrate.h"
 #include "worker_internal.h"
 
 /* ---------------------------------------------------------------- lease */
@@ -182,14 +183,19 @@ void qf__worker_backoff(qf__worker_t *w) {
   }
 }
 
-/* Opens the database with our lease settings. */
+/* Opens the database with our lease settings, once it is sure to have
+ * the schema this qf was built for. */
 static int open_store(qf__worker_t *w, qf_error_t *err) {
   int rc = qf_store_open(w->cfg->database_url, "qf-worker", &w->store, err);
+  if (rc == QF_OK)
+    rc =
+        qf_migrate_check_version(qf_store_db(w->store), QF_SCHEMA_VERSION, err);
   if (rc == QF_OK && (rc = qf_store_set_lease(w->store, w->cfg->worker_id,
-                                              w->cfg->lease_s)) < 0) {
+                                              w->cfg->lease_s)) < 0)
+    rc = qf_error_set(err, rc, "the lease settings were refused");
+  if (rc < 0 && w->store) {
     qf_store_close(w->store);
     w->store = NULL;
-    rc = qf_error_set(err, rc, "the lease settings were refused");
   }
   return rc;
 }

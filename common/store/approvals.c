@@ -29,6 +29,7 @@ enum {
   COL_EVIDENCE_PATH,
   COL_CORRELATION_ID,
   COL_SUMMARY,
+  COL_DETAILS,
   NCOLS
 };
 
@@ -64,6 +65,7 @@ void qf_approval_fini(qf_approval_t *a) {
   for (size_t i = 0; i < NSTRINGS; i++)
     free(*member(a, i));
   cJSON_Delete(a->summary);
+  cJSON_Delete(a->details);
   memset(a, 0, sizeof *a);
 }
 
@@ -100,6 +102,10 @@ static int row_read(const PGresult *res, int row, qf_approval_t *a,
   if (!PQgetisnull(res, row, COL_SUMMARY)) {
     a->summary = cJSON_Parse(PQgetvalue(res, row, COL_SUMMARY));
     if (a->summary == NULL) bad = 1;
+  }
+  if (!PQgetisnull(res, row, COL_DETAILS)) {
+    a->details = cJSON_Parse(PQgetvalue(res, row, COL_DETAILS));
+    if (a->details == NULL) bad = 1;
   }
   if (!bad) return QF_OK;
   qf_approval_fini(a);
@@ -242,6 +248,13 @@ int qf_approval_to_json(const qf_approval_t *a, cJSON **out, qf_error_t *err) {
     cJSON *s = a->summary ? cJSON_Duplicate(a->summary, 1) : cJSON_CreateNull();
     if (s == NULL || !cJSON_AddItemToObject(o, "summary", s)) {
       cJSON_Delete(s);
+      bad = 1;
+    }
+  }
+  if (!bad) {
+    cJSON *d = a->details ? cJSON_Duplicate(a->details, 1) : cJSON_CreateNull();
+    if (d == NULL || !cJSON_AddItemToObject(o, "details", d)) {
+      cJSON_Delete(d);
       bad = 1;
     }
   }

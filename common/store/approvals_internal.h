@@ -22,7 +22,13 @@
   QF__APPROVALS_TS("a.decided_at") ", " QF__APPROVALS_TS(                 \
       "a.resume_published_at") ", "                                       \
   "r.request->>'nl_input', r.request->'options'->>'tool_name', "          \
-  "r.evidence_path, r.correlation_id, r.evidence->'summary'"
+  "r.evidence_path, r.correlation_id, r.evidence->'summary', "             \
+  "jsonb_build_object('args', r.request->'options'->'args', 'workspace', "  \
+  "r.request->'workspace', 'source', coalesce(r.evidence->'source', "       \
+  "r.request->'source'), 'failures', r.evidence->'failures', "              \
+  "'failures_total', r.evidence->'failures_total', 'approvers', "           \
+  "to_jsonb(a.approvers), 'prevent_self_approval', "                        \
+  "a.prevent_self_approval)"
 
 #define QF__APPROVAL_FROM "a LEFT JOIN runs r ON r.run_id = a.run_id"
 

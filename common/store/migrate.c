@@ -10,15 +10,10 @@
 
 #include "qf/fsutil.h"
 #include "qf/hash.h"
+#include "migrate_internal.h"
 
 /* Any constant shared by every qf migrate: serialises concurrent runs. */
 #define MIGRATE_LOCK_KEY "7165776f726b6572" /* "qfworker" in hex */
-
-typedef struct mfile {
-  int version;
-  char name[NAME_MAX + 1];
-  char path[PATH_MAX];
-} mfile_t;
 
 typedef struct applied {
   int version;
@@ -63,8 +58,8 @@ static int add_file(const char *dir, const char *fname, mfile_t **files, int *n,
   return QF_OK;
 }
 
-static int list_files(const char *dir, mfile_t **out, int *nout,
-                      qf_error_t *err) {
+int qf__migrate_list_files(const char *dir, mfile_t **out, int *nout,
+                           qf_error_t *err) {
   int rc = QF_OK, n = 0;
   mfile_t *files = NULL;
   DIR *d = opendir(dir);
@@ -96,7 +91,7 @@ static int list_files(const char *dir, mfile_t **out, int *nout,
   return QF_OK;
 }
 
-static int read_file(const char *path, char **out, qf_error_t *err) {
+int qf__migrate_read_file(const char *path, char **out, qf_error_t *err) {
   size_t len = 0;
   int rc = qf_fs_read(path, QF_MIGRATE_MAX_FILE_BYTES, out, &len, err);
   if (rc == QF_OK && strlen(*out) != len) {
@@ -198,7 +193,7 @@ static int apply_all(qf_db_t *db, const mfile_t *files, int n,
   for (int i = 0; i < n && rc == QF_OK; i++) {
     char *sql = NULL;
     char sum[QF_SHA256_HEX_LEN + 1];
-    rc = read_file(files[i].path, &sql, err);
+    rc = qf__migrate_read_file(files[i].path, &sql, err);
     if (rc == QF_OK) rc = qf_sha256_hex(sql, strlen(sql), sum);
     const applied_t *a = find_applied(done, ndone, files[i].version);
     if (rc == QF_OK && a != NULL) {
@@ -230,7 +225,7 @@ int qf_migrate_run(qf_db_t *db, const char *dir, qf_migrate_cb on_applied,
   applied_t *done = NULL;
   int nfiles = 0, ndone = 0;
   qf_migrate_report_t rep = {0};
-  int rc = list_files(dir, &files, &nfiles, err);
+  int rc = qf__migrate_list_files(dir, &files, &nfiles, err);
   if (rc == QF_OK) rc = prepare(db, &done, &ndone, err);
   if (rc == QF_OK)
     rc = apply_all(db, files, nfiles, done, ndone, on_applied, cb_ctx, &rep,

@@ -237,10 +237,22 @@ int qf_amqp_republish(qf_amqp_t *c, const char *exchange,
                       const char *routing_key, const qf_amqp_message_t *m,
                       const qf_amqp_header_t *extra, size_t nextra,
                       int timeout_ms, qf_error_t *err) {
+  return qf_amqp_republish_as(c, exchange, routing_key, m, NULL, extra, nextra,
+                              timeout_ms, err);
+}
+
+int qf_amqp_republish_as(qf_amqp_t *c, const char *exchange,
+                         const char *routing_key, const qf_amqp_message_t *m,
+                         const char *message_id, const qf_amqp_header_t *extra,
+                         size_t nextra, int timeout_ms, qf_error_t *err) {
   const amqp_basic_properties_t *orig = qf__amqp_message_props(m);
   if (orig == NULL)
     return qf_error_set(err, QF_EINVAL, "republish: no properties kept");
   amqp_basic_properties_t props = *orig;
+  if (message_id) {
+    props.message_id = amqp_cstring_bytes(message_id);
+    props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+  }
   char user[256] = "";
   qf_amqp_header_t *more = calloc(nextra + 1, sizeof *more);
   if (more == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");

@@ -42,7 +42,8 @@
   X(ENOROUTE, REFUSED, "message returned: no queue bound for it")  \
   X(ESOURCE, INFRA, "the source could not be fetched")             \
   X(ENOSOURCE, REFUSED, "no such commit or ref in the repository") \
-  X(EAUTH, CONFIG, "login refused: check the credentials")
+  X(EAUTH, CONFIG, "login refused: check the credentials")         \
+  X(ESCHEMA, CONFIG, "the database schema is older than this qf")
 
 /* Whose trouble a failure is. */
 typedef enum qf_err_class {

@@ -65,6 +65,9 @@ typedef struct qf_approval {
   char *evidence_path;  /* runs.evidence_path */
   char *correlation_id; /* runs.correlation_id, echoed on the resume */
   cJSON *summary;       /* evidence->'summary', NULL when none */
+  cJSON *details;       /* {args, workspace, source, failures, failures_total,
+                           approvers, prevent_self_approval}: what an approver
+                           weighs (nulls where the run has none) */
 } qf_approval_t;
 
 /* Releases the members and zeroes a. NULL allowed; idempotent. */

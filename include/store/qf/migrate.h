@@ -23,6 +23,36 @@ typedef struct qf_migrate_report {
   int latest;  /* highest version applied after this run, 0 if none */
 } qf_migrate_report_t;
 
+/* The schema version this qf needs (the highest file in migrations/):
+ * the worker and the approver refuse an older database at start. */
+#define QF_SCHEMA_VERSION 5
+
+/* QF_OK when db's schema is at need or later; QF_ESCHEMA, err saying the
+ * version found and the command to run, when it is older or was never
+ * migrated. */
+int qf_migrate_check_version(qf_db_t *db, int need,
+                             qf_error_t *err) QF_MUSTCHECK;
+
+/* One migration as qf_migrate_status sees it. */
+typedef enum qf_migrate_state {
+  QF_MIGRATE_APPLIED, /* applied, checksum as on disk */
+  QF_MIGRATE_PENDING, /* on disk, not applied yet */
+  QF_MIGRATE_CHANGED, /* applied, but the file changed since */
+  QF_MIGRATE_UNKNOWN  /* applied, no file (a newer qf migrated it) */
+} qf_migrate_state_t;
+
+typedef struct qf_migrate_entry {
+  int version;
+  char name[256]; /* the file name, or "" for an unknown version */
+  qf_migrate_state_t state;
+} qf_migrate_entry_t;
+
+/* Reads what qf_migrate_run would do, changing nothing and taking no lock:
+ * every file and every applied version, by version. *out is malloc'ed
+ * (free()); errors as for qf_migrate_run. */
+int qf_migrate_status(qf_db_t *db, const char *dir, qf_migrate_entry_t **out,
+                      size_t *n, qf_error_t *err) QF_MUSTCHECK;
+
 /* Called after each file is applied (may be NULL). name is borrowed. */
 typedef void (*qf_migrate_cb)(int version, const char *name, void *ctx);
 

@@ -145,6 +145,13 @@ int qf_amqp_republish(qf_amqp_t *c, const char *exchange,
                       const qf_amqp_header_t *extra, size_t nextra,
                       int timeout_ms, qf_error_t *err) QF_MUSTCHECK;
 
+/* qf_amqp_republish under another message_id (NULL: the same). */
+int qf_amqp_republish_as(qf_amqp_t *c, const char *exchange,
+                         const char *routing_key, const qf_amqp_message_t *m,
+                         const char *message_id, const qf_amqp_header_t *extra,
+                         size_t nextra, int timeout_ms,
+                         qf_error_t *err) QF_MUSTCHECK;
+
 /* basic.get, polling until a message arrives or timeout_ms passes
  * (QF_ETIMEDOUT). With no_ack zero the message must be acked. */
 int qf_amqp_get(qf_amqp_t *c, const char *queue, int no_ack, int timeout_ms,
