@@ -204,6 +204,10 @@ void start_worker(const char *policy) {
 }
 
 void start_approver(int sweep_s) {
+  start_approver_env(sweep_s, NULL);
+}
+
+void start_approver_env(int sweep_s, const char *const *extra) {
   cr_assert_eq(approver_pid, 0);
   snprintf(approver_log, sizeof approver_log, "%s/approver.log", T.dir);
   char sweep[16];
@@ -226,6 +230,13 @@ void start_approver(int sweep_s) {
     setenv("QF_MAX_BACKOFF_S", "2", 1);
     setenv("QF_LOG_LEVEL", "info", 1);
     unsetenv("QF_APPROVER_WEBHOOK");
+    for (size_t k = 0; extra && extra[k]; k++) {
+      const char *eq = strchr(extra[k], '=');
+      char key[128];
+      if (eq == NULL || eq - extra[k] >= (long)sizeof key) continue;
+      snprintf(key, sizeof key, "%.*s", (int)(eq - extra[k]), extra[k]);
+      setenv(key, eq + 1, 1);
+    }
     execl(QF_TEST_BIN, "qf", "approver", (char *)NULL);
     dprintf(2, "exec %s: %s\n", QF_TEST_BIN, strerror(errno));
     _exit(127);

@@ -64,6 +64,8 @@ void start_worker(const char *policy);
 /* `qf approver` as the approver service login, with the test's topology;
  * waits until it consumes <p>.hitl. */
 void start_approver(int sweep_s);
+/* The same with extra environment ("K=V", NULL-terminated). */
+void start_approver_env(int sweep_s, const char *const *extra);
 
 /* A copy of the shipped policy with the hitl stage and expiry changed
  * (the keywords stay); returns its path (static buffer). */

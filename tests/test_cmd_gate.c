@@ -380,3 +380,20 @@ Test(cmd_gate, reference_without_summary_decides_on_the_tool_calls) {
   cr_expect_not_null(strstr(p.out.data, "rule: tool_execution_failed"));
   qf_test_proc_fini(&p);
 }
+
+/* Run from its build directory, qf finds the policy of the tree it was
+ * built from, whatever the current directory: nothing is guessed from an
+ * install prefix where nothing was installed. */
+Test(cmd_gate, the_build_tree_policy_is_found_from_anywhere) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "cd / && unset QF_POLICY && exec %s gate --evidence "
+           "%s/tests/data/reference_v1/pass.json",
+           QF_TEST_BIN, QF_SOURCE_DIR);
+  const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+  qf_test_proc_t p;
+  qf_test_run(argv, NULL, 30, &p);
+  cr_expect_eq(p.status, 0, "%s%s", p.out.data, p.err.data);
+  cr_expect(strstr(p.out.data, "PASS") != NULL, "%s", p.out.data);
+  qf_test_proc_fini(&p);
+}

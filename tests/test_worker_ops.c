@@ -196,3 +196,27 @@ Test(worker_ops, a_bad_metrics_address_is_a_usage_error) {
   qf_wt_start_worker(&T, 0, env);
   cr_expect_eq(qf_wt_wait_exit(&T, 0, 30), 64, "%s", qf_wt_log_tail(&T, 0));
 }
+
+/* An operator tells replicas apart in the broker: each connection is
+ * named after its worker (host:pid). */
+Test(worker_ops, broker_connections_name_their_worker) {
+  qf_wt_start_worker(&T, 0, NULL);
+  qf_wt_wait_log(&T, 0, 1, 60, READY, NULL);
+  const char *argv[] = {"bash",
+                        QF_SOURCE_DIR "/deploy/local/services.sh",
+                        "rabbitmqctl",
+                        "list_connections",
+                        "client_properties",
+                        NULL};
+  qf_test_proc_t p;
+  qf_test_run(argv, NULL, 60, &p);
+  cr_assert_eq(p.status, 0, "%s", p.err.data);
+  char want[400];
+  snprintf(want, sizeof want, "qf-worker-consumer %s", T.workers[0].id);
+  cr_expect(strstr(p.out.data, want) != NULL, "no '%s' in:\n%s", want,
+            p.out.data);
+  snprintf(want, sizeof want, "qf-worker-publisher %s", T.workers[0].id);
+  cr_expect(strstr(p.out.data, want) != NULL, "no '%s' in:\n%s", want,
+            p.out.data);
+  qf_test_proc_fini(&p);
+}

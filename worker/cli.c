@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,12 +86,52 @@ int qf_cli_wants_help(const qf_cmd_t *cmd, int argc, char **argv) {
   return 0;
 }
 
+/* Whether path exists (a file or a directory we may read). */
+static int readable(const char *path) {
+  return access(path, R_OK) == 0;
+}
+
+/* The directory of this executable, or "" (from /proc/self/exe). */
+static void exe_dir(char *out, size_t n) {
+  char exe[PATH_MAX];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  out[0] = '\0';
+  if (len <= 0) return;
+  exe[len] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (slash) *slash = '\0';
+  snprintf(out, n, "%s", exe);
+}
+
+const char *qf_cli_data_path(const char *rel) {
+  static char found[4][PATH_MAX + 64];
+  static int next;
+  char dir[PATH_MAX], build[PATH_MAX];
+  char *out = found[next++ % 4];
+  if (readable(rel)) return rel; /* the source tree as the current dir */
+  exe_dir(dir, sizeof dir);
+  /* Run from its build directory (build/normal/qf): the tree it was built
+   * from, not whatever was installed some time. */
+  if (dir[0] && realpath(QF_BUILD_BINARY_DIR, build) &&
+      strcmp(dir, build) == 0) {
+    snprintf(out, PATH_MAX + 64, "%s/%s", QF_BUILD_SOURCE_DIR, rel);
+    if (readable(out)) return out;
+  }
+  /* Installed: <prefix>/bin/qf next to <prefix>/share/qf, wherever the
+   * prefix was moved; else the prefix it was configured with. */
+  if (dir[0]) {
+    snprintf(out, PATH_MAX + 64, "%s/../share/qf/%s", dir, rel);
+    if (readable(out)) return out;
+  }
+  snprintf(out, PATH_MAX + 64, "%s/%s", QF_DATADIR, rel);
+  return out;
+}
+
 const char *qf_cli_policy_path(const char *flag) {
   if (flag != NULL) return flag;
   const char *env = qf_cli_env("QF_POLICY", NULL);
   if (env != NULL) return env;
-  if (access("policy/default.yaml", R_OK) == 0) return "policy/default.yaml";
-  return QF_DATADIR "/policy/default.yaml";
+  return qf_cli_data_path("policy/default.yaml");
 }
 
 int qf_cli_env_int(const char *cmd, const char *name, int def, int min, int max,

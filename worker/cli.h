@@ -66,6 +66,13 @@ volatile sig_atomic_t *qf_cli_catch_signals(void);
 int qf_cli_fail(const char *cmd, int code, const char *fmt, ...)
     QF_PRINTF(3, 4);
 
+/* Where a data file of qf (rel: "migrations", "policy/default.yaml") is:
+ * the current directory's when it has one (the source tree); the source
+ * tree this qf was built from when it runs from its build directory;
+ * <exe>/../share/qf when installed (also after the prefix moved); else
+ * the configured install prefix's. Static storage (a few at once). */
+const char *qf_cli_data_path(const char *rel);
+
 /* Prints s escaped (qf_utf8_escape), cut to width characters and padded
  * to them, then a space: one cell of an aligned table. NULL prints "-". */
 void qf_cli_cell(const char *s, size_t width);

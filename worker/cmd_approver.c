@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "qf/approver.h"
@@ -12,9 +13,12 @@ static const char usage[] =
     "usage: qf approver [--prefix P]\n"
     "\n"
     "The approver process. It consumes <prefix>.hitl and, for each NEED_HITL\n"
-    "decision, logs it and, when QF_APPROVER_WEBHOOK is set, POSTs\n"
-    "{\"event\":\"approval.needed\",\"decision\":{...}} to that URL (each try\n"
-    "bounded by QF_WEBHOOK_TIMEOUT_S, QF_WEBHOOK_TRIES tries). Every\n"
+    "decision, logs it and, when QF_APPROVER_WEBHOOK is set, queues the\n"
+    "webhook events in the outbox (approval.needed, approval.decided,\n"
+    "approval.expired, run.decided): each body has a `text` line a chat\n"
+    "webhook shows as it is, and is posted signed, each try bounded by\n"
+    "QF_WEBHOOK_TIMEOUT_S, retried with a doubling delay for\n"
+    "QF_WEBHOOK_TRIES tries before it is kept as failed. Every\n"
     "QF_APPROVER_SWEEP_S it expires pending approvals past their deadline\n"
     "(the run then ends FAIL, decided_by expiry) and publishes the resume of\n"
     "every decided approval whose resume was never published. Several\n"
@@ -24,7 +28,11 @@ static const char usage[] =
     "\n"
     "Environment: QF_AMQP_URL, QF_DATABASE_URL (required),\n"
     "QF_APPROVER_WEBHOOK, QF_APPROVER_SWEEP_S (5), QF_WEBHOOK_TIMEOUT_S (5),\n"
-    "QF_WEBHOOK_TRIES (3), QF_HEARTBEAT_S (15), QF_DELIVERY_LIMIT (3),\n"
+    "QF_WEBHOOK_TRIES (8), QF_WEBHOOK_RETRY_S (5: doubling, at most 900),\n"
+    "QF_WEBHOOK_SECRET (signs each body: X-QF-Signature-256), "
+    "QF_WEBHOOK_EVENTS\n"
+    "(approval.needed,approval.decided,approval.expired; run.decided too if\n"
+    "named), QF_HEARTBEAT_S (15), QF_DELIVERY_LIMIT (3),\n"
     "QF_MAX_BACKOFF_S (30), QF_LOG_LEVEL, QF_METRICS_ADDR (host:port of\n"
     "/metrics, /healthz, /readyz; none by default), QF_HEALTH_STALL_S (60).\n"
     "\n"
@@ -40,19 +48,32 @@ const qf_cmd_t qf_cmd_approver = {
     .usage = usage,
 };
 
+/* QF_WEBHOOK_EVENTS, or the default set. */
+static int events(const char *list, int *out) {
+  qf_error_t err;
+  if (qf_webhook_events_parse(list, out, &err) >= 0) return 0;
+  return qf_cli_fail("approver", QF_EXIT_USAGE, "QF_WEBHOOK_EVENTS: %s",
+                     err.message);
+}
+
 static int configure(qf_approver_cfg_t *c) {
   int sweep_s, timeout_s, publish_s = 10;
   c->amqp_url = qf_cli_env("QF_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/");
   c->database_url = qf_cli_env("QF_DATABASE_URL", NULL);
   c->webhook_url = qf_cli_env("QF_APPROVER_WEBHOOK", NULL);
   c->metrics_addr = qf_cli_env("QF_METRICS_ADDR", NULL);
+  c->webhook_secret = qf_cli_env("QF_WEBHOOK_SECRET", NULL);
+  if (events(qf_cli_env("QF_WEBHOOK_EVENTS", NULL), &c->webhook_events) < 0)
+    return -1;
   if (c->prefix == NULL) c->prefix = qf_cli_env("QF_TOPOLOGY_PREFIX", "qf");
   if (qf_cli_env_int("approver", "QF_APPROVER_SWEEP_S", 5, 1, 3600, &sweep_s) <
           0 ||
       qf_cli_env_int("approver", "QF_WEBHOOK_TIMEOUT_S", 5, 1, 120,
                      &timeout_s) < 0 ||
-      qf_cli_env_int("approver", "QF_WEBHOOK_TRIES", 3, 1, 20,
+      qf_cli_env_int("approver", "QF_WEBHOOK_TRIES", 8, 1, 50,
                      &c->webhook_tries) < 0 ||
+      qf_cli_env_int("approver", "QF_WEBHOOK_RETRY_S", 5, 1, 900,
+                     &c->webhook_retry_s) < 0 ||
       qf_cli_env_int("approver", "QF_HEARTBEAT_S", 15, 1, 600,
                      &c->heartbeat_s) < 0 ||
       qf_cli_env_int("approver", "QF_DELIVERY_LIMIT", 3, 1, 1000,

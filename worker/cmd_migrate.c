@@ -22,7 +22,10 @@ static const char usage[] =
     "\n"
     "  --database-url URL  libpq URI or conninfo (default $QF_DATABASE_URL)\n"
     "  --dir DIR           migrations directory (default $QF_MIGRATIONS_DIR,\n"
-    "                      else ./migrations, else " QF_DATADIR
+    "                      else ./migrations, else the source tree's when qf\n"
+    "                      runs from its build directory, else\n"
+    "                      <qf's dir>/../share/qf/migrations, else\n"
+    "                      " QF_DATADIR
     "/migrations)\n"
     "  --quiet             print nothing on success\n"
     "  --status            list every migration (applied, pending, changed,\n"
@@ -48,10 +51,7 @@ const qf_cmd_t qf_cmd_migrate = {
 
 static const char *default_dir(void) {
   const char *env = qf_cli_env("QF_MIGRATIONS_DIR", NULL);
-  struct stat st;
-  if (env) return env;
-  if (stat("migrations", &st) == 0 && S_ISDIR(st.st_mode)) return "migrations";
-  return QF_DATADIR "/migrations";
+  return env ? env : qf_cli_data_path("migrations");
 }
 
 static void on_applied(int version, const char *name, void *ctx) {

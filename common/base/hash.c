@@ -3,6 +3,7 @@
 #include "qf/fsutil.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,4 +59,15 @@ out:
   EVP_MD_CTX_free(ctx);
   if (f) fclose(f);
   return rc;
+}
+
+int qf_hmac_sha256_hex(const void *key, size_t klen, const void *data, size_t n,
+                       char out[QF_SHA256_HEX_LEN + 1]) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), key, (int)klen, data, n, md, &len) == NULL ||
+      len != 32)
+    return QF_EINTERNAL;
+  to_hex(md, len, out);
+  return QF_OK;
 }

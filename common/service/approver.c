@@ -3,6 +3,7 @@
 #include "qf/backoff.h"
 #include "qf/metrics.h"
 #include "qf/migrate.h"
+#include "approver_internal.h"
 #include "qf/clock.h"
 
 #include <curl/curl.h>
@@ -61,8 +62,9 @@ static int connect_all(approver_t *a, qf_error_t *err) {
   return rc;
 }
 
-/* A NEED_HITL decision arrived: tell the humans. Best effort: the approval
- * is in the database either way (`qf approvals` lists it). */
+/* A NEED_HITL decision arrived: the humans are told through the outbox
+ * (approver_notes.c). The approval is in the database either way (`qf
+ * approvals` lists it). */
 static void notify(approver_t *a, const qf_amqp_message_t *m) {
   qf_error_t err;
   cJSON *d = cJSON_ParseWithLength(m->body, m->body_len);
@@ -74,21 +76,8 @@ static void notify(approver_t *a, const qf_amqp_message_t *m) {
   qf_log_info(&ctx, "approval.needed", "approval %s waits for a human: %s",
               cJSON_IsString(id) ? id->valuestring : "?",
               cJSON_IsString(why) ? why->valuestring : "");
-  if (a->cfg->webhook_url && d != NULL) {
-    cJSON *note = cJSON_CreateObject();
-    cJSON_AddStringToObject(note, "event", "approval.needed");
-    cJSON_AddItemToObject(note, "decision", cJSON_Duplicate(d, 1));
-    char *body = cJSON_PrintUnformatted(note);
-    int rc = body ? qf_webhook_post(a->cfg->webhook_url, body,
-                                    a->cfg->webhook_timeout_ms,
-                                    a->cfg->webhook_tries, &err)
-                  : QF_ENOMEM;
-    if (rc < 0) qf_log_error(&ctx, "webhook.failed", "%s", err.message);
-    qf_metrics_inc(qf_metrics_global(), "qf_webhook_posts_total",
-                   rc < 0 ? "result=\"failed\"" : "result=\"ok\"", 1);
-    cJSON_free(body);
-    cJSON_Delete(note);
-  }
+  if (d && qf__approver_note_needed(a->db, a->cfg, d, &err) < 0)
+    qf_log_error(&ctx, "webhook.queue_failed", "%s", err.message);
   cJSON_Delete(d);
 }
 
@@ -107,8 +96,6 @@ static int publish_resume(approver_t *a, const qf_approval_t *ap,
   return rc;
 }
 
-/* Overdue approvals become expired (never approved); their resumes go
- * out in the publish sweep that follows. */
 /* The gauge of pending approvals by age, refreshed with each sweep. */
 static int count_pending(approver_t *a, qf_error_t *err) {
   static const char *const age[] = {"age=\"lt_1h\"", "age=\"1h_to_1d\"",
@@ -121,6 +108,8 @@ static int count_pending(approver_t *a, qf_error_t *err) {
   return rc;
 }
 
+/* Overdue approvals become expired (never approved); their resumes go
+ * out in the publish sweep that follows. */
 static int sweep_expired(approver_t *a, qf_error_t *err) {
   qf_approval_t *list = NULL;
   size_t n = 0;
@@ -160,7 +149,8 @@ static void serve(approver_t *a) {
       a->failures = 0;
     if (qf_clock_now_ms() >= next_sweep) {
       if (sweep_expired(a, &err) < 0 || sweep_unpublished(a, &err) < 0 ||
-          count_pending(a, &err) < 0) {
+          count_pending(a, &err) < 0 ||
+          qf__approver_deliver(a->db, a->cfg, &err) < 0) {
         qf_log_warn(NULL, "approver.sweep_failed", "%s", err.message);
         return;
       }

@@ -1,10 +1,12 @@
-/* webhook.c: bounded HTTP POST of a JSON notification (libcurl). */
+/* webhook.c: one bounded, signed HTTP POST of a notification (libcurl);
+ * the retries are the outbox's (approver.c, migration 006). */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "qf/approver.h"
+#include "qf/hash.h"
+#include "qf/version.h"
 
 static size_t discard(void *p, size_t size, size_t n, void *ctx) {
   (void)p;
@@ -12,60 +14,66 @@ static size_t discard(void *p, size_t size, size_t n, void *ctx) {
   return size * n; /* the answer's body is not ours to keep */
 }
 
-static int post_once(const char *url, const char *body, int timeout_ms,
-                     long *status, char *why, size_t n) {
-  CURL *c = curl_easy_init();
+/* The headers of one post: what it is, which delivery (a receiver
+ * deduplicates by it), who sent it, and the body's HMAC under the shared
+ * secret, as GitHub signs its webhooks (X-Hub-Signature-256). */
+static struct curl_slist *headers(const qf_webhook_msg_t *m, const char *body,
+                                  qf_error_t *err) {
+  char line[160], mac[QF_SHA256_HEX_LEN + 1];
   struct curl_slist *h =
       curl_slist_append(NULL, "Content-Type: application/json");
-  if (c == NULL || h == NULL) {
-    snprintf(why, n, "out of memory");
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return QF_ENOMEM;
+  h = h ? curl_slist_append(h, "User-Agent: qf-approver/" QF_VERSION) : NULL;
+  snprintf(line, sizeof line, "X-QF-Event: %s", m->event);
+  h = h ? curl_slist_append(h, line) : NULL;
+  snprintf(line, sizeof line, "X-QF-Delivery: %lld", m->delivery_id);
+  h = h ? curl_slist_append(h, line) : NULL;
+  if (h && m->secret && m->secret[0]) {
+    if (qf_hmac_sha256_hex(m->secret, strlen(m->secret), body, strlen(body),
+                           mac) < 0) {
+      curl_slist_free_all(h);
+      qf_error_set(err, QF_EINTERNAL, "webhook: cannot sign the body");
+      return NULL;
+    }
+    snprintf(line, sizeof line, "X-QF-Signature-256: sha256=%s", mac);
+    h = curl_slist_append(h, line);
   }
-  curl_easy_setopt(c, CURLOPT_URL, url);
+  if (h == NULL) qf_error_set(err, QF_ENOMEM, "out of memory");
+  return h;
+}
+
+int qf_webhook_send(const qf_webhook_msg_t *m, const char *body,
+                    qf_error_t *err) {
+  char where[300];
+  long status = 0;
+  qf_webhook_describe(m->url, where, sizeof where);
+  struct curl_slist *h = headers(m, body, err);
+  CURL *c = h ? curl_easy_init() : NULL;
+  if (c == NULL) {
+    curl_slist_free_all(h);
+    return h ? qf_error_set(err, QF_ENOMEM, "out of memory")
+             : (err ? err->code : QF_ENOMEM);
+  }
+  curl_easy_setopt(c, CURLOPT_URL, m->url);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)m->timeout_ms);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)m->timeout_ms);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM in our process */
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   CURLcode rc = curl_easy_perform(c);
-  *status = 0;
-  if (rc == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-  else
-    snprintf(why, n, "%s", curl_easy_strerror(rc));
+  if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
-  if (rc == CURLE_OPERATION_TIMEDOUT) return QF_ETIMEDOUT;
-  if (rc != CURLE_OK) return QF_EIO;
-  if (*status < 200 || *status > 299) {
-    snprintf(why, n, "HTTP %ld", *status);
-    return QF_EIO;
-  }
+  /* The URL's path and query may hold its secret: only scheme://host is
+   * ever said. */
+  if (rc != CURLE_OK)
+    return qf_error_set(err,
+                        rc == CURLE_OPERATION_TIMEDOUT ? QF_ETIMEDOUT : QF_EIO,
+                        "webhook %s: %s", where, curl_easy_strerror(rc));
+  if (status < 200 || status > 299)
+    return qf_error_set(err, QF_EIO, "webhook %s: HTTP %ld", where, status);
   return QF_OK;
-}
-
-int qf_webhook_post(const char *url, const char *body, int timeout_ms,
-                    int tries, qf_error_t *err) {
-  char why[256] = "";
-  long status = 0;
-  int rc = QF_EIO;
-  for (int i = 0; i < tries; i++) {
-    if (i > 0) { /* 0.5 s, 1 s, 2 s, ...: a restarting receiver recovers */
-      long ms = 500L << (i - 1 < 6 ? i - 1 : 6);
-      struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-      nanosleep(&ts, NULL);
-    }
-    rc = post_once(url, body, timeout_ms, &status, why, sizeof why);
-    if (rc == QF_OK) return QF_OK;
-  }
-  char where[300];
-  qf_webhook_describe(url, where, sizeof where);
-  return qf_error_set(err, rc, "webhook %s: %s after %d attempts", where, why,
-                      tries);
 }
 
 void qf_webhook_describe(const char *url, char *out, size_t n) {

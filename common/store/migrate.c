@@ -102,18 +102,6 @@ int qf__migrate_read_file(const char *path, char **out, qf_error_t *err) {
   return rc;
 }
 
-/* Line of a 1-based character position (the server counts characters,
- * not bytes: UTF-8 continuation bytes are skipped). */
-static int line_of(const char *sql, int pos) {
-  int line = 1, chars = 0;
-  for (const unsigned char *p = (const unsigned char *)sql; *p; p++) {
-    if ((*p & 0xC0) == 0x80) continue;
-    if (++chars >= pos) break;
-    if (*p == '\n') line++;
-  }
-  return line;
-}
-
 static int prepare(qf_db_t *db, applied_t **out, int *nout, qf_error_t *err) {
   PGresult *res = NULL;
   int rc =
@@ -160,17 +148,17 @@ static int apply_one(qf_db_t *db, const mfile_t *f, const char *sql,
   char version[16];
   snprintf(version, sizeof version, "%d", f->version);
   const char *params[] = {version, f->name, checksum};
-  int pos = 0;
+  int line = 0;
   int rc = qf_db_begin(db, err);
   if (rc == QF_OK) {
-    rc = qf_db_exec_script(db, sql, &pos, err);
+    rc = qf__migrate_exec(db, sql, &line, err);
     /* A statement the database refused is a fault of the migration file,
      * not of the database: invalid input, not an outage to retry. */
     if (rc == QF_EDB) rc = err ? (err->code = QF_EVALIDATE) : QF_EVALIDATE;
     if (rc < 0) {
       qf_db_rollback(db);
-      return pos > 0 ? qf_error_prefix(err, "%s:%d", f->path, line_of(sql, pos))
-                     : qf_error_prefix(err, "%s", f->path);
+      return line > 0 ? qf_error_prefix(err, "%s:%d", f->path, line)
+                      : qf_error_prefix(err, "%s", f->path);
     }
   }
   if (rc == QF_OK)

@@ -18,6 +18,13 @@ typedef struct mfile {
 int qf__migrate_list_files(const char *dir, mfile_t **out, int *nout,
                            qf_error_t *err);
 
+/* Runs a migration file statement by statement (migrate_split.c); on a
+ * failure *line is the failing line of the file (1-based). */
+int qf__migrate_exec(qf_db_t *db, const char *sql, int *line, qf_error_t *err);
+
+/* Line (1-based) of a 1-based character position in sql. */
+int qf__migrate_line_of(const char *sql, int pos);
+
 /* A migration file's text (bounded, no NUL byte); *out malloc'ed. */
 int qf__migrate_read_file(const char *path, char **out, qf_error_t *err);
 

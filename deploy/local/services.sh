@@ -277,12 +277,13 @@ main() {
       ;;
     stop) rmq_stop; pg_stop ;;
     status) status ;;
+    rabbitmqctl) shift; rmq_env /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "$RMQ_NODE" "$@" ;;
     env)
       [ -f "$STATE/postgres.password" ] || die "not started yet: run $0 start"
       print_env
       ;;
     *)
-      echo "usage: $0 start|stop|status|env" >&2
+      echo "usage: $0 start|stop|status|env|rabbitmqctl ARGS..." >&2
       exit 64
       ;;
   esac

@@ -14,6 +14,11 @@
 int qf_sha256_hex(const void *data, size_t n,
                   char out[QF_SHA256_HEX_LEN + 1]) QF_MUSTCHECK;
 
+/* HMAC-SHA256 of data[0..n) under key (klen bytes), as 64 hex digits and
+ * a NUL: how a webhook receiver checks who sent the body. */
+int qf_hmac_sha256_hex(const void *key, size_t klen, const void *data, size_t n,
+                       char out[QF_SHA256_HEX_LEN + 1]) QF_MUSTCHECK;
+
 /* Digests a whole file in bounded memory; *size_out (if not NULL) gets its
  * length in bytes. Fails with QF_ENOENT/QF_EIO naming the path. */
 int qf_sha256_file(const char *path, char out[QF_SHA256_HEX_LEN + 1],

@@ -17,11 +17,14 @@
 typedef struct qf_approver_cfg {
   const char *amqp_url;
   const char *database_url;
-  const char *prefix;      /* topology prefix, "qf" */
-  const char *webhook_url; /* NULL: log only */
-  int webhook_timeout_ms;  /* per attempt */
-  int webhook_tries;       /* attempts per notification */
-  int sweep_ms;            /* between expiry/publish sweeps */
+  const char *prefix;         /* topology prefix, "qf" */
+  const char *webhook_url;    /* NULL: log only */
+  int webhook_timeout_ms;     /* per attempt */
+  int webhook_tries;          /* attempts per notification (over minutes) */
+  int webhook_retry_s;        /* the first retry's delay, doubling, <= 15 min */
+  const char *webhook_secret; /* QF_WEBHOOK_SECRET: signs every body */
+  int webhook_events;         /* QF_WEBHOOK_EVENT_* bits to send */
+  int sweep_ms;               /* between expiry/publish sweeps */
   int heartbeat_s;
   int delivery_limit; /* for declaring the topology */
   int publish_timeout_ms;
@@ -29,6 +32,19 @@ typedef struct qf_approver_cfg {
   const char *metrics_addr; /* /metrics, /healthz, /readyz; NULL: none */
   int health_stall_s;       /* /healthz fails after this long unbeaten */
 } qf_approver_cfg_t;
+
+enum {
+  QF_WEBHOOK_EVENT_NEEDED = 1,  /* approval.needed */
+  QF_WEBHOOK_EVENT_DECIDED = 2, /* approval.decided (approved, rejected) */
+  QF_WEBHOOK_EVENT_EXPIRED = 4, /* approval.expired */
+  QF_WEBHOOK_EVENT_RUN = 8      /* run.decided: every final decision */
+};
+
+/* A comma list of event names into QF_WEBHOOK_EVENT_* bits; NULL gives
+ * the three approval events (run.decided, one post per run, is opt-in).
+ * QF_EINVAL naming an unknown name. */
+int qf_webhook_events_parse(const char *list, int *out,
+                            qf_error_t *err) QF_MUSTCHECK;
 
 /* Runs until *signals becomes nonzero; returns QF_OK then. Outages of the
  * broker or the database are waited out with backoff; a login either
@@ -38,11 +54,21 @@ int qf_approver_run(const qf_approver_cfg_t *cfg,
                     volatile sig_atomic_t *signals,
                     qf_error_t *err) QF_MUSTCHECK;
 
-/* POSTs body (JSON) to url; up to tries attempts, each bounded by
- * timeout_ms, with a growing pause between them. Success is a 2xx answer.
- * QF_ETIMEDOUT or QF_EIO naming the last failure otherwise. */
-int qf_webhook_post(const char *url, const char *body, int timeout_ms,
-                    int tries, qf_error_t *err) QF_MUSTCHECK;
+/* One webhook post. Strings borrowed. */
+typedef struct qf_webhook_msg {
+  const char *url;
+  const char *secret;    /* HMAC key of X-QF-Signature-256, or NULL */
+  const char *event;     /* X-QF-Event */
+  long long delivery_id; /* X-QF-Delivery: the outbox row */
+  int timeout_ms;
+} qf_webhook_msg_t;
+
+/* POSTs body (JSON) once, with User-Agent, X-QF-Event, X-QF-Delivery and,
+ * with a secret, X-QF-Signature-256: sha256=<HMAC-SHA256 hex of the
+ * body>. Success is a 2xx answer; else QF_ETIMEDOUT or QF_EIO, err naming
+ * scheme://host only (never the URL's path or query). */
+int qf_webhook_send(const qf_webhook_msg_t *m, const char *body,
+                    qf_error_t *err) QF_MUSTCHECK;
 
 /* A webhook URL as it may be logged: scheme://host as libcurl parses it,
  * never its user, path or query (a chat webhook's secret is its path). */
