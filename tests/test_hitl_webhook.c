@@ -97,8 +97,8 @@ static void start_all(int fails, int expires_s) {
   snprintf(hook, sizeof hook, "QF_APPROVER_WEBHOOK=%s", url);
   const char *env[] = {hook, "QF_WEBHOOK_SECRET=" SECRET,
                        "QF_WEBHOOK_RETRY_S=1",
-                       "QF_WEBHOOK_EVENTS=approval.needed,approval.decided,"
-                       "approval.expired,run.decided",
+                       ("QF_WEBHOOK_EVENTS=approval.needed,approval.decided,"
+                        "approval.expired,run.decided"),
                        NULL};
   start_worker(write_policy("after_execute", expires_s));
   start_approver_env(1, env);

@@ -152,8 +152,8 @@ Test(worker_ops, metrics_move_with_a_run) {
       "qf_deliveries_total{outcome=\"acked\"} 1\n",
       "qf_run_duration_seconds_count{decision=\"PASS\"} 1\n",
       "qf_node_duration_seconds_count{node=\"execute\"} 1\n",
-      "qf_tool_duration_seconds_count{tool=\"run_pytest\",status=\"success\"} "
-      "1\n",
+      ("qf_tool_duration_seconds_count{tool=\"run_pytest\",status=\"success\"}"
+       " 1\n"),
       "qf_publish_confirm_seconds_count 1\n",
       "qf_db_commit_seconds_count 1\n"};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)

@@ -26,6 +26,7 @@ void qf_cli_log_errors(const char *program) {
   json_errors = 1;
 }
 
+static void say(const char *cmd, const char *fmt, va_list ap) QF_PRINTF(2, 0);
 static void say(const char *cmd, const char *fmt, va_list ap) {
   char msg[1024];
   vsnprintf(msg, sizeof msg, fmt, ap);
