@@ -104,6 +104,9 @@ int qf_fs_mkdirs(const char *dir, qf_error_t *err) {
   char path[PATH_MAX];
   if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
     return qf_error_set(err, QF_EINVAL, "%s: path too long", dir);
+  /* Mostly the parents exist (a run's folder under the root): one call. */
+  if (mkdir(path, 0755) == 0 || errno == EEXIST) return QF_OK;
+  if (errno != ENOENT) return sys_error(err, path);
   for (char *p = path + 1; *p; p++) {
     if (*p != '/') continue;
     *p = '\0';

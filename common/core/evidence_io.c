@@ -8,10 +8,17 @@
 
 int qf_evidence_write(const qf_evidence_t *ev, const char *dir, char **path_out,
                       qf_error_t *err) {
+  return qf_evidence_write_text(ev, dir, path_out, NULL, err);
+}
+
+/* One line of JSON: printed once, the same text goes to the file, the
+ * database and the messages (a worker prints nothing twice). */
+int qf_evidence_write_text(const qf_evidence_t *ev, const char *dir,
+                           char **path_out, char **text_out, qf_error_t *err) {
   cJSON *doc = NULL;
   char *text = NULL;
   int rc = qf_evidence_to_json(ev, &doc, err);
-  if (rc == QF_OK && (text = cJSON_Print(doc)) == NULL)
+  if (rc == QF_OK && (text = cJSON_PrintUnformatted(doc)) == NULL)
     rc = qf_error_set(err, QF_ENOMEM, "out of memory");
   /* Atomic: a reader (a decision consumer following evidence_path, a
    * resumed run) never sees half a document. */
@@ -24,6 +31,10 @@ int qf_evidence_write(const qf_evidence_t *ev, const char *dir, char **path_out,
       rc = qf_error_set(err, QF_ENOMEM, "out of memory");
     else
       snprintf(*path_out, n, "%s/evidence.json", dir);
+  }
+  if (rc == QF_OK && text_out) {
+    *text_out = text;
+    text = NULL;
   }
   cJSON_free(text);
   cJSON_Delete(doc);

@@ -100,8 +100,17 @@ out:
   return rc;
 }
 
+qf_policy_t *qf_policy_ref(qf_policy_t *p) {
+  if (p) p->refs++;
+  return p;
+}
+
 void qf_policy_free(qf_policy_t *p) {
   if (p == NULL) return;
+  if (p->refs > 0) {
+    p->refs--;
+    return;
+  }
   qf__policy_compiled_free(p->internal);
   qf__policy_free_fields(p);
   free(p->path);

@@ -1,6 +1,6 @@
 /* policy_source.c: the last good policy of a file that may change (see
- * policy_source.h). It keeps the text that loaded, and parses it for each
- * caller, so every run owns its policy. */
+ * policy_source.h). It keeps the policy that loaded, parsed and its
+ * patterns compiled once, and hands it to each run by reference. */
 #include "qf/policy_source.h"
 
 #include <stdio.h>
@@ -13,9 +13,8 @@
 
 struct qf_policy_source {
   char *path;
-  char *text; /* the last version that loaded */
-  size_t len;
-  struct stat seen; /* the file as last looked at */
+  qf_policy_t *policy; /* the last version that loaded */
+  struct stat seen;    /* the file as last looked at */
   char problem[QF_ERROR_MSG_MAX + 64];
 };
 
@@ -32,14 +31,10 @@ static int reload(qf_policy_source_t *s, qf_error_t *err) {
   qf_policy_t *p = NULL;
   int rc = qf_fs_read(s->path, QF_POLICY_MAX_BYTES, &text, &len, err);
   if (rc == QF_OK) rc = qf_policy_parse(text, len, s->path, &p, err);
-  qf_policy_free(p);
-  if (rc < 0) {
-    free(text);
-    return rc;
-  }
-  free(s->text);
-  s->text = text;
-  s->len = len;
+  free(text);
+  if (rc < 0) return rc;
+  qf_policy_free(s->policy); /* runs holding it keep it until they end */
+  s->policy = p;
   s->problem[0] = '\0';
   return QF_OK;
 }
@@ -64,7 +59,7 @@ int qf_policy_source_open(const char *path, qf_policy_source_t **out,
 void qf_policy_source_free(qf_policy_source_t *s) {
   if (s == NULL) return;
   free(s->path);
-  free(s->text);
+  qf_policy_free(s->policy);
   free(s);
 }
 
@@ -84,7 +79,9 @@ int qf_policy_source_refresh(qf_policy_source_t *s) {
 
 int qf_policy_source_get(const qf_policy_source_t *s, qf_policy_t **out,
                          qf_error_t *err) {
-  return qf_policy_parse(s->text, s->len, s->path, out, err);
+  (void)err;
+  *out = qf_policy_ref(s->policy);
+  return QF_OK;
 }
 
 const char *qf_policy_source_problem(const qf_policy_source_t *s) {

@@ -56,8 +56,11 @@ static void read_git(qf_repro_t *r, const char *workspace) {
 static int add_platform(qf_evidence_t *ev) {
   qf_repro_t *r = &ev->repro;
   struct utsname u;
-  char platform[160];
-  if (uname(&u) == 0) {
+  /* The machine does not change under a running worker: asked once (on
+   * the thread that collects, as libgit2's initialisation below). */
+  static char platform[160];
+  if (platform[0]) {
+  } else if (uname(&u) == 0) {
     snprintf(platform, sizeof platform, "%s-%s", u.sysname, u.machine);
     for (char *p = platform; *p; p++)
       if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');

@@ -15,8 +15,11 @@ int qf__write_evidence(qf_run_state_t *s, const qf_run_cfg_t *cfg,
   int rc = qf__run_dir(s, cfg, 0, dir, sizeof dir, err);
   free(s->evidence_path);
   s->evidence_path = NULL;
+  cJSON_free(s->evidence_text);
+  s->evidence_text = NULL;
   return rc < 0 ? rc
-                : qf_evidence_write(s->evidence, dir, &s->evidence_path, err);
+                : qf_evidence_write_text(s->evidence, dir, &s->evidence_path,
+                                         &s->evidence_text, err);
 }
 
 /* collect: artifacts, summary, repro. The evidence file is written once,

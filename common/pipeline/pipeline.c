@@ -30,6 +30,7 @@ void qf_run_state_fini(qf_run_state_t *s) {
   free(s->blocked_source);
   qf_evidence_free(s->evidence);
   free(s->evidence_path);
+  cJSON_free(s->evidence_text);
   memset(s, 0, sizeof *s);
 }
 

@@ -40,7 +40,12 @@ static const family_t families[] = {
     {"qf_publish_confirm_seconds", M_HISTOGRAM,
      "Publishing a batch until the broker confirmed it."},
     {"qf_db_commit_seconds", M_HISTOGRAM,
-     "Committing a run's decision in PostgreSQL."},
+     "Committing a run's decision (or a batch of them) in PostgreSQL."},
+    {"qf_db_round_trips_total", M_COUNTER,
+     "Requests sent to PostgreSQL and waited for (a pipeline counts once)."},
+    {"qf_batch_runs_total", M_COUNTER,
+     "Runs recorded by batch commits (divide by qf_db_commit_seconds_count "
+     "for runs per commit)."},
     {"qf_reconnects_total", M_COUNTER,
      "Connection attempts after the first, by whether they succeeded."},
     {"qf_dead_letters_total", M_COUNTER,

@@ -25,6 +25,40 @@ static void wedge(const qf__worker_t *w) {
     usleep(100 * 1000);
 }
 
+/* PostgreSQL round trips since the last look, into the metrics (a new
+ * connection starts counting from zero). */
+static void count_round_trips(qf__worker_t *w) {
+  const qf_db_t *now = w->store ? qf_store_db(w->store) : NULL;
+  if (now == NULL) return;
+  long long n = qf_db_round_trips(now);
+  if (n < w->db_trips_seen) w->db_trips_seen = 0; /* reconnected */
+  if (n > w->db_trips_seen)
+    qf_metrics_inc(qf_metrics_global(), "qf_db_round_trips_total", NULL,
+                   (double)(n - w->db_trips_seen));
+  w->db_trips_seen = n;
+}
+
+/* Delivers again, not fresh, what the batch found existing. */
+static qf__settled_t redo_all(qf__worker_t *w) {
+  qf_amqp_message_t *m;
+  qf__settled_t out = QF__ACKED;
+  while (out != QF__CONN_LOST && (m = qf__batch_next_redo(w)) != NULL) {
+    out = qf__worker_deliver(w, m, 0);
+    qf_amqp_message_fini(m);
+    free(m);
+  }
+  return out;
+}
+
+/* Settles what the batch holds; nonzero when the consumer is gone (and
+ * the batch, which the broker gives again, forgotten). */
+static int settle_batch(qf__worker_t *w) {
+  if (qf__batch_flush(w) != QF__CONN_LOST && redo_all(w) != QF__CONN_LOST)
+    return 0;
+  qf__batch_drop(w);
+  return 1;
+}
+
 static void serve(qf__worker_t *w) {
   int64_t healthy_since = qf_clock_now_ms();
   qf_error_t err;
@@ -34,21 +68,36 @@ static void serve(qf__worker_t *w) {
     qf_health_beat();
     if (w->failures && qf_clock_now_ms() - healthy_since > 60000)
       w->failures = 0; /* a minute of health resets the backoff */
-    int rc = qf_amqp_next(w->con, 1000, &m, &err);
+    /* Runs held for the batch wait only for deliveries already here. */
+    int held = w->batch.n > 0 || w->batch.redo != NULL;
+    int rc = qf_amqp_next(w->con, held ? 0 : 1000, &m, &err);
     if (rc < 0) {
       qf__worker_consumer_lost(w, err.message);
+      qf__batch_drop(w);
       return;
     }
     qf_log_limit_reset(&w->consumer_lost); /* served: the next loss is news */
+    if (rc == 0 && held) {
+      if (settle_batch(w)) return;
+      count_round_trips(w);
+      continue;
+    }
     if (rc == 0) {
       if (w->pub == NULL || qf_amqp_service(w->pub, &err) < 0) return;
       qf__worker_sweep(w);
       continue;
     }
-    qf__settled_t s = qf__worker_deliver(w, &m);
+    qf__settled_t s = qf__worker_deliver(w, &m, 1);
     qf_amqp_message_fini(&m);
-    if (s == QF__CONN_LOST) return;
+    count_round_trips(w);
+    if (s == QF__CONN_LOST) {
+      qf__batch_drop(w);
+      return;
+    }
+    if ((w->batch.n >= w->batch.limit || w->batch.redo) && settle_batch(w))
+      return;
   }
+  (void)settle_batch(w); /* stopping: what is decided is settled first */
 }
 
 /* Where the tools' cgroups go: checked once, and said once; without one
@@ -132,6 +181,9 @@ int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals,
     qf_policy_source_free(w.policies);
     return rc;
   }
+  w.batch.limit = cfg->prefetch < 1                     ? 1
+                  : cfg->prefetch > QF_STORE_RECORD_MAX ? QF_STORE_RECORD_MAX
+                                                        : (size_t)cfg->prefetch;
   w.next_sweep_ms = qf_clock_now_ms() + (int64_t)cfg->sweep_interval_s * 1000;
   srand((unsigned)(qf_clock_now_ms() ^ (int64_t)getpid()));
   log_start(cfg);

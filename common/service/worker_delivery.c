@@ -45,6 +45,22 @@ static qf__settled_t run_claimed(job_t *j, qf_request_t **req,
   return out;
 }
 
+/* What the claim found decides: re-publish a decided or parked run, wait
+ * for another owner's decision, or run it. */
+static qf__settled_t after_claim(job_t *j, qf_request_t **req,
+                                 const qf_run_row_t *row) {
+  if (row->status == QF_RUN_DECIDED || row->status == QF_RUN_AWAITING_APPROVAL)
+    return qf__job_republish(j, row);
+  if (row->leased_elsewhere) {
+    qf_log_info(&j->log, "delivery.waiting",
+                "%s holds the run; its decision will reach this delivery's "
+                "reply_to",
+                row->lease_owner ? row->lease_owner : "another worker");
+    return qf__job_settle(j, 1, 0);
+  }
+  return run_claimed(j, req, row);
+}
+
 static qf__settled_t claim_and_run(job_t *j, qf_request_t **req) {
   qf_error_t err;
   char *request_json = NULL;
@@ -69,24 +85,54 @@ static qf__settled_t claim_and_run(job_t *j, qf_request_t **req) {
   else if (rc < 0)
     out = qf__job_fail(j, rc,
                        j->w->store ? err.message : "no database connection");
-  else if (row.status == QF_RUN_DECIDED ||
-           row.status == QF_RUN_AWAITING_APPROVAL)
-    out = qf__job_republish(j, &row);
-  else if (row.leased_elsewhere) {
-    qf_log_info(&j->log, "delivery.waiting",
-                "%s holds the run; its decision will reach this delivery's "
-                "reply_to",
-                row.lease_owner ? row.lease_owner : "another worker");
-    out = qf__job_settle(j, 1, 0);
-  } else
-    out = run_claimed(j, req, &row);
+  else
+    out = after_claim(j, req, &row);
   qf_run_row_fini(&row);
   return out;
 }
 
-qf__settled_t qf__worker_deliver(qf__worker_t *w, const qf_amqp_message_t *m) {
+/* A first delivery runs before it is claimed (job_t.fresh): a run that
+ * needs no tool is held for the batch; one whose tool is about to run is
+ * claimed then; one that turned out to exist goes the claiming way with
+ * the row its claim found. */
+static qf__settled_t run_fresh(job_t *j, qf_request_t **req) {
+  qf_error_t err;
+  qf_run_row_t none = {0};
+  int rc = qf_request_to_json(*req, &j->request_json, &err);
+  if (rc < 0) return qf__job_fail(j, rc, err.message);
+  j->fresh = 1;
+  j->requested_by = (*req)->requested_by; /* the run state keeps it */
+  qf__settled_t out = qf__job_run(j, req, &none);
+  qf__worker_lease_end(j->w); /* a tool run claimed on the way */
+  if (out == QF__REDO) {
+    qf_run_row_t *row = j->found;
+    qf_request_t *again = NULL;
+    j->found = NULL;
+    j->fresh = 0;
+    out = qf_request_parse(j->m->body, j->m->body_len, &again, &err) < 0
+              ? qf__job_dead_letter(j, err.message)
+              : after_claim(j, &again, row);
+    qf_request_free(again);
+    qf_run_row_fini(row);
+    free(row);
+  }
+  free(j->request_json);
+  j->request_json = NULL;
+  return out;
+}
+
+/* Only a first delivery of a request is fresh: a redelivered or handed-on
+ * one has (or may have) a run with a checkpoint to resume. */
+static int may_be_fresh(const qf_amqp_message_t *m) {
+  return !m->redelivered &&
+         qf_amqp_message_header(m, "x-qf-handed-on-by") == NULL;
+}
+
+qf__settled_t qf__worker_deliver(qf__worker_t *w, qf_amqp_message_t *m,
+                                 int fresh) {
   job_t j = {.w = w,
              .m = m,
+             .own = m,
              .reply_to = m->reply_to,
              .correlation_id = m->correlation_id,
              .started_ms = qf_clock_now_ms()};
@@ -108,7 +154,10 @@ qf__settled_t qf__worker_deliver(qf__worker_t *w, const qf_amqp_message_t *m) {
   if (qf_request_parse(m->body, m->body_len, &req, &err) < 0)
     return qf__job_dead_letter(&j, err.message);
   qf_log_info(&j.log, "delivery.received", "%s", req->tool_name);
-  qf__settled_t out = claim_and_run(&j, &req);
+  qf__settled_t out =
+      fresh && may_be_fresh(m) && m->message_id && m->message_id[0]
+          ? run_fresh(&j, &req)
+          : claim_and_run(&j, &req);
   qf_request_free(req);
   return out;
 }

@@ -2,8 +2,9 @@
  * files call each other only downwards, in this order (no circle):
  *
  *   worker.c -> worker_delivery.c -> worker_resume.c -> worker_run.c
- *            -> worker_settle.c -> worker_conn.c
+ *            -> worker_batch.c -> worker_settle.c -> worker_conn.c
  *   worker.c -> worker_sweep.c -> worker_settle.c
+ *   worker.c -> worker_batch.c
  */
 #ifndef QF_WORKER_INTERNAL_H
 #define QF_WORKER_INTERNAL_H
@@ -26,6 +27,18 @@ typedef struct qf__lease {
   qf_tool_trace_t tool;
 } qf__lease_t;
 
+struct qf__held;
+
+/* Runs decided without a tool, waiting to be recorded together (one
+ * transaction), published together (one wait for confirms) and acked
+ * together (multiple). */
+typedef struct qf__batch {
+  struct qf__held *items[QF_STORE_RECORD_MAX];
+  size_t n;
+  size_t limit;          /* flushed when it holds this many (<= prefetch) */
+  struct qf__held *redo; /* found an existing run: to be claimed, in order */
+} qf__batch_t;
+
 typedef struct qf__worker {
   const qf_worker_cfg_t *cfg;
   qf_topology_t topo;
@@ -45,19 +58,25 @@ typedef struct qf__worker {
   int draining;                 /* the stop was said */
   int connected_once;           /* later connects count as reconnects */
   char unrouted[8][160];        /* exchange/key pairs said unrouted once */
+  qf__batch_t batch;
+  long long db_trips_seen; /* qf_db_round_trips counted into the metrics */
 } qf__worker_t;
 
 /* What became of a delivery. */
 typedef enum qf__settled {
-  QF__ACKED,    /* done: decided, dead-lettered, or re-published */
-  QF__REQUEUED, /* nacked back to the queue (our trouble, not its) */
-  QF__CONN_LOST /* the consumer connection is gone: reconnect */
+  QF__ACKED,     /* done: decided, dead-lettered, or re-published */
+  QF__REQUEUED,  /* nacked back to the queue (our trouble, not its) */
+  QF__CONN_LOST, /* the consumer connection is gone: reconnect */
+  QF__HELD,      /* decided, held in the batch: settled when it is flushed */
+  QF__REDO       /* its run exists already: claim it (qf__worker_deliver
+                    with fresh = 0) */
 } qf__settled_t;
 
 /* One delivery being processed. */
 typedef struct job {
   qf__worker_t *w;
   const qf_amqp_message_t *m;
+  qf_amqp_message_t *own; /* m, which a held job takes over (else NULL) */
   qf_log_ctx_t log;
   char run_id[QF_UUID_STR_LEN + 1];
   const char *reply_to;       /* where the decision also goes, or NULL */
@@ -69,6 +88,13 @@ typedef struct job {
   cJSON *node_ms;     /* {"node": ms} of the nodes run, for the final event */
   int progress_due;   /* the tool started: tell the submitter */
   int64_t started_ms; /* when the delivery arrived (run duration) */
+  /* A first delivery is fresh: its run is not claimed until a tool is
+   * about to run, and a run that needs none is recorded whole when it is
+   * decided (qf_store_record_commit): DESIGN 4b's one transaction. */
+  int fresh;
+  char *request_json;       /* the request as claimed or recorded (owned) */
+  const char *requested_by; /* the request's (borrowed, while it runs) */
+  qf_run_row_t *found;      /* a fresh run's claim found it existing (owned) */
 } job_t;
 
 /* ---- worker_settle.c: settling a delivery (calls only worker_conn.c) */
@@ -86,6 +112,32 @@ qf__settled_t qf__job_dead_letter(job_t *j, const char *why);
  * whole, then acked) so that drains never spend delivery attempts. The
  * one place that turns an error into a settlement. */
 qf__settled_t qf__job_fail(job_t *j, int rc, const char *what);
+
+/* Logs and counts a delivery acked elsewhere (an ack with multiple). */
+void qf__job_note_settled(job_t *j, int ack, int requeue);
+
+/* The messages of a decided run, gathered for one publish with one wait
+ * for confirms (qf__job_announce's, for many runs). */
+typedef struct qf__outbox {
+  qf_amqp_out_t *out;
+  size_t n, cap;
+  char **owned; /* the bodies, freed by qf__outbox_fini */
+  size_t nowned, capowned;
+} qf__outbox_t;
+
+/* Adds what qf__job_announce would publish for the run to o: from JSON
+ * texts (borrowed until the publish; decision names the routing keys),
+ * or from the documents. */
+int qf__outbox_add_text(qf__outbox_t *o, job_t *j, const char *decision,
+                        const char *msg, const char *ev, const char *reply_to,
+                        const cJSON *waiters, int reply_only);
+int qf__outbox_add(qf__outbox_t *o, job_t *j, const cJSON *message,
+                   const cJSON *evidence, const char *reply_to,
+                   const cJSON *waiters, int reply_only);
+/* Publishes every message of o (confirms awaited together, retried);
+ * QF_OK or QF_ENACK. */
+int qf__outbox_publish(job_t *j, const qf__outbox_t *o);
+void qf__outbox_fini(qf__outbox_t *o);
 
 /* Re-publishes a finished run's stored messages and acks. */
 qf__settled_t qf__job_republish(job_t *j, const qf_run_row_t *row);
@@ -110,6 +162,27 @@ int qf__job_progress(job_t *j, const char *node);
 int qf__job_announce(job_t *j, const cJSON *message, const cJSON *evidence,
                      const char *reply_to, const cJSON *waiters,
                      int reply_only);
+
+/* ---- worker_batch.c: runs decided without a tool, recorded, published
+ * and acked together (calls worker_settle.c) */
+
+/* Takes a fresh job's decided run into the batch (its message too, from
+ * j->own); QF__HELD, or what became of the delivery when it could not be
+ * held. */
+qf__settled_t qf__batch_hold(job_t *j, const qf_finish_t *f);
+
+/* Records, publishes and acks what the batch holds; a run that turned out
+ * to exist already goes to the redo list. QF__CONN_LOST when the consumer
+ * connection went meanwhile, else QF__ACKED. */
+qf__settled_t qf__batch_flush(qf__worker_t *w);
+
+/* Takes the next delivery of the redo list (NULL when none): the caller
+ * delivers it again (not fresh) and finis and frees it. */
+qf_amqp_message_t *qf__batch_next_redo(qf__worker_t *w);
+
+/* Forgets what the batch holds without settling it (the consumer
+ * connection is gone: the broker delivers it again). */
+void qf__batch_drop(qf__worker_t *w);
 
 /* ---- worker_sweep.c: runs nobody will finish (calls worker_settle.c) */
 
@@ -136,7 +209,11 @@ qf__settled_t qf__worker_resume(job_t *j);
 
 /* ---- worker_delivery.c: one delivery to its settlement (calls the
  * three above). */
-qf__settled_t qf__worker_deliver(qf__worker_t *w, const qf_amqp_message_t *m);
+/* m stays the caller's unless the delivery is held in the batch (then m
+ * is emptied: the batch owns its contents). fresh: a first delivery may
+ * be recorded without a claim (job_t.fresh). */
+qf__settled_t qf__worker_deliver(qf__worker_t *w, qf_amqp_message_t *m,
+                                 int fresh);
 
 /* ---- worker_conn.c: the connections (calls nothing above it) */
 

@@ -1,6 +1,7 @@
 /* worker_run.c: running (or resuming) the pipeline for a delivery,
  * checkpointing after each node, and committing what it decided. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qf/clock.h"
@@ -19,6 +20,49 @@
 static int worth_saving(const qf_run_state_t *s, const char *node) {
   return strcmp(node, "execute") == 0 && s->blocked == NULL &&
          !s->request->dry_run;
+}
+
+/* A fresh run is claimed only when its tool is about to run (a run that
+ * needs none is recorded whole when decided). The batch goes first: its
+ * runs must not wait for a tool. A run that exists already (another
+ * delivery made it) is left to the claiming way: j->found. */
+static int claim_for_tool(job_t *j, const qf_run_state_t *s, qf_error_t *e) {
+  qf__worker_t *w = j->w;
+  qf_run_row_t row = {0};
+  int created = 0;
+  if (qf__batch_flush(w) == QF__CONN_LOST)
+    return qf_error_set(e, QF_EAMQPCONN, "consumer connection lost");
+  qf_claim_t c = {.run_id = j->run_id,
+                  .message_id = j->m->message_id,
+                  .request_json = j->request_json,
+                  .requested_by = s->request->requested_by,
+                  .reply_to = j->m->reply_to,
+                  .correlation_id = j->m->correlation_id,
+                  .worker = w->cfg->worker_id,
+                  .deliveries = j->deliveries};
+  int rc = w->store ? qf_store_claim(w->store, &c, &row, &created, e)
+                    : qf_error_set(e, QF_EDBCONN, "no database connection");
+  if (rc < 0) return rc;
+  if (created) {
+    j->claimed = 1;
+    qf__worker_lease_begin(w, j->run_id);
+    qf_run_row_fini(&row);
+    return QF_OK;
+  }
+  j->found = malloc(sizeof *j->found);
+  if (j->found == NULL) {
+    qf_run_row_fini(&row);
+    return qf_error_set(e, QF_ENOMEM, "out of memory");
+  }
+  *j->found = row;
+  return qf_error_set(e, QF_ECONFLICT, "run %s exists already", j->run_id);
+}
+
+/* Whether the node that comes next runs the tool of a fresh run. */
+static int tool_next(const job_t *j, const qf_run_state_t *s) {
+  const qf_node_t *n = qf_pipeline_node_at(s->next);
+  return j->fresh && !j->claimed && n && strcmp(n->name, "execute") == 0 &&
+         !s->parked && s->blocked == NULL && !s->request->dry_run;
 }
 
 int qf__job_on_node(const qf_run_state_t *s, const char *node, long long ms,
@@ -40,7 +84,7 @@ int qf__job_on_node(const qf_run_state_t *s, const char *node, long long ms,
                      (double)ms / 1000.0);
   if (!worth_saving(s, node)) {
     qf_log_emit(QF_LOG_INFO, &lc, "node.done", f, 1, NULL);
-    return QF_OK;
+    return tool_next(j, s) ? claim_for_tool(j, s, e) : QF_OK;
   }
   int rc = qf_pipeline_checkpoint(s, &cp, e);
   if (rc == QF_OK)
@@ -148,7 +192,11 @@ qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
   cJSON *waiters = NULL, *cp = NULL;
   cJSON *rules = cJSON_GetObjectItemCaseSensitive(msg, "triggered_rules");
   /* A run parked for a human resumes from the state it parked in. */
-  if (msg == NULL || qf_evidence_to_json(s->evidence, &ev, &err) < 0 ||
+  /* A fresh run's evidence goes as the text gate wrote: printed once. */
+  int fresh = j->fresh && !j->claimed;
+  int print_ev = !(fresh && s->evidence_text);
+  if (msg == NULL ||
+      (print_ev && qf_evidence_to_json(s->evidence, &ev, &err) < 0) ||
       (s->parked && qf_pipeline_checkpoint(s, &cp, &err) < 0)) {
     cJSON_Delete(msg);
     cJSON_Delete(ev);
@@ -161,6 +209,7 @@ qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
       .triggered_rules = rules,
       .decided_by = s->result.decided_by,
       .evidence = ev,
+      .evidence_text = print_ev ? NULL : s->evidence_text,
       .evidence_path = s->evidence_path,
       .policy_version = s->policy->version,
       .policy_hash = s->policy->hash,
@@ -176,6 +225,14 @@ qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
       .prevent_self_approval = s->policy->hitl.prevent_self_approval,
       .checkpoint = cp,
       .node_ms = j->node_ms};
+  if (fresh) { /* no tool ran: recorded whole, batched */
+    qf__settled_t held = qf__batch_hold(j, &f);
+    if (held == QF__HELD) count_tools(s);
+    cJSON_Delete(cp);
+    cJSON_Delete(ev);
+    cJSON_Delete(msg);
+    return held;
+  }
   int64_t t0 = qf_clock_now_ms();
   int rc = qf_store_finish(j->w->store, &f, &stored, &waiters, &err);
   if (rc == QF_OK)
@@ -280,8 +337,12 @@ qf__settled_t qf__job_run(job_t *j, qf_request_t **req,
    * database or our own trouble means another try later; a lease lost
    * (the tool was stopped) or a run changed under us means another owner
    * has it. */
-  if (rc == QF_OK)
+  if (j->found)
+    out = QF__REDO; /* the caller claims the run it found */
+  else if (rc == QF_OK)
     out = qf__job_finish(j, &s);
+  else if (rc == QF_EEXIST && j->fresh && !j->claimed)
+    out = qf__job_dead_letter(j, err.message); /* another request's id */
   else if (rc == QF_ECONFLICT || (w->lease.lost && !*w->signals))
     out = settle_elsewhere(j);
   else

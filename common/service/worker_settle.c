@@ -19,6 +19,15 @@
 
 #define PUBLISH_TRIES 3
 
+void qf__job_note_settled(job_t *j, int ack, int requeue) {
+  const char *outcome = ack ? "acked" : requeue ? "requeued" : "rejected";
+  qf_log_emit(QF_LOG_INFO, &j->log, ack ? "delivery.acked" : "delivery.nacked",
+              NULL, 0, "%s", outcome);
+  char label[64];
+  qf_metrics_label(label, sizeof label, "outcome", outcome);
+  qf_metrics_inc(qf_metrics_global(), "qf_deliveries_total", label, 1);
+}
+
 qf__settled_t qf__job_settle(job_t *j, int ack, int requeue) {
   qf_error_t err;
   qf_amqp_t *c = j->w->con;
@@ -37,12 +46,7 @@ qf__settled_t qf__job_settle(job_t *j, int ack, int requeue) {
                 c ? err.message : "consumer connection is down");
     return QF__CONN_LOST;
   }
-  const char *outcome = ack ? "acked" : requeue ? "requeued" : "rejected";
-  qf_log_emit(QF_LOG_INFO, &j->log, ack ? "delivery.acked" : "delivery.nacked",
-              NULL, 0, "%s", outcome);
-  char label[64];
-  qf_metrics_label(label, sizeof label, "outcome", outcome);
-  qf_metrics_inc(qf_metrics_global(), "qf_deliveries_total", label, 1);
+  qf__job_note_settled(j, ack, requeue);
   return ack ? QF__ACKED : QF__REQUEUED;
 }
 
@@ -120,6 +124,10 @@ static qf_amqp_out_t out_msg(const job_t *j, const char *exchange,
                                  .correlation_id = correlation_id}};
 }
 
+int qf__outbox_publish(job_t *j, const qf__outbox_t *o) {
+  return o->n ? publish_batch(j, o->out, o->n) : QF_OK;
+}
+
 static int publish(job_t *j, const char *exchange, const char *key,
                    const char *body, const char *correlation_id) {
   qf_amqp_out_t o = out_msg(j, exchange, key, body, correlation_id);
@@ -149,46 +157,95 @@ static char *reply_text(const char *msg, const char *ev) {
   return text;
 }
 
+static int outbox_grow(qf__outbox_t *o, size_t more) {
+  if (o->n + more > o->cap) {
+    size_t cap = (o->n + more) * 2;
+    qf_amqp_out_t *p = realloc(o->out, cap * sizeof *p);
+    if (p == NULL) return QF_ENOMEM;
+    o->out = p;
+    o->cap = cap;
+  }
+  if (o->nowned + 5 > o->capowned) {
+    size_t cap = (o->nowned + 5) * 2;
+    char **p = realloc(o->owned, cap * sizeof *p);
+    if (p == NULL) return QF_ENOMEM;
+    o->owned = p;
+    o->capowned = cap;
+  }
+  return QF_OK;
+}
+
+void qf__outbox_fini(qf__outbox_t *o) {
+  for (size_t i = 0; i < o->nowned; i++)
+    free(o->owned[i]);
+  free(o->owned);
+  free(o->out);
+  memset(o, 0, sizeof *o);
+}
+
 /* Evidence, decision, the submitter's reply queue and every waiter's
- * (each with its own correlation_id), published back to back and
- * confirmed together. */
-int qf__job_announce(job_t *j, const cJSON *message, const cJSON *evidence,
-                     const char *reply_to, const cJSON *waiters,
-                     int reply_only) {
+ * (each with its own correlation_id), to be published back to back and
+ * confirmed together. msg and ev are borrowed until the publish. */
+int qf__outbox_add_text(qf__outbox_t *o, job_t *j, const char *decision,
+                        const char *msg, const char *ev, const char *reply_to,
+                        const cJSON *waiters, int reply_only) {
   const qf_topology_t *t = &j->w->topo;
-  const cJSON *d = cJSON_GetObjectItemCaseSensitive(message, "decision");
   char dec[16], ekey[64], dkey[64];
-  lower(cJSON_IsString(d) ? d->valuestring : "fail", dec, sizeof dec);
+  lower(decision ? decision : "fail", dec, sizeof dec);
   snprintf(ekey, sizeof ekey, "evidence.%s", dec);
   snprintf(dkey, sizeof dkey, "decision.%s", dec);
-  char *msg = message ? cJSON_PrintUnformatted(message) : NULL;
-  char *ev = evidence && !reply_only ? cJSON_PrintUnformatted(evidence) : NULL;
+  if (outbox_grow(o, 3 + (size_t)cJSON_GetArraySize(waiters)) < 0)
+    return QF_ENOMEM;
+  if (reply_only) ev = NULL;
   char *reply = reply_text(msg, ev);
-  size_t n = 0, max = 3 + (size_t)cJSON_GetArraySize(waiters);
-  qf_amqp_out_t *out = calloc(max, sizeof *out);
-  int rc = msg && reply && out && (ev || !evidence || reply_only) ? QF_OK
-                                                                  : QF_ENOMEM;
-  if (rc == QF_OK && ev)
-    out[n++] = out_msg(j, t->evidence, ekey, ev, j->correlation_id);
-  if (rc == QF_OK && !reply_only)
-    out[n++] = out_msg(j, t->decisions, dkey, msg, j->correlation_id);
-  if (rc == QF_OK && reply_to && reply_to[0])
-    out[n++] = out_msg(j, "", reply_to, reply, j->correlation_id);
+  char *ek = strdup(ekey), *dk = strdup(dkey);
+  /* Owned from here on, whatever happens: freed by qf__outbox_fini, after
+   * the publish that reads them. */
+  char *mine[] = {reply, ek, dk};
+  for (size_t i = 0; i < 3; i++)
+    o->owned[o->nowned++] = mine[i];
+  if (msg == NULL || reply == NULL || ek == NULL || dk == NULL)
+    return QF_ENOMEM;
+  if (ev) o->out[o->n++] = out_msg(j, t->evidence, ek, ev, j->correlation_id);
+  if (!reply_only)
+    o->out[o->n++] = out_msg(j, t->decisions, dk, msg, j->correlation_id);
+  if (reply_to && reply_to[0])
+    o->out[o->n++] = out_msg(j, "", reply_to, reply, j->correlation_id);
   const cJSON *wt;
   cJSON_ArrayForEach(wt, waiters) {
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(wt, "reply_to");
     const cJSON *cid = cJSON_GetObjectItemCaseSensitive(wt, "correlation_id");
     /* The run's own reply_to leads the waiters: sent once. */
-    if (rc == QF_OK && cJSON_IsString(to) && to->valuestring[0] &&
+    if (cJSON_IsString(to) && to->valuestring[0] &&
         !(reply_to && strcmp(reply_to, to->valuestring) == 0))
-      out[n++] = out_msg(j, "", to->valuestring, reply,
-                         cJSON_IsString(cid) ? cid->valuestring : NULL);
+      o->out[o->n++] = out_msg(j, "", to->valuestring, reply,
+                               cJSON_IsString(cid) ? cid->valuestring : NULL);
   }
-  if (rc == QF_OK) rc = publish_batch(j, out, n);
-  free(out);
-  free(reply);
-  cJSON_free(msg);
-  cJSON_free(ev);
+  return QF_OK;
+}
+
+int qf__outbox_add(qf__outbox_t *o, job_t *j, const cJSON *message,
+                   const cJSON *evidence, const char *reply_to,
+                   const cJSON *waiters, int reply_only) {
+  const cJSON *d = cJSON_GetObjectItemCaseSensitive(message, "decision");
+  if (outbox_grow(o, 0) < 0) return QF_ENOMEM;
+  char *msg = message ? cJSON_PrintUnformatted(message) : NULL;
+  char *ev = evidence && !reply_only ? cJSON_PrintUnformatted(evidence) : NULL;
+  o->owned[o->nowned++] = msg;
+  o->owned[o->nowned++] = ev;
+  if (msg == NULL || (evidence && !reply_only && ev == NULL)) return QF_ENOMEM;
+  return qf__outbox_add_text(o, j, cJSON_IsString(d) ? d->valuestring : NULL,
+                             msg, ev, reply_to, waiters, reply_only);
+}
+
+int qf__job_announce(job_t *j, const cJSON *message, const cJSON *evidence,
+                     const char *reply_to, const cJSON *waiters,
+                     int reply_only) {
+  qf__outbox_t o = {0};
+  int rc =
+      qf__outbox_add(&o, j, message, evidence, reply_to, waiters, reply_only);
+  if (rc == QF_OK) rc = qf__outbox_publish(j, &o);
+  qf__outbox_fini(&o);
   return rc;
 }
 
@@ -294,8 +351,31 @@ static qf__settled_t to_dead(job_t *j, const char *why) {
   return qf__job_settle(j, 1, 0);
 }
 
+/* A fresh run refused on the way (a typo'd workspace) had no claim yet:
+ * it is claimed now, so that it ends refused in PostgreSQL like any
+ * other. A run that exists already is left as it is. */
+static void claim_refused(job_t *j) {
+  qf_error_t err;
+  qf_run_row_t row = {0};
+  int created = 0;
+  qf_claim_t c = {.run_id = j->run_id,
+                  .message_id = j->m->message_id,
+                  .request_json = j->request_json,
+                  .requested_by = j->requested_by,
+                  .reply_to = j->m->reply_to,
+                  .correlation_id = j->m->correlation_id,
+                  .worker = j->w->cfg->worker_id,
+                  .deliveries = j->deliveries};
+  if (!j->fresh || j->claimed || j->request_json == NULL || j->w->store == NULL)
+    return;
+  if (qf_store_claim(j->w->store, &c, &row, &created, &err) == QF_OK)
+    j->claimed = created;
+  qf_run_row_fini(&row);
+}
+
 qf__settled_t qf__job_dead_letter(job_t *j, const char *why) {
   qf_log_warn(&j->log, "delivery.invalid", "%s", why);
+  claim_refused(j);
   /* A claimed run ends refused in PostgreSQL too, so that a re-sent copy
    * gets the same answer and no run is left unfinished. */
   int rc = j->claimed ? qf__job_end(j, "refused", why) : reply_refused(j, why);

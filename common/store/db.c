@@ -7,8 +7,15 @@
 
 #include "qf/log.h"
 
+/* Statements prepared on this connection, by name (a new connection
+ * prepares again: a qf_db_t is one connection). */
+#define PREPARED_MAX 16
+
 struct qf_db {
   PGconn *conn;
+  long long round_trips; /* requests sent and waited for */
+  const char *prepared[PREPARED_MAX];
+  size_t nprepared;
 };
 
 /* Server messages end with a newline and may carry DETAIL/HINT; keep them
@@ -150,8 +157,13 @@ static int check(qf_db_t *db, PGresult *r, PGresult **res, qf_error_t *err) {
   return rc;
 }
 
+long long qf_db_round_trips(const qf_db_t *db) {
+  return db ? db->round_trips : 0;
+}
+
 int qf_db_exec(qf_db_t *db, const char *sql, int nparams,
                const char *const *params, PGresult **res, qf_error_t *err) {
+  db->round_trips++;
   PGresult *r =
       PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
   return check(db, r, res, err);
@@ -160,6 +172,7 @@ int qf_db_exec(qf_db_t *db, const char *sql, int nparams,
 int qf_db_exec_script(qf_db_t *db, const char *sql, int *error_pos,
                       qf_error_t *err) {
   if (error_pos) *error_pos = 0;
+  db->round_trips++;
   PGresult *r = PQexec(db->conn, sql);
   ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && error_pos && r) {
@@ -180,6 +193,7 @@ int qf_db_commit(qf_db_t *db, qf_error_t *err) {
 void qf_db_rollback(qf_db_t *db) {
   if (db == NULL || db->conn == NULL) return;
   if (PQtransactionStatus(db->conn) == PQTRANS_IDLE) return;
+  db->round_trips++;
   PQclear(PQexec(db->conn, "ROLLBACK"));
 }
 
@@ -201,6 +215,97 @@ int qf_db_tx(qf_db_t *db, qf_db_tx_fn body, void *ctx, qf_error_t *err) {
     qf_db_rollback(db);
     if (rc != QF_ERETRY || attempt == MAX_TRIES) break;
     jitter_sleep(attempt);
+  }
+  return rc;
+}
+
+/* Prepares name once per connection (names are string literals the
+ * caller keeps: compared by pointer first, then by text). */
+static int prepare(qf_db_t *db, const char *name, const char *sql, int nparams,
+                   qf_error_t *err) {
+  for (size_t i = 0; i < db->nprepared; i++)
+    if (db->prepared[i] == name || strcmp(db->prepared[i], name) == 0)
+      return QF_OK;
+  if (db->nprepared == PREPARED_MAX)
+    return qf_error_set(err, QF_EINTERNAL, "too many prepared statements");
+  db->round_trips++;
+  int rc = check(db, PQprepare(db->conn, name, sql, nparams, NULL), NULL, err);
+  if (rc == QF_OK) db->prepared[db->nprepared++] = name;
+  return rc;
+}
+
+int qf_db_exec_prepared(qf_db_t *db, const qf_db_stmt_t *s, PGresult **res,
+                        qf_error_t *err) {
+  int rc = prepare(db, s->name, s->sql, s->nparams, err);
+  if (rc < 0) return rc;
+  db->round_trips++;
+  PGresult *r =
+      PQexecPrepared(db->conn, s->name, s->nparams, s->params, NULL, NULL, 0);
+  return check(db, r, res, err);
+}
+
+/* Reads one pipelined query's results up to its terminating NULL; the
+ * first error is kept in *rc and err. */
+static void read_one(qf_db_t *db, PGresult **keep, int *rc, qf_error_t *err) {
+  PGresult *r;
+  while ((r = PQgetResult(db->conn)) != NULL) {
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+      if (keep && *keep == NULL) {
+        *keep = r;
+        continue;
+      }
+    } else if (*rc == QF_OK) {
+      *rc = st == PGRES_PIPELINE_ABORTED
+                ? qf_error_set(err, QF_EDB, "pipeline aborted")
+                : qf_db_error(db, r, err);
+    }
+    PQclear(r);
+  }
+}
+
+/* Sends BEGIN, the statements and COMMIT without waiting, then one sync. */
+static int send_batch(qf_db_t *db, const qf_db_stmt_t *s, size_t n,
+                      qf_error_t *err) {
+  int ok = PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+  for (size_t i = 0; ok && i < n; i++)
+    ok = PQsendQueryPrepared(db->conn, s[i].name, s[i].nparams, s[i].params,
+                             NULL, NULL, 0);
+  ok =
+      ok && PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+  ok = ok && PQpipelineSync(db->conn);
+  return ok ? QF_OK : qf_db_error(db, NULL, err);
+}
+
+int qf_db_exec_batch(qf_db_t *db, const qf_db_stmt_t *s, size_t n,
+                     PGresult **res, qf_error_t *err) {
+  int rc = QF_OK;
+  for (size_t i = 0; i < n; i++)
+    res[i] = NULL;
+  for (size_t i = 0; rc == QF_OK && i < n; i++)
+    rc = prepare(db, s[i].name, s[i].sql, s[i].nparams, err);
+  if (rc < 0) return rc;
+  if (!PQenterPipelineMode(db->conn)) return qf_db_error(db, NULL, err);
+  db->round_trips++;
+  rc = send_batch(db, s, n, err);
+  if (rc == QF_OK) {
+    read_one(db, NULL, &rc, err); /* BEGIN */
+    for (size_t i = 0; i < n; i++)
+      read_one(db, &res[i], &rc, err);
+    read_one(db, NULL, &rc, err); /* COMMIT */
+    PGresult *sync = PQgetResult(db->conn);
+    if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC && rc == QF_OK)
+      rc = qf_db_error(db, sync, err);
+    PQclear(sync);
+  }
+  if (!PQexitPipelineMode(db->conn) && rc == QF_OK)
+    rc = qf_db_error(db, NULL, err);
+  if (rc < 0) {
+    for (size_t i = 0; i < n; i++)
+      PQclear(res[i]);
+    for (size_t i = 0; i < n; i++)
+      res[i] = NULL;
+    qf_db_rollback(db);
   }
   return rc;
 }

@@ -72,4 +72,7 @@ int qf__store_add_waiter(qf_db_t *db, const char *run_id, const char *reply_to,
 int qf__store_doc_text(const cJSON *doc, const char *what, char **out,
                        qf_error_t *err);
 
+/* The checks qf_store_finish and qf_store_record_prepare make of f. */
+int qf__store_finish_check(const qf_finish_t *f, qf_error_t *err);
+
 #endif

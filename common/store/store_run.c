@@ -418,7 +418,7 @@ out:
   return rc;
 }
 
-static int finish_check(const qf_finish_t *f, qf_error_t *err) {
+int qf__store_finish_check(const qf_finish_t *f, qf_error_t *err) {
   if (f == NULL || !qf_uuid_is_valid(f->run_id) || f->decision == NULL ||
       f->decided_by == NULL || !cJSON_IsObject(f->decision_message))
     return qf_error_set(err, QF_EINVAL,
@@ -439,7 +439,7 @@ static int finish_check(const qf_finish_t *f, qf_error_t *err) {
 int qf_store_finish(qf_store_t *st, const qf_finish_t *f, cJSON **message_out,
                     cJSON **waiters_out, qf_error_t *err) {
   if (st == NULL) return qf_error_set(err, QF_EINVAL, "store: NULL");
-  int rc = finish_check(f, err);
+  int rc = qf__store_finish_check(f, err);
   if (rc < 0) return rc;
   finish_ctx_t x = {
       .st = st, .f = f, .hitl = strcmp(f->decision, "NEED_HITL") == 0};

@@ -82,14 +82,23 @@ int qf_amqp_get(qf_amqp_t *c, const char *queue, int no_ack, int timeout_ms,
   }
 }
 
-int qf_amqp_ack(qf_amqp_t *c, uint64_t delivery_tag, qf_error_t *err) {
-  int st = amqp_basic_ack(c->state, CHANNEL, delivery_tag, 0);
+static int ack(qf_amqp_t *c, uint64_t delivery_tag, int multiple,
+               qf_error_t *err) {
+  int st = amqp_basic_ack(c->state, CHANNEL, delivery_tag, multiple);
   if (st != AMQP_STATUS_OK) {
     c->dead = 1;
     return qf_error_set(err, QF_EAMQPCONN, "basic.ack: %s",
                         amqp_error_string2(st));
   }
   return QF_OK;
+}
+
+int qf_amqp_ack(qf_amqp_t *c, uint64_t delivery_tag, qf_error_t *err) {
+  return ack(c, delivery_tag, 0, err);
+}
+
+int qf_amqp_ack_upto(qf_amqp_t *c, uint64_t delivery_tag, qf_error_t *err) {
+  return ack(c, delivery_tag, 1, err);
 }
 
 int qf_amqp_nack(qf_amqp_t *c, uint64_t delivery_tag, int requeue,

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import urllib.request
 
 import pika
 
@@ -128,19 +129,40 @@ def measure(admin, dbname, run, broker, queue, n):
     wall = time.monotonic() - t0
     # Read before anything exits: a backend's CPU leaves with it.
     pg1, mq1 = server_cpu(["postgres"]), server_cpu(["beam.smp"])
-    own_ms, rss = own()
+    own_ms, rss, trips = own()
     time.sleep(0.7)  # the statistics collector flushes about every 0.5 s
     return {"wall_s": wall, "per_s": n / wall, "own_ms": own_ms / n,
             "pg_ms": delta(pg0, pg1) / n, "mq_ms": delta(mq0, mq1) / n,
-            "commits": (commits(admin, dbname) - c0) / n, "rss_kb": rss}
+            "commits": (commits(admin, dbname) - c0) / n, "rss_kb": rss,
+            "trips": trips / n,
+            "machine_ms": (own_ms + delta(pg0, pg1) + delta(mq0, mq1)) / n}
 
 
-def start_workers(a, env, count, logdir):
+METRICS_PORT = 19400 + os.getpid() % 500
+
+
+def scrape(port, name):
+    """The sum of a metric's series on a worker's /metrics (0 if absent)."""
+    try:
+        text = urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    except OSError:
+        return 0.0
+    return sum(float(line.split()[-1]) for line in text.splitlines()
+               if line.startswith(name + " ") or line.startswith(name + "{"))
+
+
+def start_workers(a, env, count, logdir, metrics=False):
     procs = []
     for i in range(count):
         log = open(os.path.join(logdir, f"worker{i}.log"), "w")
-        procs.append(subprocess.Popen([a.qf, "worker"], env=env, stdout=log,
-                                      stderr=subprocess.STDOUT))
+        if metrics:
+            env = dict(env, QF_METRICS_ADDR=f"127.0.0.1:{METRICS_PORT + i}")
+        # BENCH_WRAP (say "valgrind --tool=callgrind") runs the
+        # measured workers under a profiler; its figures are then its own.
+        wrap = os.environ.get("BENCH_WRAP", "").split()
+        procs.append(subprocess.Popen(wrap + [a.qf, "worker"], env=env,
+                                      stdout=log, stderr=subprocess.STDOUT))
     return procs
 
 
@@ -205,9 +227,12 @@ def main():
         procs = []
 
         def run_workers():
-            procs.extend(start_workers(a, env, a.workers, work))
+            procs.extend(start_workers(a, env, a.workers, work, True))
             return lambda: (cpu_ms([p.pid for p in procs]),
-                            max(peak_rss_kb(p.pid) for p in procs))
+                            max(peak_rss_kb(p.pid) for p in procs),
+                            sum(scrape(METRICS_PORT + i,
+                                       "qf_db_round_trips_total")
+                                for i in range(a.workers)))
         worker = measure(admin, tag, run_workers, broker, count_q, a.n)
         stop(procs)
 
@@ -223,12 +248,15 @@ def main():
 
         def run_floor():
             fl.append(subprocess.Popen([floor, amqp, url, fq, fx, str(a.n),
-                                        str(a.prefetch)]))
+                                        str(a.prefetch)],
+                                       stdout=subprocess.PIPE, text=True))
             def done():
                 ms = cpu_ms([fl[0].pid])
                 rss = peak_rss_kb(fl[0].pid)
-                fl[0].wait(60)
-                return ms, rss
+                out, _ = fl[0].communicate(timeout=60)
+                trips = sum(int(line.split()[1]) for line in out.splitlines()
+                            if line.startswith("round_trips "))
+                return ms, rss, trips
             return done
         base = measure(admin, tag, run_floor, broker, fcount, a.n)
         report(a, worker, base)
@@ -258,7 +286,9 @@ def report(a, w, f):
             ("process CPU ms/decision", "own_ms", "%.2f"),
             ("PostgreSQL CPU ms/dec.", "pg_ms", "%.2f"),
             ("RabbitMQ CPU ms/dec.", "mq_ms", "%.2f"),
+            ("machine CPU ms/dec.", "machine_ms", "%.2f"),
             ("commits/decision", "commits", "%.2f"),
+            ("round trips/decision", "trips", "%.2f"),
             ("peak RSS KiB", "rss_kb", "%d")]
     for name, k, fmt in rows:
         ratio = w[k] / f[k] if f[k] else float("nan")

@@ -7,8 +7,9 @@
  *
  *   qf_bench_floor AMQP_URL DATABASE_URL QUEUE EXCHANGE N [PREFETCH]
  *
- * Creates table bench_floor if missing; exits after N messages (0), or on
- * the first error (1). */
+ * Creates table bench_floor if missing; exits after N messages (0, after
+ * printing "round_trips R": its requests to PostgreSQL), or on the first
+ * error (1). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,8 @@ int main(int argc, char **argv) {
     if (one(con, pub, db, argv[4], &err) < 0) return fail("message", &err);
   /* Stay a moment, so that the benchmark reads our CPU and memory (and
    * our database backend's) before we leave. */
+  printf("round_trips %lld\n", qf_db_round_trips(db));
+  fflush(stdout);
   struct timespec pause = {2, 0};
   nanosleep(&pause, NULL);
   qf_amqp_free(con);

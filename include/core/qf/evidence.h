@@ -212,4 +212,10 @@ int qf_evidence_load_compat(const char *path, qf_evidence_t **out,
 int qf_evidence_write(const qf_evidence_t *ev, const char *dir, char **path_out,
                       qf_error_t *err) QF_MUSTCHECK;
 
+/* As qf_evidence_write; on success *text_out (cJSON_free) is the document
+ * as written: compact JSON, the text a worker stores and publishes. */
+int qf_evidence_write_text(const qf_evidence_t *ev, const char *dir,
+                           char **path_out, char **text_out,
+                           qf_error_t *err) QF_MUSTCHECK;
+
 #endif

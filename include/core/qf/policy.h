@@ -135,7 +135,13 @@ typedef struct qf_policy {
   } hitl;
   char hash[QF_SHA256_HEX_LEN + 1]; /* sha256 hex of qf_policy_to_json */
   void *internal;                   /* compiled regexes; private */
+  int refs; /* holders besides the first (qf_policy_ref); private */
 } qf_policy_t;
+
+/* Another holder of p (a policy is never changed once parsed, so runs
+ * share the one in force): each holder calls qf_policy_free once. Not
+ * thread-safe: holders share a thread. Returns p. */
+qf_policy_t *qf_policy_ref(qf_policy_t *p);
 
 /* Whether the policy lets a worker fetch the repository at url: some
  * sources.allow pattern matches the whole URL as a glob (fnmatch, '*'
@@ -157,7 +163,8 @@ int qf_policy_load(const char *path, qf_policy_t **out,
 int qf_policy_parse(const char *text, size_t len, const char *name,
                     qf_policy_t **out, qf_error_t *err) QF_MUSTCHECK;
 
-/* Frees a policy and everything it owns. NULL allowed. */
+/* Lets go of a policy: the last holder frees it and everything it owns.
+ * NULL allowed. */
 void qf_policy_free(qf_policy_t *p);
 
 /* The gate's high-risk check (reference 2.3, with our fixes). Returns 1 and

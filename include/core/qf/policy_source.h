@@ -26,7 +26,8 @@ void qf_policy_source_free(qf_policy_source_t *s);
  * reloaded, or refused: qf_policy_source_problem says why), else 0. */
 int qf_policy_source_refresh(qf_policy_source_t *s);
 
-/* The policy in force, as a policy of the caller's own (qf_policy_free). */
+/* The policy in force, shared (qf_policy_ref): the caller lets go of it
+ * with qf_policy_free. */
 int qf_policy_source_get(const qf_policy_source_t *s, qf_policy_t **out,
                          qf_error_t *err) QF_MUSTCHECK;
 

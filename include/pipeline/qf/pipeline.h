@@ -74,6 +74,8 @@ typedef struct qf_run_state {
   qf_evidence_t *evidence; /* owned */
   /* collect */
   char *evidence_path;
+  char *evidence_text; /* the evidence as written (compact JSON; owned,
+                          cJSON_free), NULL until then */
   /* gate */
   int decided;
   qf_gate_result_t result;

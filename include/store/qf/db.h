@@ -18,6 +18,7 @@
 #define QF_DB_H
 
 #include <libpq-fe.h>
+#include <stddef.h>
 
 #include "qf/err.h"
 
@@ -68,6 +69,32 @@ int qf_db_tx(qf_db_t *db, qf_db_tx_fn body, void *ctx,
 /* Translates a failed result (or, with res NULL, the connection's error)
  * into a QF code and message; exposed for modules that call libpq
  * directly. */
+/* A prepared statement: name (a string literal, prepared once per
+ * connection on first use), its SQL and its text parameters (borrowed). */
+typedef struct qf_db_stmt {
+  const char *name;
+  const char *sql;
+  int nparams;
+  const char *const *params;
+} qf_db_stmt_t;
+
+/* Runs s as a prepared statement: one round trip once it is prepared.
+ * *res as for qf_db_exec. */
+int qf_db_exec_prepared(qf_db_t *db, const qf_db_stmt_t *s, PGresult **res,
+                        qf_error_t *err) QF_MUSTCHECK;
+
+/* Runs n prepared statements in one transaction sent as one pipeline
+ * (BEGIN, the statements, COMMIT, one sync): one round trip and one
+ * commit for all of them. res[i] receives statement i's result (the
+ * caller PQclear()s each); on failure nothing is committed, every res[i]
+ * is NULL and the first error is returned. */
+int qf_db_exec_batch(qf_db_t *db, const qf_db_stmt_t *s, size_t n,
+                     PGresult **res, qf_error_t *err) QF_MUSTCHECK;
+
+/* Requests sent to the server and waited for on this connection so far
+ * (a pipeline counts once): what a run costs in round trips. */
+long long qf_db_round_trips(const qf_db_t *db);
+
 int qf_db_error(qf_db_t *db, const PGresult *res, qf_error_t *err);
 
 /* conninfo (a libpq URI or key=value string) as it may be shown: its

@@ -155,6 +155,8 @@ typedef struct qf_finish {
   const cJSON *triggered_rules; /* an array */
   const char *decided_by;       /* gate or budget */
   const cJSON *evidence;        /* the evidence document */
+  const char *evidence_text;    /* or, for qf_store_record_prepare, the same
+                                   as JSON text (then evidence may be NULL) */
   const char *evidence_path;
   const char *policy_version;
   const char *policy_hash;
@@ -189,6 +191,46 @@ typedef struct qf_finish {
  * cJSON_Delete. */
 int qf_store_finish(qf_store_t *st, const qf_finish_t *f, cJSON **message_out,
                     cJSON **waiters_out, qf_error_t *err) QF_MUSTCHECK;
+
+/* ---- A run that ran no tool, recorded in one statement (DESIGN 4b) */
+
+/* The most runs one qf_store_record_commit takes. */
+#define QF_STORE_RECORD_MAX 64
+
+/* A run decided, refused or parked for a human without running a tool,
+ * made ready to be recorded: the statement's parameters (owned), and the
+ * decision message to publish once it is committed (approval_id set for
+ * a parked run). Made by qf_store_record_prepare, freed by
+ * qf_store_record_fini. */
+typedef struct qf_record {
+  char approval_id[QF_UUID_STR_LEN + 1]; /* "" unless NEED_HITL */
+  char *text[27];
+  const char *params[27];
+  cJSON *message; /* owned: the decision message as stored */
+  int inserted;   /* set by qf_store_record_commit */
+} qf_record_t;
+
+/* Prepares the record of the run that c claims and f finishes; c's and
+ * f's strings are copied, so both may go after it returns. */
+int qf_store_record_prepare(const qf_claim_t *c, const qf_finish_t *f,
+                            qf_record_t *r, qf_error_t *err) QF_MUSTCHECK;
+
+/* Records n (1 to QF_STORE_RECORD_MAX) prepared runs in one transaction
+ * and one round trip: each run that did not exist yet is inserted in its
+ * final state (decided, or awaiting_approval with a pending approval and
+ * its checkpoint), with the events "claimed" and "decided" or "parked",
+ * and gets r[i]->inserted = 1; a run that exists already (another delivery
+ * created it) is left untouched with inserted = 0: claim it instead. On
+ * failure nothing is recorded. */
+int qf_store_record_commit(qf_store_t *st, qf_record_t *const *r, size_t n,
+                           qf_error_t *err) QF_MUSTCHECK;
+
+/* The decision message and the evidence as recorded (JSON text, owned by
+ * r; the evidence NULL when the run has none): what to publish. */
+const char *qf_store_record_message(const qf_record_t *r);
+const char *qf_store_record_evidence(const qf_record_t *r);
+
+void qf_store_record_fini(qf_record_t *r);
 
 /* A run that ends without a gate: FAIL, decided_by "refused" (its request
  * cannot be run) or "error" (it cannot finish), with reason and the

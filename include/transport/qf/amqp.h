@@ -159,6 +159,10 @@ int qf_amqp_get(qf_amqp_t *c, const char *queue, int no_ack, int timeout_ms,
 
 int qf_amqp_ack(qf_amqp_t *c, uint64_t delivery_tag,
                 qf_error_t *err) QF_MUSTCHECK;
+/* Acks delivery_tag and every earlier delivery of the channel not yet
+ * settled (basic.ack with multiple): one frame for a batch. */
+int qf_amqp_ack_upto(qf_amqp_t *c, uint64_t delivery_tag,
+                     qf_error_t *err) QF_MUSTCHECK;
 
 /* Declares a durable exchange of type (direct, topic, fanout). */
 int qf_amqp_declare_exchange(qf_amqp_t *c, const char *name, const char *type,
