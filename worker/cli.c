@@ -12,6 +12,10 @@
 #include "qf/utf8.h"
 #include "qf/version.h"
 
+const char *qf_cli_amqp_url(void) {
+  return qf_cli_env("QF_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/");
+}
+
 const char *qf_cli_env(const char *name, const char *def) {
   const char *v = getenv(name);
   return v != NULL && v[0] != '\0' ? v : def;

@@ -41,6 +41,9 @@ extern const qf_cmd_t qf_cmd_dead;
  * empty (borrowed). */
 const char *qf_cli_env(const char *name, const char *def);
 
+/* $QF_AMQP_URL, else the local broker's guest login (deploy/local). */
+const char *qf_cli_amqp_url(void);
+
 /* Reads QF_SOURCE_CACHE (default <artifacts_root>/.sources) and the fetch
  * credentials QF_GIT_SSH_KEY, QF_GIT_SSH_PUBKEY, QF_GIT_SSH_PASSPHRASE,
  * QF_GIT_USERNAME, QF_GIT_TOKEN or QF_GIT_TOKEN_FILE, QF_GIT_TIMEOUT_S

@@ -124,7 +124,7 @@ static int parse(int argc, char **argv, decide_opts_t *o) {
 
 static int read_env(decide_opts_t *o) {
   o->db_url = qf_cli_env("QF_DATABASE_URL", NULL);
-  o->amqp_url = qf_cli_env("QF_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/");
+  o->amqp_url = qf_cli_amqp_url();
   o->prefix = qf_cli_env("QF_TOPOLOGY_PREFIX", "qf");
   const char *t = qf_cli_env("QF_PUBLISH_TIMEOUT_S", "10");
   char *end;

@@ -58,7 +58,7 @@ static int events(const char *list, int *out) {
 
 static int configure(qf_approver_cfg_t *c) {
   int sweep_s, timeout_s, publish_s = 10;
-  c->amqp_url = qf_cli_env("QF_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/");
+  c->amqp_url = qf_cli_amqp_url();
   c->database_url = qf_cli_env("QF_DATABASE_URL", NULL);
   c->webhook_url = qf_cli_env("QF_APPROVER_WEBHOOK", NULL);
   c->metrics_addr = qf_cli_env("QF_METRICS_ADDR", NULL);

@@ -231,9 +231,7 @@ static int run(int argc, char **argv) {
   if (qf_topology_init(&t, o.prefix) < 0)
     return qf_cli_usage_error(&qf_cmd_dead, "invalid --prefix '%s'", o.prefix);
   qf_amqp_opts_t ao = {
-      .url = qf_cli_env("QF_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-      .connection_name = "qf-dead",
-      .confirm = 1};
+      .url = qf_cli_amqp_url(), .connection_name = "qf-dead", .confirm = 1};
   qf_amqp_t *c = NULL;
   qf_error_t err;
   int found = 0;

@@ -28,7 +28,8 @@ static const char usage[] =
     "\n"
     "Environment: QF_AMQP_URL, QF_DATABASE_URL (required), QF_POLICY,\n"
     "QF_ARTIFACTS_ROOT (./artifacts), QF_WORKSPACE_ROOT (.), QF_PREFETCH\n"
-    "(1), QF_HEARTBEAT_S (15), QF_SHUTDOWN_GRACE_S (30), QF_DELIVERY_LIMIT\n"
+    "(1), QF_CONCURRENCY (1: tools run one at a time), QF_HEARTBEAT_S (15), "
+    "QF_SHUTDOWN_GRACE_S (30), QF_DELIVERY_LIMIT\n"
     "(3), QF_PUBLISH_TIMEOUT_S (10), QF_MAX_BACKOFF_S (30),\n"
     "QF_LEASE_S (30), QF_STUCK_AFTER_S (3600), QF_SWEEP_INTERVAL_S (30),\n"
     "QF_CGROUP (auto: a cgroup per tool run below our own, where allowed;\n"
@@ -56,7 +57,7 @@ const qf_cmd_t qf_cmd_worker = {
 };
 
 static int read_env(qf_worker_cfg_t *c) {
-  c->amqp_url = qf_cli_env("QF_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/");
+  c->amqp_url = qf_cli_amqp_url();
   c->database_url = qf_cli_env("QF_DATABASE_URL", NULL);
   c->artifacts_root = qf_cli_env("QF_ARTIFACTS_ROOT", "artifacts");
   c->workspace_root = qf_cli_env("QF_WORKSPACE_ROOT", ".");
@@ -67,6 +68,8 @@ static int read_env(qf_worker_cfg_t *c) {
   if (c->prefix == NULL) c->prefix = qf_cli_env("QF_TOPOLOGY_PREFIX", "qf");
   int publish_s = 10;
   if (qf_cli_env_int("worker", "QF_PREFETCH", 1, 1, 1000, &c->prefetch) < 0 ||
+      qf_cli_env_int("worker", "QF_CONCURRENCY", 1, 1,
+                     qf_worker_max_concurrency(), &c->concurrency) < 0 ||
       qf_cli_env_int("worker", "QF_HEARTBEAT_S", 15, 1, 600, &c->heartbeat_s) <
           0 ||
       qf_cli_env_int("worker", "QF_SHUTDOWN_GRACE_S", 30, 0, 86400,

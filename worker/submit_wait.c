@@ -36,9 +36,7 @@ const char *qf_submit_str(const cJSON *o, const char *k) {
 static int connect_to(const char *name, int confirm, qf_amqp_t **c,
                       qf_error_t *err) {
   qf_amqp_opts_t o = {
-      .url = qf_cli_env("QF_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-      .connection_name = name,
-      .confirm = confirm};
+      .url = qf_cli_amqp_url(), .connection_name = name, .confirm = confirm};
   return qf_amqp_connect(&o, c, err);
 }
 

@@ -69,4 +69,10 @@ int qf__ev_read_budget(qf__ev_rd_t *r, const cJSON *o, int required,
 /* governance.policy_limits: {} or the limits, each may be null. */
 int qf__ev_read_limits(qf__ev_rd_t *r, const cJSON *o, qf_governance_t *g);
 
+/* The governance block both formats share (keys checked by the caller,
+ * against its own list): budget (required or not, as above), limits,
+ * short_circuited, short_circuit_reason, decision_source. */
+int qf__ev_read_governance(qf__ev_rd_t *r, const cJSON *o, int budget_required,
+                           qf_governance_t *g);
+
 #endif

@@ -163,15 +163,7 @@ static int read_governance(qf__ev_rd_t *r, const cJSON *o, qf_governance_t *g) {
                                      "approval_comment", NULL};
   const char *p = "governance";
   int rc = qf__ev_check_keys(r, o, p, keys);
-  if (rc == 0) rc = qf__ev_read_budget(r, qf__ev_field(o, "budget"), 1, g);
-  if (rc == 0) rc = qf__ev_read_limits(r, qf__ev_field(o, "policy_limits"), g);
-  if (rc == 0)
-    rc = qf__ev_get_bool(r, o, p, "short_circuited", &g->short_circuited);
-  if (rc == 0)
-    rc = qf__ev_get_str(r, o, p, "short_circuit_reason", 1, 64,
-                        &g->short_circuit_reason);
-  if (rc == 0)
-    rc = qf__ev_get_str(r, o, p, "decision_source", 1, 64, &g->decision_source);
+  if (rc == 0) rc = qf__ev_read_governance(r, o, 1, g);
   if (rc == 0) rc = qf__ev_get_str(r, o, p, "approver", 1, 256, &g->approver);
   if (rc == 0)
     rc = qf__ev_get_str(r, o, p, "approval_comment", 1, QF_EVIDENCE_COMMENT_MAX,

@@ -287,16 +287,7 @@ static int read_governance(qf__ev_rd_t *r, const cJSON *o, qf_evidence_t *ev) {
   default_budget(ev);
   if (o == NULL || cJSON_IsNull(o)) return QF_OK;
   int rc = qf__ev_check_keys(r, o, p, keys);
-  if (rc == 0) rc = qf__ev_read_budget(r, qf__ev_field(o, "budget"), 0, g);
-  if (rc == 0) rc = qf__ev_read_limits(r, qf__ev_field(o, "policy_limits"), g);
-  if (rc == 0)
-    rc = qf__ev_get_bool(r, o, p, "short_circuited", &g->short_circuited);
-  if (rc == 0)
-    rc = qf__ev_get_str(r, o, p, "short_circuit_reason", 1, 64,
-                        &g->short_circuit_reason);
-  if (rc == 0)
-    rc = qf__ev_get_str(r, o, p, "decision_source", 1, 64, &g->decision_source);
-  return rc;
+  return rc == 0 ? qf__ev_read_governance(r, o, 0, g) : rc;
 }
 
 /* An open object (the reference model's dict), of which only

@@ -159,3 +159,18 @@ int qf__ev_read_limits(qf__ev_rd_t *r, const cJSON *o, qf_governance_t *g) {
   g->max_retries = (int)m;
   return rc;
 }
+
+int qf__ev_read_governance(qf__ev_rd_t *r, const cJSON *o, int budget_required,
+                           qf_governance_t *g) {
+  const char *p = "governance";
+  int rc = qf__ev_read_budget(r, qf__ev_field(o, "budget"), budget_required, g);
+  if (rc == 0) rc = qf__ev_read_limits(r, qf__ev_field(o, "policy_limits"), g);
+  if (rc == 0)
+    rc = qf__ev_get_bool(r, o, p, "short_circuited", &g->short_circuited);
+  if (rc == 0)
+    rc = qf__ev_get_str(r, o, p, "short_circuit_reason", 1, 64,
+                        &g->short_circuit_reason);
+  if (rc == 0)
+    rc = qf__ev_get_str(r, o, p, "decision_source", 1, 64, &g->decision_source);
+  return rc;
+}

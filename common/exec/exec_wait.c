@@ -172,7 +172,10 @@ int qf_exec_run(const qf_exec_opts_t *opts, int (*tick)(void *), void *tick_ctx,
   long long next_tick = qf_clock_now_ms() + tick_ms;
   while ((rc = qf_exec_poll(x, res, err)) == 0) {
     struct pollfd p = {qf_exec_fd(x), POLLIN, 0};
-    if (poll(&p, 1, next_wait(x, next_tick)) < 0 && errno != EINTR) {
+    if (opts->waiting) opts->waiting(1, opts->waiting_ctx);
+    int n = poll(&p, 1, next_wait(x, next_tick));
+    if (opts->waiting) opts->waiting(0, opts->waiting_ctx);
+    if (n < 0 && errno != EINTR) {
       rc = qf_error_set(err, QF_EIO, "exec: poll: %s", strerror(errno));
       break;
     }

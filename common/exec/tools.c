@@ -122,6 +122,8 @@ int qf_tools_exec(const qf_tool_ctx_t *ctx, const char *const *argv,
       .cgroup_parent = ctx->cgroup_parent,
       .on_start = ctx->on_start,
       .on_start_ctx = ctx->tick_ctx,
+      .waiting = ctx->waiting,
+      .waiting_ctx = ctx->tick_ctx,
   };
   rc = qf_exec_run(&o, ctx->tick, ctx->tick_ctx, 250, res, err);
   qf_exec_env_free(env);

@@ -19,9 +19,9 @@ static int run_attempts(qf_run_state_t *s, const qf_run_cfg_t *cfg,
   int rc = qf__run_dir(s, cfg, 2, dir, sizeof dir, err);
   if (rc < 0) return rc;
   qf_tool_ctx_t ctx = {
-      s->policy,          s->run_id,         s->workspace, dir,
-      s->timeout_s,       s->request->args,  cfg->tick,    cfg->tick_ctx,
-      cfg->on_tool_start, cfg->cgroup_parent};
+      s->policy,          s->run_id,          s->workspace,     dir,
+      s->timeout_s,       s->request->args,   cfg->tick,        cfg->tick_ctx,
+      cfg->on_tool_start, cfg->cgroup_parent, cfg->tool_waiting};
   long long total_ms = 0;
   for (int attempt = 1;; attempt++) {
     qf_tool_outcome_fini(o); /* an earlier attempt's failures */

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,10 +61,90 @@ static int settle_batch(qf__worker_t *w) {
   return 1;
 }
 
-static void serve(qf__worker_t *w) {
+/* ------------------------------------------- deliveries on threads */
+
+typedef struct thread_job {
+  qf__worker_t *w;
+  qf_amqp_message_t m; /* owned */
+} thread_job_t;
+
+static void *job_main(void *arg) {
+  thread_job_t *t = arg;
+  qf__worker_t *w = t->w;
+  qf__worker_lock(w);
+  if (qf__worker_deliver(w, &t->m, 1) == QF__CONN_LOST) w->lost_con = 1;
+  qf__worker_inflight_remove(w, t->m.delivery_tag);
+  qf_amqp_message_fini(&t->m);
+  w->running--;
+  pthread_cond_broadcast(&w->job_done);
+  qf__worker_unlock(w);
+  free(t);
+  return NULL;
+}
+
+/* Waits, the lock let go, until at most max deliveries run on threads. */
+static void wait_jobs(qf__worker_t *w, int max) {
+  while (w->threaded && w->running > max)
+    pthread_cond_wait(&w->job_done, &w->gil);
+}
+
+/* Works on m here, or (QF_CONCURRENCY above 1) on a thread of its own
+ * once fewer than QF_CONCURRENCY run; m is emptied when taken. */
+static qf__settled_t dispatch(qf__worker_t *w, qf_amqp_message_t *m) {
+  if (!w->threaded) return qf__worker_deliver(w, m, 1);
+  if (w->running >= w->cfg->concurrency && settle_batch(w))
+    return QF__CONN_LOST;
+  wait_jobs(w, w->cfg->concurrency - 1);
+  thread_job_t *t = malloc(sizeof *t);
+  pthread_attr_t a;
+  pthread_t th;
+  if (t == NULL || pthread_attr_init(&a) != 0) {
+    free(t);
+    return qf__worker_deliver(w, m, 1); /* here, then */
+  }
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  t->w = w;
+  t->m = *m;
+  /* Counted before the thread runs: no batch acks it meanwhile. */
+  qf__worker_inflight_add(w, m->delivery_tag);
+  w->running++;
+  int rc = pthread_create(&th, &a, job_main, t);
+  pthread_attr_destroy(&a);
+  if (rc != 0) {
+    w->running--;
+    qf__worker_inflight_remove(w, m->delivery_tag);
+    free(t);
+    return qf__worker_deliver(w, m, 1);
+  }
+  memset(m, 0, sizeof *m);
+  return QF__HELD;
+}
+
+/* The next delivery within timeout_ms (qf_amqp_next); with threads, the
+ * lock is let go while nothing is there, so that their runs go on. */
+static int next_delivery(qf__worker_t *w, int timeout_ms, qf_amqp_message_t *m,
+                         qf_error_t *err) {
+  if (!w->threaded || timeout_ms == 0)
+    return qf_amqp_next(w->con, timeout_ms, m, err);
+  int64_t end = qf_clock_now_ms() + timeout_ms;
+  for (;;) {
+    int rc = qf_amqp_next(w->con, 0, m, err);
+    int64_t left = end - qf_clock_now_ms();
+    /* A run a thread held for the batch is settled without waiting. */
+    if (rc != 0 || w->lost_con || *w->signals || left <= 0 || w->batch.n)
+      return rc;
+    struct pollfd p = {qf_amqp_fd(w->con), POLLIN, 0};
+    qf__worker_unlock(w);
+    (void)poll(&p, 1, left < 100 ? (int)left : 100);
+    qf__worker_lock(w);
+    qf_health_beat();
+  }
+}
+
+static void serve_loop(qf__worker_t *w) {
   int64_t healthy_since = qf_clock_now_ms();
   qf_error_t err;
-  while (!*w->signals) {
+  while (!*w->signals && !w->lost_con) {
     qf_amqp_message_t m;
     wedge(w);
     qf_health_beat();
@@ -70,10 +152,9 @@ static void serve(qf__worker_t *w) {
       w->failures = 0; /* a minute of health resets the backoff */
     /* Runs held for the batch wait only for deliveries already here. */
     int held = w->batch.n > 0 || w->batch.redo != NULL;
-    int rc = qf_amqp_next(w->con, held ? 0 : 1000, &m, &err);
+    int rc = next_delivery(w, held ? 0 : 1000, &m, &err);
     if (rc < 0) {
       qf__worker_consumer_lost(w, err.message);
-      qf__batch_drop(w);
       return;
     }
     qf_log_limit_reset(&w->consumer_lost); /* served: the next loss is news */
@@ -87,17 +168,26 @@ static void serve(qf__worker_t *w) {
       qf__worker_sweep(w);
       continue;
     }
-    qf__settled_t s = qf__worker_deliver(w, &m, 1);
+    qf__settled_t s = dispatch(w, &m);
     qf_amqp_message_fini(&m);
     count_round_trips(w);
-    if (s == QF__CONN_LOST) {
-      qf__batch_drop(w);
-      return;
-    }
+    if (s == QF__CONN_LOST) return;
     if ((w->batch.n >= w->batch.limit || w->batch.redo) && settle_batch(w))
       return;
   }
-  (void)settle_batch(w); /* stopping: what is decided is settled first */
+}
+
+/* Consumes until the connection fails or a signal asks us to stop; then
+ * the runs on threads end (a stop's grace applies to them) and what the
+ * batch holds is settled, before the connections may go. */
+static void serve(qf__worker_t *w) {
+  serve_loop(w);
+  wait_jobs(w, 0);
+  if (!w->lost_con)
+    (void)settle_batch(w);
+  else
+    qf__batch_drop(w);
+  w->lost_con = 0;
 }
 
 /* Where the tools' cgroups go: checked once, and said once; without one
@@ -165,6 +255,17 @@ static void sweep_sources(qf__worker_t *w) {
                 n);
 }
 
+int qf_worker_max_concurrency(void) {
+  return QF_WORKER_MAX_CONCURRENCY;
+}
+
+/* No thread runs outside serve(): the lock and its condition go. */
+static void end_threads(qf__worker_t *w) {
+  qf__worker_unlock(w);
+  pthread_cond_destroy(&w->job_done);
+  pthread_mutex_destroy(&w->gil);
+}
+
 int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals,
                   qf_error_t *cfg_err) {
   qf__worker_t w = {.cfg = cfg, .signals = signals};
@@ -181,6 +282,11 @@ int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals,
     qf_policy_source_free(w.policies);
     return rc;
   }
+  /* With threads, the main loop holds the lock but while it waits. */
+  w.threaded = cfg->concurrency > 1;
+  pthread_mutex_init(&w.gil, NULL);
+  pthread_cond_init(&w.job_done, NULL);
+  qf__worker_lock(&w);
   w.batch.limit = cfg->prefetch < 1                     ? 1
                   : cfg->prefetch > QF_STORE_RECORD_MAX ? QF_STORE_RECORD_MAX
                                                         : (size_t)cfg->prefetch;
@@ -188,6 +294,7 @@ int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals,
   srand((unsigned)(qf_clock_now_ms() ^ (int64_t)getpid()));
   log_start(cfg);
   if (cfg->metrics_addr && (rc = serve_http(&w, cfg_err)) < 0) {
+    end_threads(&w);
     qf_policy_source_free(w.policies);
     return rc;
   }
@@ -200,6 +307,7 @@ int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals,
       /* A refused login is the configuration, not an outage: said a few
        * times (a password being rotated), then the worker stops. */
       if (qf_err_class(err.code) == QF_ERRC_CONFIG && ++refused >= AUTH_TRIES) {
+        end_threads(&w);
         qf_store_close(w.store);
         qf_policy_source_free(w.policies);
         return qf_error_set(cfg_err, err.code, "%s (%d tries in a row)",
@@ -218,6 +326,7 @@ int qf_worker_run(const qf_worker_cfg_t *cfg, volatile sig_atomic_t *signals,
     if (!*signals) qf__worker_backoff(&w);
   }
   qf__worker_note_drain(&w);
+  end_threads(&w);
   qf_http_stop();
   qf_store_close(w.store);
   qf_policy_source_free(w.policies);

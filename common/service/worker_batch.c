@@ -106,13 +106,30 @@ static void say_decided(qf__held_t *h) {
   qf__job_count_decision(&h->j, h->decision, h->decided_by);
 }
 
-/* Acks the recorded runs: the first lead of them (every earlier delivery
- * of the channel is settled by now) with one basic.ack multiple, the
- * others (after a run that went to the redo list) one by one. */
-static qf__settled_t ack_all(qf__worker_t *w, qf__held_t **done, size_t n,
-                             size_t lead) {
+static int by_tag(const void *a, const void *b) {
+  uint64_t x = (*(qf__held_t *const *)a)->m.delivery_tag;
+  uint64_t y = (*(qf__held_t *const *)b)->m.delivery_tag;
+  return x < y ? -1 : x > y;
+}
+
+/* How many of the recorded runs (in tag order) one basic.ack multiple may
+ * settle: those below every delivery of the channel not settled yet (one
+ * being worked on, one on the redo list). */
+static size_t ack_lead(const qf__worker_t *w, qf__held_t **done, size_t n) {
+  uint64_t bound = qf__worker_inflight_min(w);
+  for (const qf__held_t *h = w->batch.redo; h; h = h->next)
+    if (h->m.delivery_tag < bound) bound = h->m.delivery_tag;
+  size_t lead = 0;
+  while (lead < n && done[lead]->m.delivery_tag < bound)
+    lead++;
+  return lead;
+}
+
+/* Acks the recorded runs: the leading ones with one basic.ack multiple,
+ * the others one by one. */
+static qf__settled_t ack_all(qf__worker_t *w, qf__held_t **done, size_t n) {
   qf_error_t err;
-  size_t i = 0;
+  size_t i = 0, lead = ack_lead(w, done, n);
   if (lead >= 2) {
     if (w->con == NULL ||
         qf_amqp_ack_upto(w->con, done[lead - 1]->m.delivery_tag, &err) < 0) {
@@ -130,8 +147,8 @@ static qf__settled_t ack_all(qf__worker_t *w, qf__held_t **done, size_t n,
 }
 
 /* Publishes every recorded run's messages at once, then acks them. */
-static qf__settled_t announce_all(qf__worker_t *w, qf__held_t **done, size_t n,
-                                  size_t lead) {
+static qf__settled_t announce_all(qf__worker_t *w, qf__held_t **done,
+                                  size_t n) {
   qf__outbox_t o = {0};
   int rc = QF_OK;
   for (size_t i = 0; rc == QF_OK && i < n; i++)
@@ -145,7 +162,7 @@ static qf__settled_t announce_all(qf__worker_t *w, qf__held_t **done, size_t n,
   if (rc < 0) return fail_all(done, n, QF_ENACK, "publish not confirmed");
   for (size_t i = 0; i < n; i++)
     say_decided(done[i]);
-  return ack_all(w, done, n, lead);
+  return ack_all(w, done, n);
 }
 
 static void to_redo(qf__batch_t *b, qf__held_t *h) {
@@ -157,7 +174,7 @@ static void to_redo(qf__batch_t *b, qf__held_t *h) {
 
 qf__settled_t qf__batch_flush(qf__worker_t *w) {
   qf__batch_t *b = &w->batch;
-  size_t n = b->n, ndone = 0, lead = 0;
+  size_t n = b->n, ndone = 0;
   if (n == 0) return QF__ACKED;
   qf_error_t err;
   qf_record_t *recs[QF_STORE_RECORD_MAX];
@@ -187,9 +204,9 @@ qf__settled_t qf__batch_flush(qf__worker_t *w) {
       done[ndone++] = b->items[i];
     else
       to_redo(b, b->items[i]);
-    if (b->redo == NULL) lead = ndone; /* no unsettled delivery before */
   }
-  if (ndone) out = announce_all(w, done, ndone, lead);
+  qsort(done, ndone, sizeof done[0], by_tag);
+  if (ndone) out = announce_all(w, done, ndone);
   for (size_t i = 0; i < ndone; i++)
     held_free(done[i]);
   return out;

@@ -25,20 +25,28 @@ static int64_t lease_ms(const qf__worker_t *w) {
 /* A renewal keeps the lease until lease_s from now; we stop trusting it a
  * little earlier, so that our tool is stopped before anyone may take the
  * run over (clocks of the database and of this machine differ). */
-static void lease_renewed(qf__worker_t *w) {
+static void lease_renewed(qf__worker_t *w, qf__lease_t *l) {
   int64_t now = qf_clock_now_ms(), margin = lease_ms(w) / 4;
-  w->lease.renew_at_ms = now + lease_ms(w) / 3;
-  w->lease.valid_until_ms = now + lease_ms(w) - (margin < 2000 ? margin : 2000);
+  l->renew_at_ms = now + lease_ms(w) / 3;
+  l->valid_until_ms = now + lease_ms(w) - (margin < 2000 ? margin : 2000);
 }
 
-void qf__worker_lease_begin(qf__worker_t *w, const char *run_id) {
-  memset(&w->lease, 0, sizeof w->lease);
-  snprintf(w->lease.run_id, sizeof w->lease.run_id, "%s", run_id);
-  lease_renewed(w);
+void qf__worker_lease_begin(qf__worker_t *w, qf__lease_t *l,
+                            const char *run_id) {
+  qf__worker_lease_end(w, l); /* a lease begun twice is held once */
+  snprintf(l->run_id, sizeof l->run_id, "%s", run_id);
+  lease_renewed(w, l);
+  if (w->nleases < sizeof w->leases / sizeof w->leases[0])
+    w->leases[w->nleases++] = l;
 }
 
-void qf__worker_lease_end(qf__worker_t *w) {
-  memset(&w->lease, 0, sizeof w->lease);
+void qf__worker_lease_end(qf__worker_t *w, qf__lease_t *l) {
+  for (size_t i = 0; i < w->nleases; i++)
+    if (w->leases[i] == l) {
+      w->leases[i] = w->leases[--w->nleases];
+      break;
+    }
+  memset(l, 0, sizeof *l);
 }
 
 int qf__worker_lease_release(qf__worker_t *w, const char *run_id) {
@@ -51,25 +59,23 @@ int qf__worker_lease_release(qf__worker_t *w, const char *run_id) {
   return rc;
 }
 
-void qf__worker_on_tool_start(int pgid, const char *cgroup, void *worker) {
-  qf__worker_t *w = worker;
-  w->lease.tool.pgid = pgid;
-  snprintf(w->lease.tool.cgroup, sizeof w->lease.tool.cgroup, "%s",
-           cgroup ? cgroup : "");
-  w->lease.tool.started = qf_exec_start_time(pgid);
-  snprintf(w->lease.tool.host, sizeof w->lease.tool.host, "%s", w->host_id);
-  w->lease.tool_dirty = 1;
-  w->lease.renew_at_ms = 0; /* record it at the next tick */
+void qf__worker_on_tool_start(qf__worker_t *w, qf__lease_t *l, int pgid,
+                              const char *cgroup) {
+  l->tool.pgid = pgid;
+  snprintf(l->tool.cgroup, sizeof l->tool.cgroup, "%s", cgroup ? cgroup : "");
+  l->tool.started = qf_exec_start_time(pgid);
+  snprintf(l->tool.host, sizeof l->tool.host, "%s", w->host_id);
+  l->tool_dirty = 1;
+  l->renew_at_ms = 0; /* record it at the next tick */
 }
 
-/* Renews the lease when due; nonzero once it is lost (the tool must
+/* Renews the lease when due; sets l->lost once it is lost (its tool must
  * stop: another owner may run it now). */
-static int lease_tick(qf__worker_t *w) {
-  qf__lease_t *l = &w->lease;
+static void lease_tick(qf__worker_t *w, qf__lease_t *l) {
   qf_error_t err;
-  if (l->run_id[0] == '\0' || l->lost) return l->lost;
+  if (l->run_id[0] == '\0' || l->lost) return;
   int64_t now = qf_clock_now_ms();
-  if (now < l->renew_at_ms) return 0;
+  if (now < l->renew_at_ms) return;
   int rc = w->store
                ? qf_store_renew_lease(w->store, l->run_id,
                                       l->tool_dirty ? &l->tool : NULL, &err)
@@ -77,7 +83,7 @@ static int lease_tick(qf__worker_t *w) {
   qf_log_ctx_t lc = {.run_id = l->run_id};
   if (rc == QF_OK) {
     l->tool_dirty = 0;
-    lease_renewed(w);
+    lease_renewed(w, l);
   } else if (rc == QF_ECONFLICT) {
     l->lost = 1;
     qf_log_warn(&lc, "lease.lost", "%s: stopping the tool", err.message);
@@ -92,7 +98,36 @@ static int lease_tick(qf__worker_t *w) {
     qf_log_warn(&lc, "lease.renew_failed", "%s; trying again",
                 w->store ? err.message : "no database connection");
   }
-  return l->lost;
+}
+
+/* ------------------------------------------------------ threads, tags */
+
+void qf__worker_lock(qf__worker_t *w) {
+  if (w->threaded) pthread_mutex_lock(&w->gil);
+}
+
+void qf__worker_unlock(qf__worker_t *w) {
+  if (w->threaded) pthread_mutex_unlock(&w->gil);
+}
+
+void qf__worker_inflight_add(qf__worker_t *w, uint64_t tag) {
+  if (w->ninflight < sizeof w->inflight / sizeof w->inflight[0])
+    w->inflight[w->ninflight++] = tag;
+}
+
+void qf__worker_inflight_remove(qf__worker_t *w, uint64_t tag) {
+  for (size_t i = 0; i < w->ninflight; i++)
+    if (w->inflight[i] == tag) {
+      w->inflight[i] = w->inflight[--w->ninflight];
+      return;
+    }
+}
+
+uint64_t qf__worker_inflight_min(const qf__worker_t *w) {
+  uint64_t min = UINT64_MAX;
+  for (size_t i = 0; i < w->ninflight; i++)
+    if (w->inflight[i] < min) min = w->inflight[i];
+  return min;
 }
 
 void qf__worker_kill_previous(const qf_log_ctx_t *log,
@@ -163,8 +198,9 @@ int qf__worker_tick(void *worker) {
     qf_amqp_free(w->pub);
     w->pub = NULL;
   }
-  int lost = lease_tick(w);
-  return must_stop_now(w) || lost;
+  for (size_t i = 0; i < w->nleases; i++)
+    lease_tick(w, w->leases[i]);
+  return must_stop_now(w);
 }
 
 /* Sleeps for the backoff of the current failure count, in slices so that
@@ -177,7 +213,9 @@ void qf__worker_backoff(qf__worker_t *w) {
   int64_t until = qf_clock_now_ms() + ms;
   while (!*w->signals && qf_clock_now_ms() < until) {
     struct timespec ts = {0, 100 * 1000000L};
+    qf__worker_unlock(w); /* other runs go on meanwhile */
     nanosleep(&ts, NULL);
+    qf__worker_lock(w);
     qf_health_beat(); /* waiting out an outage is the loop alive */
     if (w->con) (void)qf__worker_tick(w);
   }
@@ -246,7 +284,10 @@ int qf__worker_connect_all(qf__worker_t *w, qf_error_t *err) {
     rc = qf__worker_connect_amqp(w, &w->pub, "qf-worker-publisher", 1, err);
   if (rc == 0)
     rc = qf_topology_declare(w->con, &w->topo, w->cfg->delivery_limit, err);
-  if (rc == 0) rc = qf_amqp_qos(w->con, w->cfg->prefetch, err);
+  /* Each delivery worked on at once needs one unacked. */
+  int qos = w->cfg->prefetch > w->cfg->concurrency ? w->cfg->prefetch
+                                                   : w->cfg->concurrency;
+  if (rc == 0) rc = qf_amqp_qos(w->con, qos, err);
   if (rc == 0) rc = qf_amqp_consume(w->con, w->topo.queue, err);
   if (rc < 0) qf__worker_disconnect(w);
   qf_health_ready(QF_READY_DB, w->store != NULL);

@@ -38,10 +38,10 @@ static qf__settled_t run_claimed(job_t *j, qf_request_t **req,
     qf_metrics_inc(qf_metrics_global(), "qf_leases_taken_over_total", NULL, 1);
   }
   j->claimed = 1;
-  qf__worker_lease_begin(j->w, j->run_id);
+  qf__worker_lease_begin(j->w, &j->lease, j->run_id);
   qf__worker_kill_previous(&j->log, &row->previous);
   qf__settled_t out = qf__job_run(j, req, row);
-  qf__worker_lease_end(j->w);
+  qf__worker_lease_end(j->w, &j->lease);
   return out;
 }
 
@@ -103,7 +103,7 @@ static qf__settled_t run_fresh(job_t *j, qf_request_t **req) {
   j->fresh = 1;
   j->requested_by = (*req)->requested_by; /* the run state keeps it */
   qf__settled_t out = qf__job_run(j, req, &none);
-  qf__worker_lease_end(j->w); /* a tool run claimed on the way */
+  qf__worker_lease_end(j->w, &j->lease); /* a tool run claimed on the way */
   if (out == QF__REDO) {
     qf_run_row_t *row = j->found;
     qf_request_t *again = NULL;
@@ -128,7 +128,7 @@ static int may_be_fresh(const qf_amqp_message_t *m) {
          qf_amqp_message_header(m, "x-qf-handed-on-by") == NULL;
 }
 
-qf__settled_t qf__worker_deliver(qf__worker_t *w, qf_amqp_message_t *m,
+static qf__settled_t deliver_one(qf__worker_t *w, qf_amqp_message_t *m,
                                  int fresh) {
   job_t j = {.w = w,
              .m = m,
@@ -159,5 +159,14 @@ qf__settled_t qf__worker_deliver(qf__worker_t *w, qf_amqp_message_t *m,
           ? run_fresh(&j, &req)
           : claim_and_run(&j, &req);
   qf_request_free(req);
+  return out;
+}
+
+qf__settled_t qf__worker_deliver(qf__worker_t *w, qf_amqp_message_t *m,
+                                 int fresh) {
+  uint64_t tag = m->delivery_tag;
+  qf__worker_inflight_add(w, tag); /* no batch acks it with multiple */
+  qf__settled_t out = deliver_one(w, m, fresh);
+  qf__worker_inflight_remove(w, tag);
   return out;
 }

@@ -9,6 +9,7 @@
 #ifndef QF_WORKER_INTERNAL_H
 #define QF_WORKER_INTERNAL_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "qf/amqp.h"
@@ -51,7 +52,20 @@ typedef struct qf__worker {
   int failures;             /* consecutive connection failures (backoff) */
   char host_id[256];        /* qf_exec_host_id, for tool traces */
   char cgroup[1024];        /* tools' cgroups go below it; "" when none */
-  qf__lease_t lease;
+  /* The leases of the runs being worked on (each job's own), renewed by
+   * qf__worker_tick. */
+  qf__lease_t *leases[QF_WORKER_MAX_CONCURRENCY + 1];
+  size_t nleases;
+  /* QF_CONCURRENCY above 1: deliveries run on threads of their own, one
+   * at a time in worker code (this lock), side by side only while they
+   * wait for their tools, the main loop for deliveries, or a backoff. */
+  int threaded;
+  pthread_mutex_t gil;
+  pthread_cond_t job_done;
+  int running;  /* deliveries on threads */
+  int lost_con; /* one of them found the consumer connection gone */
+  uint64_t inflight[QF_WORKER_MAX_CONCURRENCY + 8]; /* their delivery tags */
+  size_t ninflight;
   int64_t next_sweep_ms;
   qf_source_cfg_t source;       /* cfg->source, with our tick */
   qf_log_limit_t consumer_lost; /* said once, then every 30 s, while down */
@@ -94,7 +108,8 @@ typedef struct job {
   int fresh;
   char *request_json;       /* the request as claimed or recorded (owned) */
   const char *requested_by; /* the request's (borrowed, while it runs) */
-  qf_run_row_t *found;      /* a fresh run's claim found it existing (owned) */
+  qf__lease_t lease;   /* of the run, while claimed (qf__worker_lease_begin) */
+  qf_run_row_t *found; /* a fresh run's claim found it existing (owned) */
 } job_t;
 
 /* ---- worker_settle.c: settling a delivery (calls only worker_conn.c) */
@@ -223,9 +238,10 @@ void qf__worker_consumer_lost(qf__worker_t *w, const char *why);
 /* Says once that a stop (SIGTERM) began the drain. */
 void qf__worker_note_drain(qf__worker_t *w);
 
-/* Serves both AMQP connections while the worker is busy; nonzero means
- * "stop what you are doing" (a second signal, or the shutdown grace ran
- * out). */
+/* Serves both AMQP connections and renews every lease due while the
+ * worker is busy; nonzero means "stop what you are doing" (a second
+ * signal, or the shutdown grace ran out). A run's own lost lease is in
+ * its lease (lost). */
 int qf__worker_tick(void *worker);
 
 /* Reconnects the database with backoff until it works or the worker must
@@ -241,13 +257,28 @@ int qf__worker_connect_amqp(qf__worker_t *w, qf_amqp_t **c, const char *name,
  * the database. */
 int qf__worker_connect_all(qf__worker_t *w, qf_error_t *err);
 
-/* Starts renewing our lease on run_id while the run is worked on; ends. */
-void qf__worker_lease_begin(qf__worker_t *w, const char *run_id);
-void qf__worker_lease_end(qf__worker_t *w);
+/* Starts renewing our lease l on run_id while the run is worked on;
+ * ends (l is the caller's, registered with the worker in between). */
+void qf__worker_lease_begin(qf__worker_t *w, qf__lease_t *l,
+                            const char *run_id);
+void qf__worker_lease_end(qf__worker_t *w, qf__lease_t *l);
 /* Gives the lease up (before a requeue or a hand-on); QF_OK or a code. */
 int qf__worker_lease_release(qf__worker_t *w, const char *run_id);
-/* The tool's process group started (qf_run_cfg_t.on_tool_start). */
-void qf__worker_on_tool_start(int pgid, const char *cgroup, void *worker);
+/* The tool of the run of lease l started: recorded with the next renewal. */
+void qf__worker_on_tool_start(qf__worker_t *w, qf__lease_t *l, int pgid,
+                              const char *cgroup);
+
+/* The worker's lock (QF_CONCURRENCY above 1; nothing otherwise): held by
+ * whoever runs worker code. */
+void qf__worker_lock(qf__worker_t *w);
+void qf__worker_unlock(qf__worker_t *w);
+
+/* Deliveries being worked on, by tag: a batch acks with multiple only
+ * below the lowest of them. */
+void qf__worker_inflight_add(qf__worker_t *w, uint64_t tag);
+void qf__worker_inflight_remove(qf__worker_t *w, uint64_t tag);
+/* The lowest tag being worked on, or UINT64_MAX when none. */
+uint64_t qf__worker_inflight_min(const qf__worker_t *w);
 /* Kills what a previous owner of the run left running (logged). */
 void qf__worker_kill_previous(const qf_log_ctx_t *log,
                               const qf_tool_trace_t *t);

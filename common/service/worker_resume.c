@@ -98,10 +98,10 @@ static qf__settled_t continue_run(job_t *j, qf_resume_row_t *row,
   qf_log_info(&j->log, "run.approved", "approved by %s: running the tool",
               row->decided_by);
   j->claimed = 1;
-  qf__worker_lease_begin(j->w, j->run_id);
+  qf__worker_lease_begin(j->w, &j->lease, j->run_id);
   qf__worker_kill_previous(&j->log, &previous);
   qf__settled_t out = qf__job_run(j, NULL, &row->run);
-  qf__worker_lease_end(j->w);
+  qf__worker_lease_end(j->w, &j->lease);
   return out;
 }
 

@@ -45,7 +45,7 @@ static int claim_for_tool(job_t *j, const qf_run_state_t *s, qf_error_t *e) {
   if (rc < 0) return rc;
   if (created) {
     j->claimed = 1;
-    qf__worker_lease_begin(w, j->run_id);
+    qf__worker_lease_begin(w, &j->lease, j->run_id);
     qf_run_row_fini(&row);
     return QF_OK;
   }
@@ -296,7 +296,7 @@ static int start_state(job_t *j, qf_request_t **req, const qf_run_row_t *row,
 /* The worker's tick, and the submitter told once its tool is running. */
 static int job_tick(void *ctx) {
   job_t *j = ctx;
-  int stop = qf__worker_tick(j->w);
+  int stop = qf__worker_tick(j->w) || j->lease.lost;
   if (j->progress_due && !stop) {
     j->progress_due = 0;
     (void)qf__job_progress(j, "execute"); /* news only: never fatal */
@@ -304,12 +304,22 @@ static int job_tick(void *ctx) {
   return stop;
 }
 
+/* While a tool runs, other deliveries' worker code may run (QF_CONCURRENCY
+ * above 1): the lock is let go for each wait. */
+static void job_waiting(int begin, void *ctx) {
+  job_t *j = ctx;
+  if (begin)
+    qf__worker_unlock(j->w);
+  else
+    qf__worker_lock(j->w);
+}
+
 /* Only a submitter that asked (header x-qf-progress, as qf submit sends
  * it) gets progress on its reply queue: other consumers of reply_to get
  * decisions only, as the contract always said. */
 static void job_tool_started(int pgid, const char *cgroup, void *ctx) {
   job_t *j = ctx;
-  qf__worker_on_tool_start(pgid, cgroup, j->w);
+  qf__worker_on_tool_start(j->w, &j->lease, pgid, cgroup);
   const char *want = qf_amqp_message_header(j->m, "x-qf-progress");
   j->progress_due = want && strcmp(want, "1") == 0;
 }
@@ -327,6 +337,7 @@ qf__settled_t qf__job_run(job_t *j, qf_request_t **req,
                       .tick = job_tick,
                       .tick_ctx = j,
                       .on_tool_start = job_tool_started,
+                      .tool_waiting = job_waiting,
                       .cgroup_parent = w->cgroup[0] ? w->cgroup : NULL,
                       .tools = qf_tools_builtin(),
                       .sources = &w->source};
@@ -343,7 +354,7 @@ qf__settled_t qf__job_run(job_t *j, qf_request_t **req,
     out = qf__job_finish(j, &s);
   else if (rc == QF_EEXIST && j->fresh && !j->claimed)
     out = qf__job_dead_letter(j, err.message); /* another request's id */
-  else if (rc == QF_ECONFLICT || (w->lease.lost && !*w->signals))
+  else if (rc == QF_ECONFLICT || (j->lease.lost && !*w->signals))
     out = settle_elsewhere(j);
   else
     out = qf__job_fail(j, rc, err.message);

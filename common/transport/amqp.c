@@ -172,6 +172,10 @@ void qf_amqp_free(qf_amqp_t *c) {
   free(c);
 }
 
+int qf_amqp_fd(qf_amqp_t *c) {
+  return c && c->state ? amqp_get_sockfd(c->state) : -1;
+}
+
 amqp_connection_state_t qf_amqp_state(qf_amqp_t *c) {
   return c->state;
 }

@@ -90,6 +90,27 @@ class Broker:
             self.ch.basic_publish(exchange, key, b, props(i))
 
 
+def pytest_bodies(n):
+    return [json.dumps({
+        "nl_input": f"run the login tests {i}", "workspace": "demo",
+        "requested_by": "bench",
+        "options": {"tool_name": "run_pytest",
+                    "args": {"test_path": "tests/passing"},
+                    "timeout_s": 60}}).encode() for i in range(n)]
+
+
+def pytest_floor(ws, n):
+    """The tool's own run, n times one after the other, as the worker
+    starts it (same interpreter, arguments and workspace): wall s."""
+    t0 = time.monotonic()
+    for _ in range(n):
+        subprocess.run(["python3", "-m", "pytest", "-q", "-p",
+                        "no:cacheprovider", f"--junitxml={ws}/.floor.xml",
+                        "tests/passing"], cwd=ws, check=True,
+                       capture_output=True)
+    return time.monotonic() - t0
+
+
 def bodies(n):
     out = []
     for i in range(n):
@@ -193,6 +214,8 @@ def main():
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--prefetch", type=int, default=1)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--concurrency", type=int, default=1)
+    ap.add_argument("--pytest", action="store_true")
     a = ap.parse_args()
     a.qf = os.path.join(a.build, "qf")
     floor = os.path.join(a.build, "tests", "qf_bench_floor")
@@ -208,7 +231,8 @@ def main():
     env = dict(os.environ, QF_DATABASE_URL=url, QF_TOPOLOGY_PREFIX=tag,
                QF_POLICY=f"{a.repo}/policy/default.yaml",
                QF_ARTIFACTS_ROOT=f"{work}/arts", QF_WORKSPACE_ROOT=f"{work}/ws",
-               QF_PREFETCH=str(a.prefetch), QF_LOG_LEVEL="warn")
+               QF_PREFETCH=str(a.prefetch), QF_LOG_LEVEL="warn",
+               QF_CONCURRENCY=str(a.concurrency))
     broker = None
     try:
         subprocess.run([a.qf, "migrate", "--dir", f"{a.repo}/migrations"],
@@ -222,7 +246,7 @@ def main():
         count_q = f"{tag}.bench.decisions"
         broker.ch.queue_declare(count_q, durable=True)
         broker.ch.queue_bind(count_q, f"{tag}.decisions", "decision.#")
-        reqs = bodies(a.n)
+        reqs = pytest_bodies(a.n) if a.pytest else bodies(a.n)
         broker.preload(f"{tag}.requests", "run", reqs, tag)
         procs = []
 
@@ -235,6 +259,10 @@ def main():
                                 for i in range(a.workers)))
         worker = measure(admin, tag, run_workers, broker, count_q, a.n)
         stop(procs)
+        if a.pytest:
+            report_pytest(a, worker, pytest_floor(f"{work}/ws/demo", a.n))
+            return
+
 
         # The floor: the same bodies, the same libraries.
         fq, fx, fcount = f"{tag}.floor", f"{tag}.floor.out", f"{tag}.floor.count"
@@ -275,6 +303,27 @@ def main():
             print(f"bench: kept {work}")
         else:
             subprocess.run(["rm", "-rf", work])
+
+
+def report_pytest(a, w, floor_s):
+    """Per run: the worker's wall time (W workers, concurrency C, so runs
+    overlap) against the tool's own run started by hand, one after the
+    other."""
+    runs_at_once = a.workers * a.concurrency
+    per_run = w["wall_s"] * 1000 / a.n * runs_at_once
+    own = floor_s * 1000 / a.n
+    print(f"{a.n} real pytest runs (tests/passing), {a.workers} worker(s), "
+          f"prefetch {a.prefetch}, concurrency {a.concurrency}")
+    print(f"{'':30}{'worker':>10}{'tool alone':>12}{'ratio':>8}")
+    print(f"{'wall ms per run':30}{per_run:>10.1f}{own:>12.1f}"
+          f"{per_run / own:>8.2f}")
+    print(f"{'added by the worker, ms/run':30}{per_run - own:>10.1f}")
+    print(f"{'decisions/s':30}{w['per_s']:>10.1f}"
+          f"{1000 / own * runs_at_once:>12.1f}")
+    print(f"{'worker CPU ms per run':30}{w['own_ms']:>10.2f}")
+    print(f"{'commits per run':30}{w['commits']:>10.2f}")
+    print(f"{'round trips per run':30}{w['trips']:>10.2f}")
+    print(f"{'peak RSS KiB':30}{w['rss_kb']:>10d}")
 
 
 def report(a, w, f):

@@ -83,6 +83,11 @@ typedef struct qf_exec_opts {
    * NULL. */
   void (*on_start)(int pgid, const char *cgroup, void *ctx);
   void *on_start_ctx;
+  /* qf_exec_run calls waiting(1, ctx) before each wait for the child and
+   * waiting(0, ctx) after it (a host that runs several tools on threads
+   * lets go of its lock there); may be NULL. */
+  void (*waiting)(int begin, void *ctx);
+  void *waiting_ctx;
 } qf_exec_opts_t;
 
 typedef struct qf_exec_result {

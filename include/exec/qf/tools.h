@@ -34,6 +34,8 @@ typedef struct qf_tool_ctx {
    * be NULL. */
   void (*on_start)(int pgid, const char *cgroup, void *tick_ctx);
   const char *cgroup_parent; /* qf_exec_opts_t.cgroup_parent; may be NULL */
+  /* qf_exec_opts_t.waiting, with tick_ctx; may be NULL. */
+  void (*waiting)(int begin, void *tick_ctx);
 } qf_tool_ctx_t;
 
 typedef struct qf_tool_outcome {

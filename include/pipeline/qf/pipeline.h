@@ -38,6 +38,9 @@ typedef struct qf_run_cfg {
   /* The tool started: its process group and cgroup (NULL: none); may be
    * NULL. */
   void (*on_tool_start)(int pgid, const char *cgroup, void *tick_ctx);
+  /* Around each wait for a running tool (qf_exec_opts_t.waiting); may be
+   * NULL. */
+  void (*tool_waiting)(int begin, void *tick_ctx);
   const char *cgroup_parent;       /* tools get a cgroup below it; NULL: none */
   const qf_tool_registry_t *tools; /* the tools a request may name; NULL:
                                       qf_tools_builtin() */

@@ -28,6 +28,10 @@
 /* The topology names' size (kept for callers that size buffers by it). */
 #define QF_WORKER_NAME_MAX QF_TOPOLOGY_NAME_MAX
 
+/* The most deliveries one worker works on at once (QF_CONCURRENCY). */
+#define QF_WORKER_MAX_CONCURRENCY 32
+int qf_worker_max_concurrency(void);
+
 typedef struct qf_worker_cfg {
   const char *amqp_url;
   const char *database_url;
@@ -38,20 +42,22 @@ typedef struct qf_worker_cfg {
   const char *evidence_base_url; /* NULL: no evidence_url in decisions */
   const char *worker_id;         /* e.g. host:pid, for the runs table */
   int prefetch;                  /* basic.qos, >= 1 */
-  int heartbeat_s;               /* AMQP heartbeat */
-  int shutdown_grace_s;          /* a run may finish this long after
-                                    SIGTERM */
-  int delivery_limit;            /* x-delivery-limit of the queue */
-  int publish_timeout_ms;        /* wait for a publisher confirm */
-  int max_backoff_s;             /* reconnect backoff cap */
-  int lease_s;                   /* a run's lease, renewed every lease_s / 3 */
-  int stuck_after_s;        /* a run nobody holds this long is ended (error) */
-  int sweep_interval_s;     /* how often an idle worker looks for such runs */
-  const char *cgroup;       /* "auto" (our own cgroup v2), "off", or a cgroup
-                               v2 directory; tools get a cgroup per run below
-                               it where the machine allows */
-  qf_source_cfg_t source;   /* requests' sources (tick and tick_ctx unset:
-                               the worker serves its connection) */
+  int concurrency;        /* deliveries worked on at once (tools running side by
+                             side), 1 to QF_WORKER_MAX_CONCURRENCY; 0 means 1 */
+  int heartbeat_s;        /* AMQP heartbeat */
+  int shutdown_grace_s;   /* a run may finish this long after
+                             SIGTERM */
+  int delivery_limit;     /* x-delivery-limit of the queue */
+  int publish_timeout_ms; /* wait for a publisher confirm */
+  int max_backoff_s;      /* reconnect backoff cap */
+  int lease_s;            /* a run's lease, renewed every lease_s / 3 */
+  int stuck_after_s;      /* a run nobody holds this long is ended (error) */
+  int sweep_interval_s;   /* how often an idle worker looks for such runs */
+  const char *cgroup;     /* "auto" (our own cgroup v2), "off", or a cgroup
+                             v2 directory; tools get a cgroup per run below
+                             it where the machine allows */
+  qf_source_cfg_t source; /* requests' sources (tick and tick_ctx unset:
+                             the worker serves its connection) */
   const char *metrics_addr; /* /metrics, /healthz, /readyz; NULL: none */
   int health_stall_s;       /* /healthz fails after this long without a
                                beat of the loop */

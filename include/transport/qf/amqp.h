@@ -90,6 +90,11 @@ void qf_amqp_free(qf_amqp_t *c);
 
 /* The librabbitmq state (borrowed) and the negotiated heartbeat. */
 amqp_connection_state_t qf_amqp_state(qf_amqp_t *c);
+
+/* The connection's socket, to poll for readability (a frame librabbitmq
+ * already buffered is not seen there: ask qf_amqp_next first); -1 when
+ * none. */
+int qf_amqp_fd(qf_amqp_t *c);
 int qf_amqp_heartbeat_s(const qf_amqp_t *c);
 
 /* Checks the reply of the last RPC-style call (what names it for the
