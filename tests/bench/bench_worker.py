@@ -99,12 +99,16 @@ def pytest_bodies(n):
                     "timeout_s": 60}}).encode() for i in range(n)]
 
 
+# The interpreter with pytest the worker starts (QF_PYTHON), ours by default.
+PYTHON = os.environ.get("QF_PYTHON") or sys.executable
+
+
 def pytest_floor(ws, n):
     """The tool's own run, n times one after the other, as the worker
     starts it (same interpreter, arguments and workspace): wall s."""
     t0 = time.monotonic()
     for _ in range(n):
-        subprocess.run(["python3", "-m", "pytest", "-q", "-p",
+        subprocess.run([PYTHON, "-m", "pytest", "-q", "-p",
                         "no:cacheprovider", f"--junitxml={ws}/.floor.xml",
                         "tests/passing"], cwd=ws, check=True,
                        capture_output=True)
@@ -232,7 +236,7 @@ def main():
                QF_POLICY=f"{a.repo}/policy/default.yaml",
                QF_ARTIFACTS_ROOT=f"{work}/arts", QF_WORKSPACE_ROOT=f"{work}/ws",
                QF_PREFETCH=str(a.prefetch), QF_LOG_LEVEL="warn",
-               QF_CONCURRENCY=str(a.concurrency))
+               QF_CONCURRENCY=str(a.concurrency), QF_PYTHON=PYTHON)
     broker = None
     try:
         subprocess.run([a.qf, "migrate", "--dir", f"{a.repo}/migrations"],
