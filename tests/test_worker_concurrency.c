@@ -145,3 +145,37 @@ Test(worker_concurrency, sigterm_lets_both_running_suites_finish) {
                2);
   cr_expect_eq(qf_wt_queue_count(&T, T.topo.queue), 0);
 }
+
+/* The lease owner is the worker: two deliveries of one request running
+ * side by side in it would both hold "its" lease. The second waits for the
+ * first instead, and both reply queues get the one decision. */
+Test(worker_concurrency, a_copy_sent_while_its_tool_runs_here_waits_for_it) {
+  span_test(0, 3);
+  const char *env[] = {"QF_CONCURRENCY=2", NULL};
+  qf_wt_start_worker(&T, 0, env);
+  qf_wt_wait_log(&T, 0, 1, 60, READY, NULL);
+  char qa[128], qb[128], mid[96];
+  qf_wt_reply_queue(&T, qa, sizeof qa, "reply.a");
+  qf_wt_reply_queue(&T, qb, sizeof qb, "reply.b");
+  snprintf(mid, sizeof mid, "%s-copy", T.prefix);
+  const char *body = qf_wt_request("run the span tests", "tests/span0", 0, 60);
+  qf_wt_publish(&T, body, strlen(body), mid, "corr-a", qa);
+  qf_wt_wait_log(&T, 0, 1, 60, "\"event\":\"node.done\"", "\"node\":\"plan\"",
+                 NULL);
+  qf_wt_publish(&T, body, strlen(body), mid, "corr-b", qb);
+  cJSON *a = qf_wt_reply_from(&T, qa, 60), *b = qf_wt_reply_from(&T, qb, 60);
+  const cJSON *ra = cJSON_GetObjectItemCaseSensitive(a, "run_id");
+  const cJSON *rb = cJSON_GetObjectItemCaseSensitive(b, "run_id");
+  cr_expect(cJSON_IsString(ra) && cJSON_IsString(rb) &&
+            strcmp(ra->valuestring, rb->valuestring) == 0);
+  cJSON_Delete(a);
+  cJSON_Delete(b);
+  double s = 0, e = 0;
+  cr_expect_eq(spans(0, &s, &e), 1, "the tool ran once\n%s",
+               qf_wt_log_tail(&T, 0));
+  cr_expect_eq(qf_wt_count_log(&T, 0, "\"event\":\"delivery.waiting\"", NULL),
+               1, "%s", qf_wt_log_tail(&T, 0));
+  cr_expect_eq(count_sql("SELECT count(*) FROM run_events WHERE event = "
+                         "'decided'"),
+               1);
+}

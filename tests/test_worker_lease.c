@@ -81,24 +81,6 @@ static const char *str(const cJSON *o, const char *k) {
   return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-/* One decision from queue q, parsed (the test fails without one). */
-static cJSON *reply_from(const char *q, int timeout_s) {
-  qf_amqp_message_t m;
-  cr_assert_eq(qf_wt_get(&T, q, &m, 1, timeout_s), 1, "no reply on %s\n%s", q,
-               qf_wt_log_tail(&T, 0));
-  cJSON *d = cJSON_ParseWithLength(m.body, m.body_len);
-  qf_amqp_message_fini(&m);
-  cr_assert_not_null(d);
-  return d;
-}
-
-static void reply_queue(char *out, size_t n, const char *name) {
-  qf_error_t err;
-  snprintf(out, n, "%s.test.%s", T.prefix, name);
-  cr_assert_eq(qf_amqp_declare_queue(T.con, out, 0, NULL, NULL, &err), 0, "%s",
-               err.message);
-}
-
 Test(worker_lease, a_resent_copy_waits_for_the_running_tool) {
   const char *env[] = {"QF_LEASE_S=6", NULL};
   qf_wt_start_worker(&T, 0, env);
@@ -107,14 +89,14 @@ Test(worker_lease, a_resent_copy_waits_for_the_running_tool) {
   qf_wt_wait_log(&T, 1, 1, 60, READY, NULL);
   marked_test(6);
   char qa[128], qb[128];
-  reply_queue(qa, sizeof qa, "reply.a");
-  reply_queue(qb, sizeof qb, "reply.b");
+  qf_wt_reply_queue(&T, qa, sizeof qa, "reply.a");
+  qf_wt_reply_queue(&T, qb, sizeof qb, "reply.b");
   const char *body =
       qf_wt_request("run the marked test", "tests/marked", 0, 60);
   qf_wt_publish(&T, body, strlen(body), "lease-resent", "corr-a", qa);
   wait_lines(marker, 1, 60); /* the tool is running */
   qf_wt_publish(&T, body, strlen(body), "lease-resent", "corr-b", qb);
-  cJSON *a = reply_from(qa, 90), *b = reply_from(qb, 90);
+  cJSON *a = qf_wt_reply_from(&T, qa, 90), *b = qf_wt_reply_from(&T, qb, 90);
   cr_expect_str_eq(str(a, "decision"), "PASS");
   cr_expect_str_eq(str(b, "decision"), "PASS");
   cr_expect_str_eq(str(a, "run_id"), str(b, "run_id"));
@@ -176,7 +158,7 @@ Test(worker_lease, a_run_the_broker_gave_up_is_ended_by_a_sweep) {
   const char *env[] = {"QF_LEASE_S=3", "QF_DELIVERY_LIMIT=1",
                        "QF_SWEEP_INTERVAL_S=1", NULL};
   char qa[128];
-  reply_queue(qa, sizeof qa, "reply.sweep");
+  qf_wt_reply_queue(&T, qa, sizeof qa, "reply.sweep");
   marked_test(60);
   const char *body =
       qf_wt_request("run the marked test", "tests/marked", 0, 90);
@@ -191,7 +173,7 @@ Test(worker_lease, a_run_the_broker_gave_up_is_ended_by_a_sweep) {
   }
   qf_wt_kill_leftover_tools(&T);
   qf_wt_start_worker(&T, 1, env);
-  cJSON *d = reply_from(qa, 60);
+  cJSON *d = qf_wt_reply_from(&T, qa, 60);
   cr_expect_str_eq(str(d, "decision"), "FAIL");
   cr_expect_str_eq(str(d, "decided_by"), "error");
   cr_expect(strstr(str(d, "reason"), "abandoned") != NULL, "%s",
@@ -224,12 +206,12 @@ Test(worker_lease, a_run_failing_on_its_last_delivery_ends_in_error) {
   fclose(f);
   const char *env[] = {arts, "QF_DELIVERY_LIMIT=1", NULL};
   char qa[128];
-  reply_queue(qa, sizeof qa, "reply.last");
+  qf_wt_reply_queue(&T, qa, sizeof qa, "reply.last");
   qf_wt_start_worker(&T, 0, env);
   qf_wt_wait_log(&T, 0, 1, 60, READY, NULL);
   const char *body = qf_wt_request("a dry run", "tests/passing", 1, 60);
   qf_wt_publish(&T, body, strlen(body), "lease-last", "corr-l", qa);
-  cJSON *d = reply_from(qa, 60);
+  cJSON *d = qf_wt_reply_from(&T, qa, 60);
   cr_expect_str_eq(str(d, "decision"), "FAIL");
   cr_expect_str_eq(str(d, "decided_by"), "error");
   cr_expect(strstr(str(d, "reason"), "last delivery") != NULL, "%s",

@@ -533,3 +533,20 @@ void qf_wt_run_id(const char *message_id, char *out) {
   cr_assert_eq(qf_uuid_v5(QF_UUID_NS_RUN, message_id, strlen(message_id), out),
                0);
 }
+
+void qf_wt_reply_queue(qf_wt_t *t, char *out, size_t n, const char *name) {
+  qf_error_t err;
+  snprintf(out, n, "%s.test.%s", t->prefix, name);
+  cr_assert_eq(qf_amqp_declare_queue(t->con, out, 0, NULL, NULL, &err), 0, "%s",
+               err.message);
+}
+
+cJSON *qf_wt_reply_from(qf_wt_t *t, const char *q, int timeout_s) {
+  qf_amqp_message_t m;
+  cr_assert_eq(qf_wt_get(t, q, &m, 1, timeout_s), 1, "no reply on %s\n%s", q,
+               qf_wt_log_tail(t, 0));
+  cJSON *d = cJSON_ParseWithLength(m.body, m.body_len);
+  qf_amqp_message_fini(&m);
+  cr_assert_not_null(d);
+  return d;
+}

@@ -101,6 +101,13 @@ int qf_wt_get(qf_wt_t *t, const char *queue, qf_amqp_message_t *out, int n,
  * queue; returns how many. */
 int qf_wt_decisions(qf_wt_t *t, cJSON **out, int n, int timeout_s);
 
+/* Declares the test's reply queue <prefix>.test.<name> into out. */
+void qf_wt_reply_queue(qf_wt_t *t, char *out, size_t n, const char *name);
+
+/* The first message on reply queue q within timeout_s, parsed (fails the
+ * test, with worker 0's log, when none comes); caller cJSON_Deletes. */
+cJSON *qf_wt_reply_from(qf_wt_t *t, const char *q, int timeout_s);
+
 /* Messages ready in queue (passive queue.declare), or -1 if it does not
  * exist. */
 long qf_wt_queue_count(qf_wt_t *t, const char *queue);

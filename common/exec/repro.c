@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 
 #include "qf/repro.h"
@@ -73,10 +75,34 @@ static int add_platform(qf_evidence_t *ev) {
   return r->version && r->platform ? QF_OK : QF_ENOMEM;
 }
 
+/* Whether dir or a folder above it has a .git (what libgit2's search from
+ * the workspace would find): a worker whose workspaces are no repository
+ * never initialises libgit2 (it parses the system's CA certificates at
+ * init: memory and time spent for nothing). */
+static int in_repository(const char *dir) {
+  char path[PATH_MAX];
+  struct stat st;
+  size_t n = strlen(dir);
+  if (dir[0] != '/' || n >= sizeof path - 6) return 1; /* libgit2 says */
+  memcpy(path, dir, n + 1);
+  for (;;) {
+    while (n > 1 && path[n - 1] == '/')
+      n--;
+    memcpy(path + n, "/.git", 6);
+    if (stat(path, &st) == 0) return 1;
+    while (n > 0 && path[n - 1] != '/')
+      n--; /* up one */
+    if (n <= 1) break;
+    path[n] = '\0';
+  }
+  return stat("/.git", &st) == 0;
+}
+
 int qf_repro_collect(qf_evidence_t *ev, const char *workspace) {
   static int initialized;
-  if (!initialized) initialized = git_libgit2_init() > 0;
-  if (initialized && workspace)
+  int repo = workspace && in_repository(workspace);
+  if (repo && !initialized) initialized = git_libgit2_init() > 0;
+  if (initialized && repo)
     read_git(&ev->repro, workspace);
   else
     ev->repro.git_dirty = -1;

@@ -178,9 +178,14 @@ qf__settled_t qf__batch_flush(qf__worker_t *w) {
   if (n == 0) return QF__ACKED;
   qf_error_t err;
   qf_record_t *recs[QF_STORE_RECORD_MAX];
-  qf__held_t *done[QF_STORE_RECORD_MAX];
+  qf__held_t *items[QF_STORE_RECORD_MAX], *done[QF_STORE_RECORD_MAX];
+  /* The batch is empty from here on: a failure below may wait out an
+   * outage with the worker's lock let go, and other runs then fill the
+   * batch anew. */
+  memcpy(items, b->items, n * sizeof items[0]);
+  b->n = 0;
   for (size_t i = 0; i < n; i++)
-    recs[i] = &b->items[i]->rec;
+    recs[i] = &items[i]->rec;
   int64_t t0 = qf_clock_now_ms();
   int rc = w->store ? qf_store_record_commit(w->store, recs, n, &err)
                     : qf_error_set(&err, QF_EDBCONN, "no database connection");
@@ -190,20 +195,19 @@ qf__settled_t qf__batch_flush(qf__worker_t *w) {
     qf_metrics_inc(qf_metrics_global(), "qf_batch_runs_total", NULL, (double)n);
   }
   qf__settled_t out = QF__ACKED;
-  b->n = 0;
   if (rc < 0) {
-    out = fail_all(b->items, n, rc, err.message);
+    out = fail_all(items, n, rc, err.message);
     for (size_t i = 0; i < n; i++)
-      held_free(b->items[i]);
+      held_free(items[i]);
     return out;
   }
   /* A run that exists already was made by another delivery: it is
    * claimed and settled the usual way, after the ones recorded here. */
   for (size_t i = 0; i < n; i++) {
-    if (b->items[i]->rec.inserted)
-      done[ndone++] = b->items[i];
+    if (items[i]->rec.inserted)
+      done[ndone++] = items[i];
     else
-      to_redo(b, b->items[i]);
+      to_redo(b, items[i]);
   }
   qsort(done, ndone, sizeof done[0], by_tag);
   if (ndone) out = announce_all(w, done, ndone);

@@ -49,6 +49,12 @@ void qf__worker_lease_end(qf__worker_t *w, qf__lease_t *l) {
   memset(l, 0, sizeof *l);
 }
 
+int qf__worker_lease_held(const qf__worker_t *w, const char *run_id) {
+  for (size_t i = 0; i < w->nleases; i++)
+    if (strcmp(w->leases[i]->run_id, run_id) == 0) return 1;
+  return 0;
+}
+
 int qf__worker_lease_release(qf__worker_t *w, const char *run_id) {
   qf_error_t err;
   int rc =

@@ -63,6 +63,7 @@ static qf__settled_t after_claim(job_t *j, qf_request_t **req,
 
 static qf__settled_t claim_and_run(job_t *j, qf_request_t **req) {
   qf_error_t err;
+  if (qf__worker_lease_held(j->w, j->run_id)) return qf__job_wait_in_process(j);
   char *request_json = NULL;
   qf_run_row_t row = {0};
   int created = 0;

@@ -110,6 +110,7 @@ typedef struct job {
   const char *requested_by; /* the request's (borrowed, while it runs) */
   qf__lease_t lease;   /* of the run, while claimed (qf__worker_lease_begin) */
   qf_run_row_t *found; /* a fresh run's claim found it existing (owned) */
+  int held_here;       /* ... or another job of this worker running it */
 } job_t;
 
 /* ---- worker_settle.c: settling a delivery (calls only worker_conn.c) */
@@ -211,6 +212,11 @@ void qf__worker_sweep(qf__worker_t *w);
 qf__settled_t qf__job_run(job_t *j, qf_request_t **req,
                           const qf_run_row_t *row);
 
+/* Another job of this worker runs j's run: j's reply_to joins its
+ * waiters and the delivery is acked (a run finished meanwhile is
+ * re-published instead). */
+qf__settled_t qf__job_wait_in_process(job_t *j);
+
 /* Commits and publishes a decided (or parked) run, then settles. */
 qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s);
 
@@ -262,6 +268,10 @@ int qf__worker_connect_all(qf__worker_t *w, qf_error_t *err);
 void qf__worker_lease_begin(qf__worker_t *w, qf__lease_t *l,
                             const char *run_id);
 void qf__worker_lease_end(qf__worker_t *w, qf__lease_t *l);
+/* Whether another run of this worker (another delivery of the same
+ * request, QF_CONCURRENCY above 1) holds the lease on run_id: the
+ * database cannot tell, the lease owner being the worker. */
+int qf__worker_lease_held(const qf__worker_t *w, const char *run_id);
 /* Gives the lease up (before a requeue or a hand-on); QF_OK or a code. */
 int qf__worker_lease_release(qf__worker_t *w, const char *run_id);
 /* The tool of the run of lease l started: recorded with the next renewal. */

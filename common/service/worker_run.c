@@ -32,6 +32,10 @@ static int claim_for_tool(job_t *j, const qf_run_state_t *s, qf_error_t *e) {
   int created = 0;
   if (qf__batch_flush(w) == QF__CONN_LOST)
     return qf_error_set(e, QF_EAMQPCONN, "consumer connection lost");
+  if (qf__worker_lease_held(w, j->run_id)) { /* a copy runs it here */
+    j->held_here = 1;
+    return qf_error_set(e, QF_ECONFLICT, "run %s runs here", j->run_id);
+  }
   qf_claim_t c = {.run_id = j->run_id,
                   .message_id = j->m->message_id,
                   .request_json = j->request_json,
@@ -160,6 +164,35 @@ static qf__settled_t settle_elsewhere(job_t *j) {
     out = qf__job_settle(j, 1, 0);
   } else {
     out = qf__job_republish(j, &row);
+  }
+  qf_run_row_fini(&row);
+  return out;
+}
+
+qf__settled_t qf__job_wait_in_process(job_t *j) {
+  qf_error_t err;
+  qf_run_row_t row = {0};
+  int rc = j->w->store
+               ? qf_store_add_waiter(j->w->store, j->run_id, j->reply_to,
+                                     j->correlation_id, &err)
+               : qf_error_set(&err, QF_EDBCONN, "no database");
+  qf__settled_t out;
+  if (rc == QF_ECONFLICT || rc == QF_ENOENT) {
+    /* It finished meanwhile (or is not recorded yet: a fresh copy that
+     * has not claimed). */
+    rc = qf_store_load(j->w->store, j->run_id, &row, &err);
+    out =
+        rc < 0 ? qf__job_fail(j, rc, err.message)
+        : row.status == QF_RUN_DECIDED || row.status == QF_RUN_AWAITING_APPROVAL
+            ? qf__job_republish(j, &row)
+            : qf__job_settle(j, 0, 1);
+  } else if (rc < 0) {
+    out = qf__job_fail(j, rc, err.message);
+  } else {
+    qf_log_info(&j->log, "delivery.waiting",
+                "another delivery of this request runs here; its decision "
+                "will reach this delivery's reply_to");
+    out = qf__job_settle(j, 1, 0);
   }
   qf_run_row_fini(&row);
   return out;
@@ -348,7 +381,9 @@ qf__settled_t qf__job_run(job_t *j, qf_request_t **req,
    * database or our own trouble means another try later; a lease lost
    * (the tool was stopped) or a run changed under us means another owner
    * has it. */
-  if (j->found)
+  if (j->held_here)
+    out = qf__job_wait_in_process(j);
+  else if (j->found)
     out = QF__REDO; /* the caller claims the run it found */
   else if (rc == QF_OK)
     out = qf__job_finish(j, &s);
