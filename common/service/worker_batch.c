@@ -55,22 +55,10 @@ static void take_job(qf__held_t *h, job_t *j) {
   h->j.log.run_id = h->j.run_id;
 }
 
-static qf_claim_t claim_of(const job_t *j) {
-  return (qf_claim_t){.run_id = j->run_id,
-                      .message_id = j->m->message_id,
-                      .request_json = j->request_json,
-                      .requested_by = NULL,
-                      .reply_to = j->m->reply_to,
-                      .correlation_id = j->m->correlation_id,
-                      .worker = j->w->cfg->worker_id,
-                      .deliveries = j->deliveries};
-}
-
 qf__settled_t qf__batch_hold(job_t *j, const qf_finish_t *f) {
   qf_error_t err;
   qf__batch_t *b = &j->w->batch;
-  qf_claim_t c = claim_of(j);
-  c.requested_by = f->requested_by;
+  qf_claim_t c = qf__job_claim(j, j->request_json, f->requested_by);
   qf__held_t *h = calloc(1, sizeof *h);
   int rc = h ? qf_store_record_prepare(&c, f, &h->rec, &err)
              : qf_error_set(&err, QF_ENOMEM, "out of memory");

@@ -69,14 +69,7 @@ static qf__settled_t claim_and_run(job_t *j, qf_request_t **req) {
   int created = 0;
   int rc = qf_request_to_json(*req, &request_json, &err);
   if (rc < 0) return qf__job_fail(j, rc, err.message);
-  qf_claim_t c = {.run_id = j->run_id,
-                  .message_id = j->m->message_id,
-                  .request_json = request_json,
-                  .requested_by = (*req)->requested_by,
-                  .reply_to = j->m->reply_to,
-                  .correlation_id = j->m->correlation_id,
-                  .worker = j->w->cfg->worker_id,
-                  .deliveries = j->deliveries};
+  qf_claim_t c = qf__job_claim(j, request_json, (*req)->requested_by);
   rc = j->w->store ? qf_store_claim(j->w->store, &c, &row, &created, &err)
                    : QF_EDBCONN;
   free(request_json);

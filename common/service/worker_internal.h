@@ -129,6 +129,10 @@ qf__settled_t qf__job_dead_letter(job_t *j, const char *why);
  * one place that turns an error into a settlement. */
 qf__settled_t qf__job_fail(job_t *j, int rc, const char *what);
 
+/* What this delivery says about its run, to claim or record it. */
+qf_claim_t qf__job_claim(const job_t *j, const char *request_json,
+                         const char *requested_by);
+
 /* Logs and counts a delivery acked elsewhere (an ack with multiple). */
 void qf__job_note_settled(job_t *j, int ack, int requeue);
 

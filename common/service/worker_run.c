@@ -36,14 +36,7 @@ static int claim_for_tool(job_t *j, const qf_run_state_t *s, qf_error_t *e) {
     j->held_here = 1;
     return qf_error_set(e, QF_ECONFLICT, "run %s runs here", j->run_id);
   }
-  qf_claim_t c = {.run_id = j->run_id,
-                  .message_id = j->m->message_id,
-                  .request_json = j->request_json,
-                  .requested_by = s->request->requested_by,
-                  .reply_to = j->m->reply_to,
-                  .correlation_id = j->m->correlation_id,
-                  .worker = w->cfg->worker_id,
-                  .deliveries = j->deliveries};
+  qf_claim_t c = qf__job_claim(j, j->request_json, s->request->requested_by);
   int rc = w->store ? qf_store_claim(w->store, &c, &row, &created, e)
                     : qf_error_set(e, QF_EDBCONN, "no database connection");
   if (rc < 0) return rc;

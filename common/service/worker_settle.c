@@ -19,6 +19,18 @@
 
 #define PUBLISH_TRIES 3
 
+qf_claim_t qf__job_claim(const job_t *j, const char *request_json,
+                         const char *requested_by) {
+  return (qf_claim_t){.run_id = j->run_id,
+                      .message_id = j->m->message_id,
+                      .request_json = request_json,
+                      .requested_by = requested_by,
+                      .reply_to = j->m->reply_to,
+                      .correlation_id = j->m->correlation_id,
+                      .worker = j->w->cfg->worker_id,
+                      .deliveries = j->deliveries};
+}
+
 void qf__job_note_settled(job_t *j, int ack, int requeue) {
   const char *outcome = ack ? "acked" : requeue ? "requeued" : "rejected";
   qf_log_emit(QF_LOG_INFO, &j->log, ack ? "delivery.acked" : "delivery.nacked",
@@ -358,14 +370,7 @@ static void claim_refused(job_t *j) {
   qf_error_t err;
   qf_run_row_t row = {0};
   int created = 0;
-  qf_claim_t c = {.run_id = j->run_id,
-                  .message_id = j->m->message_id,
-                  .request_json = j->request_json,
-                  .requested_by = j->requested_by,
-                  .reply_to = j->m->reply_to,
-                  .correlation_id = j->m->correlation_id,
-                  .worker = j->w->cfg->worker_id,
-                  .deliveries = j->deliveries};
+  qf_claim_t c = qf__job_claim(j, j->request_json, j->requested_by);
   if (!j->fresh || j->claimed || j->request_json == NULL || j->w->store == NULL)
     return;
   if (qf_store_claim(j->w->store, &c, &row, &created, &err) == QF_OK)

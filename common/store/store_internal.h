@@ -72,6 +72,16 @@ int qf__store_add_waiter(qf_db_t *db, const char *run_id, const char *reply_to,
 int qf__store_doc_text(const cJSON *doc, const char *what, char **out,
                        qf_error_t *err);
 
+/* The data of a run's "claimed" event (owner: the one taken over from, or
+ * NULL) and of its "decided"/"parked" event (approval_id NULL or "" when
+ * none), and hitl.approvers as a JSON array text: as qf_store_claim,
+ * qf_store_finish and qf_store_record_prepare write them. NULL on OOM;
+ * cJSON_Delete / cJSON_free. */
+cJSON *qf__store_claim_event(const qf_claim_t *c, int attempt,
+                             const char *owner);
+cJSON *qf__store_final_event(const qf_finish_t *f, const char *approval_id);
+char *qf__store_approvers_json(const qf_finish_t *f);
+
 /* The checks qf_store_finish and qf_store_record_prepare make of f. */
 int qf__store_finish_check(const qf_finish_t *f, qf_error_t *err);
 

@@ -52,35 +52,13 @@ static char *json_text(const cJSON *doc, int *bad) {
   return t;
 }
 
-/* hitl.approvers as a JSON array of strings. */
-static char *approvers_text(const qf_finish_t *f, int *bad) {
-  cJSON *a = cJSON_CreateArray();
-  for (size_t i = 0; a && i < f->napprovers; i++)
-    if (!cJSON_AddItemToArray(a, cJSON_CreateString(f->approvers[i]))) {
-      cJSON_Delete(a);
-      a = NULL;
-    }
-  char *t = json_text(a, bad);
-  if (a == NULL) *bad = 1;
-  cJSON_Delete(a);
-  return t;
-}
-
-/* The two events' data, as qf_store_claim and qf_store_finish write them. */
+/* The two events' data, as qf_store_claim and qf_store_finish write them
+ * (a recorded run's only claim is its first attempt). */
 static int event_texts(const qf_claim_t *c, const qf_finish_t *f,
                        const char *approval_id, char **claimed, char **final) {
-  cJSON *a = cJSON_CreateObject(), *b = cJSON_CreateObject();
-  int bad =
-      a == NULL || b == NULL ||
-      !cJSON_AddStringToObject(a, "worker", c->worker) ||
-      !cJSON_AddNumberToObject(a, "attempt", 1) ||
-      !cJSON_AddNumberToObject(a, "deliveries", c->deliveries) ||
-      !cJSON_AddStringToObject(b, "decision", f->decision) ||
-      !(approval_id[0]
-            ? cJSON_AddStringToObject(b, "approval_id", approval_id) != NULL
-            : cJSON_AddNullToObject(b, "approval_id") != NULL) ||
-      (f->node_ms &&
-       !cJSON_AddItemToObject(b, "node_ms", cJSON_Duplicate(f->node_ms, 1)));
+  cJSON *a = qf__store_claim_event(c, 1, NULL);
+  cJSON *b = qf__store_final_event(f, approval_id);
+  int bad = a == NULL || b == NULL;
   *claimed = bad ? NULL : json_text(a, &bad);
   *final = bad ? NULL : json_text(b, &bad);
   cJSON_Delete(a);
@@ -136,7 +114,8 @@ static int fill(const qf_claim_t *c, const qf_finish_t *f, qf_record_t *r) {
                                  : json_text(f->evidence, &bad);
   r->text[16] = json_text(r->message, &bad);
   r->text[18] = json_text(f->checkpoint, &bad);
-  r->text[22] = approvers_text(f, &bad);
+  r->text[22] = qf__store_approvers_json(f);
+  if (r->text[22] == NULL) bad = 1;
   r->text[23] = dup_or_null(f->prevent_self_approval ? "true" : "false", &bad);
   r->text[25] = dup_or_null(hitl ? "parked" : "decided", &bad);
   if (bad || event_texts(c, f, r->approval_id, &r->text[24], &r->text[26]) < 0)

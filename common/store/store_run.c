@@ -49,17 +49,26 @@ static int insert_run(qf_db_t *db, claim_ctx_t *x, qf_error_t *err) {
   return rc;
 }
 
+cJSON *qf__store_claim_event(const qf_claim_t *c, int attempt,
+                             const char *owner) {
+  cJSON *data = cJSON_CreateObject();
+  int ok = data != NULL && cJSON_AddStringToObject(data, "worker", c->worker) &&
+           cJSON_AddNumberToObject(data, "attempt", attempt) &&
+           cJSON_AddNumberToObject(data, "deliveries", c->deliveries) &&
+           (owner == NULL || cJSON_AddStringToObject(data, "owner", owner));
+  if (!ok) {
+    cJSON_Delete(data);
+    return NULL;
+  }
+  return data;
+}
+
 static int event(qf_db_t *db, claim_ctx_t *x, const char *name,
                  const char *owner, qf_error_t *err) {
-  cJSON *data = cJSON_CreateObject();
-  int ok = data != NULL &&
-           cJSON_AddStringToObject(data, "worker", x->c->worker) &&
-           cJSON_AddNumberToObject(data, "attempt", x->row.attempts) &&
-           cJSON_AddNumberToObject(data, "deliveries", x->c->deliveries) &&
-           (owner == NULL || cJSON_AddStringToObject(data, "owner", owner));
-  int rc =
-      ok ? qf__store_add_event(db, x->c->run_id, name, x->c->worker, data, err)
-         : qf_error_set(err, QF_ENOMEM, "out of memory");
+  cJSON *data = qf__store_claim_event(x->c, x->row.attempts, owner);
+  int rc = data ? qf__store_add_event(db, x->c->run_id, name, x->c->worker,
+                                      data, err)
+                : qf_error_set(err, QF_ENOMEM, "out of memory");
   cJSON_Delete(data);
   return rc;
 }
@@ -278,7 +287,7 @@ typedef struct finish_ctx {
 /* Opens the pending approval; the unique partial index turns a second
  * one for the run into QF_ECONFLICT. */
 /* hitl.approvers as a JSON array of strings (cJSON_free), NULL on OOM. */
-static char *approvers_json(const qf_finish_t *f) {
+char *qf__store_approvers_json(const qf_finish_t *f) {
   cJSON *a = cJSON_CreateArray();
   for (size_t i = 0; a && i < f->napprovers; i++)
     if (!cJSON_AddItemToArray(a, cJSON_CreateString(f->approvers[i]))) {
@@ -295,7 +304,7 @@ static int open_approval(qf_db_t *db, finish_ctx_t *x, qf_error_t *err) {
   const qf_finish_t *f = x->f;
   /* The rules in force go with the approval: the database judges every
    * decision by them (migration 003), not by a client's policy file. */
-  char *approvers = approvers_json(f);
+  char *approvers = qf__store_approvers_json(f);
   if (approvers == NULL) return qf_error_set(err, QF_ENOMEM, "out of memory");
   const char *p[] = {f->run_id,
                      f->stage ? f->stage : "after_execute",
@@ -376,21 +385,29 @@ static int update_run(qf_db_t *db, finish_ctx_t *x, const char *message,
   return rc;
 }
 
+cJSON *qf__store_final_event(const qf_finish_t *f, const char *approval_id) {
+  cJSON *data = cJSON_CreateObject();
+  int ok =
+      data != NULL && cJSON_AddStringToObject(data, "decision", f->decision) &&
+      (approval_id && approval_id[0]
+           ? cJSON_AddStringToObject(data, "approval_id", approval_id) != NULL
+           : cJSON_AddNullToObject(data, "approval_id") != NULL) &&
+      (f->node_ms == NULL ||
+       cJSON_AddItemToObject(data, "node_ms", cJSON_Duplicate(f->node_ms, 1)));
+  if (!ok) {
+    cJSON_Delete(data);
+    return NULL;
+  }
+  return data;
+}
+
 static int finish_event(qf_db_t *db, finish_ctx_t *x, const char *worker,
                         qf_error_t *err) {
-  cJSON *data = cJSON_CreateObject();
-  int ok = data != NULL &&
-           cJSON_AddStringToObject(data, "decision", x->f->decision) &&
-           (x->hitl ? cJSON_AddStringToObject(data, "approval_id",
-                                              x->approval_id) != NULL
-                    : cJSON_AddNullToObject(data, "approval_id") != NULL) &&
-           (x->f->node_ms == NULL ||
-            cJSON_AddItemToObject(data, "node_ms",
-                                  cJSON_Duplicate(x->f->node_ms, 1)));
-  int rc =
-      ok ? qf__store_add_event(db, x->f->run_id, x->hitl ? "parked" : "decided",
-                               worker, data, err)
-         : qf_error_set(err, QF_ENOMEM, "out of memory");
+  cJSON *data = qf__store_final_event(x->f, x->hitl ? x->approval_id : NULL);
+  int rc = data ? qf__store_add_event(db, x->f->run_id,
+                                      x->hitl ? "parked" : "decided", worker,
+                                      data, err)
+                : qf_error_set(err, QF_ENOMEM, "out of memory");
   cJSON_Delete(data);
   return rc;
 }
