@@ -87,12 +87,20 @@ static void rec_fini(rec_t *x) {
   cJSON_Delete(x->node_ms);
 }
 
+static void count_call(void *ctx) {
+  (*(int *)ctx)++;
+}
+
+/* Commits, checking that the work meant for the wait ran once. */
 static void commit(qf_store_t *st, rec_t **x, size_t n) {
   qf_record_t *r[8];
   for (size_t i = 0; i < n; i++)
     r[i] = &x[i]->r;
   qf_error_t err;
-  cr_assert_eq(qf_store_record_commit(st, r, n, &err), 0, "%s", err.message);
+  int calls = 0;
+  cr_assert_eq(qf_store_record_commit(st, r, n, count_call, &calls, &err), 0,
+               "%s", err.message);
+  cr_assert_eq(calls, 1, "meanwhile runs once while the commit is sent");
 }
 
 Test(store_record, a_pass_is_one_transaction_with_both_events) {
@@ -230,7 +238,7 @@ Test(store_record, a_failing_batch_records_nothing) {
   x[1].r.params[2] = x[1].r.text[2];
   qf_record_t *r[2] = {&x[0].r, &x[1].r};
   qf_error_t err;
-  int rc = qf_store_record_commit(st, r, 2, &err);
+  int rc = qf_store_record_commit(st, r, 2, NULL, NULL, &err);
   cr_expect(rc < 0, "a bad request document fails the batch");
   cr_expect_str_eq(qf_st_admin1("SELECT count(*) FROM runs", NULL), "0",
                    "rolled back whole");

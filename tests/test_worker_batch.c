@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "qf/fsutil.h"
 
 #include "worker_support.h"
 
@@ -80,6 +83,28 @@ static void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
+/* Every run's evidence file is there, whole: its run_id is the run's. */
+static void expect_evidence_files(int n) {
+  PGresult *r = qf_wt_query_res(&T, "SELECT run_id, evidence_path FROM runs");
+  cr_assert_eq(PQntuples(r), n);
+  for (int i = 0; i < n; i++) {
+    cJSON *ev = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    qf_error_t err;
+    cr_assert_eq(qf_fs_read(PQgetvalue(r, i, 1), 1 << 20, &text, &len, &err), 0,
+                 "%s", err.message);
+    ev = cJSON_Parse(text);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "run_id");
+    cr_expect(
+        cJSON_IsString(id) && strcmp(id->valuestring, PQgetvalue(r, i, 0)) == 0,
+        "%s: %.80s", PQgetvalue(r, i, 1), text);
+    cJSON_Delete(ev);
+    free(text);
+  }
+  PQclear(r);
+}
+
 /* Every run decided or parked exactly once, with its approval. */
 static void expect_each_once(int n, int hitl) {
   cr_expect_eq(count_sql("SELECT count(*) FROM runs"), n);
@@ -117,6 +142,8 @@ Test(worker_batch, queued_dry_runs_are_recorded_in_batches_each_once) {
                0);
   cr_expect_eq(count_sql("SELECT count(*) FROM runs WHERE attempts <> 1"), 0);
   cr_expect_eq(qf_wt_count_log(&T, 0, "\"event\":\"delivery.acked\"", NULL), N);
+  /* Their fsyncs were paid while the batches committed: all there. */
+  expect_evidence_files(N);
 }
 
 Test(worker_batch, a_dry_run_at_prefetch_1_is_one_transaction) {
@@ -159,4 +186,49 @@ Test(worker_batch, kill_9_mid_batch_loses_nothing_and_decides_nothing_twice) {
    * found the run decided and re-published it: claimed again, never
    * decided again. */
   cr_expect_eq(count_sql("SELECT count(*) FROM runs WHERE attempts > 2"), 0);
+  expect_evidence_files(N);
+}
+
+static char *read_text(const char *path) {
+  char *text = NULL;
+  size_t len = 0;
+  qf_error_t err;
+  cr_assert_eq(qf_fs_read(path, 1 << 20, &text, &len, &err), 0, "%s",
+               err.message);
+  return text;
+}
+
+/* A copy of a decided request runs its pipeline before it learns that
+ * the run exists: its evidence is never put in the recorded run's place.
+ * And a worker that dies after its commit but before its evidence file
+ * was put in place leaves none; the run's next delivery, a re-publish,
+ * writes it again from the database. */
+Test(worker_batch,
+     a_copy_keeps_the_evidence_file_and_a_re_publish_restores_it) {
+  publish_dry_runs(1, "gone");
+  qf_wt_start_worker(&T, 0, NULL);
+  cr_assert_eq(distinct_decisions(1, 60), 1, "%s", qf_wt_log_tail(&T, 0));
+  char path[4096], mid[128];
+  snprintf(path, sizeof path, "%s",
+           qf_wt_query(&T, "SELECT evidence_path FROM runs"));
+  expect_evidence_files(1);
+  char *before = read_text(path);
+  snprintf(mid, sizeof mid, "%s-gone-0", T.prefix);
+  const char *body =
+      qf_wt_request("run the login tests", "tests/passing", 1, 60);
+  qf_wt_publish(&T, body, strlen(body), mid, "copy", NULL);
+  qf_wt_wait_log(&T, 0, 1, 60, "\"event\":\"run.republish\"", NULL);
+  cr_assert_eq(distinct_decisions(1, 60), 1, "the copy is answered");
+  char *after = read_text(path);
+  cr_expect_str_eq(after, before, "the copy replaced the recorded evidence");
+  free(before);
+  free(after);
+  cr_assert_eq(unlink(path), 0, "%s", path);
+  qf_wt_publish(&T, body, strlen(body), mid, "again", NULL);
+  qf_wt_wait_log(&T, 0, 1, 60, "\"event\":\"evidence.restored\"", NULL);
+  cr_assert_eq(distinct_decisions(1, 60), 1, "re-published");
+  expect_evidence_files(1);
+  cr_expect_eq(count_sql("SELECT count(*) FROM run_events WHERE event = "
+                         "'decided'"),
+               1, "re-published, not decided again");
 }

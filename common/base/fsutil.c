@@ -1,11 +1,13 @@
-/* nftw's FTW_PHYS and FTW_DEPTH need X/Open. */
-#define _XOPEN_SOURCE 700
+/* nftw's FTW_PHYS and FTW_DEPTH need X/Open; mkostemp and sync_file_range
+ * are GNU. */
+#define _GNU_SOURCE
 #include "qf/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,18 +130,33 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
+/* Writes the file's bytes to a new temporary file in dir (its path in
+ * tmp, the descriptor returned), fsynced when sync. */
+static int write_tmp(const char *dir, const char *name, const void *data,
+                     size_t len, int sync, char *tmp, size_t n,
+                     qf_error_t *err) {
+  int rc = qf_fs_mkdirs(dir, err);
+  if (rc < 0) return rc;
+  snprintf(tmp, n, "%s/.%s.XXXXXX", dir, name);
+  int fd = mkostemp(tmp, O_CLOEXEC);
+  if (fd < 0) return sys_error(err, tmp);
+  if (fchmod(fd, 0644) < 0 || write_all(fd, data, len) < 0 ||
+      (sync && fsync(fd) < 0)) {
+    rc = sys_error(err, tmp);
+    close(fd);
+    unlink(tmp);
+    return rc;
+  }
+  return fd;
+}
+
 int qf_fs_write_atomic(const char *dir, const char *name, const void *data,
                        size_t len, qf_error_t *err) {
   char tmp[PATH_MAX], dst[PATH_MAX];
-  int rc = qf_fs_mkdirs(dir, err);
-  if (rc < 0) return rc;
-  snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, name);
   snprintf(dst, sizeof dst, "%s/%s", dir, name);
-  int fd = mkstemp(tmp);
-  if (fd < 0) return sys_error(err, tmp);
-  if (fchmod(fd, 0644) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0)
-    rc = sys_error(err, tmp);
-  if (close(fd) < 0 && rc == QF_OK) rc = sys_error(err, tmp);
+  int fd = write_tmp(dir, name, data, len, 1, tmp, sizeof tmp, err);
+  if (fd < 0) return fd;
+  int rc = close(fd) < 0 ? sys_error(err, tmp) : QF_OK;
   if (rc == QF_OK && rename(tmp, dst) < 0) rc = sys_error(err, dst);
   if (rc < 0) {
     unlink(tmp);
@@ -151,6 +168,108 @@ int qf_fs_write_atomic(const char *dir, const char *name, const void *data,
     close(dfd);
   }
   return QF_OK;
+}
+
+int qf_fs_write_atomic_owed(const char *dir, const char *name, const void *data,
+                            size_t len, int later, qf_fs_owed_t *o,
+                            qf_error_t *err) {
+  char tmp[PATH_MAX], dst[PATH_MAX];
+  if (o->owing)
+    return qf_error_set(err, QF_EINTERNAL, "%s/%s: a sync is still owed", dir,
+                        name);
+  snprintf(dst, sizeof dst, "%s/%s", dir, name);
+  int fd = write_tmp(dir, name, data, len, 0, tmp, sizeof tmp, err);
+  if (fd < 0) return fd;
+  memset(o, 0, sizeof *o);
+  o->owing = 1;
+  o->fd = fd;
+  o->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  o->tmp = strdup(tmp);
+  o->dst = strdup(dst);
+  int rc =
+      o->tmp && o->dst ? QF_OK : qf_error_set(err, QF_ENOMEM, "out of memory");
+  if (rc == QF_OK && !later) rc = qf_fs_owed_place(o, err);
+  if (rc < 0) qf_fs_owed_drop(o);
+  return rc;
+}
+
+/* Closes what o holds (a file never placed is removed); it owes nothing
+ * after, and sync_errno stays. */
+static void owed_close(qf_fs_owed_t *o) {
+  if (!o->owing) return;
+  int e = o->sync_errno;
+  if (!o->placed && o->tmp) unlink(o->tmp);
+  close(o->fd);
+  if (o->dir_fd >= 0) close(o->dir_fd);
+  free(o->tmp);
+  free(o->dst);
+  memset(o, 0, sizeof *o);
+  o->sync_errno = e;
+}
+
+int qf_fs_owed_place(qf_fs_owed_t *o, qf_error_t *err) {
+  if (!o->owing || o->placed) return QF_OK;
+  if (rename(o->tmp, o->dst) < 0) return sys_error(err, o->dst);
+  o->placed = 1;
+  return QF_OK;
+}
+
+/* Pays what one file owes now: its data's fsync, then (once it is in
+ * place) its folder's; closed when nothing is left. */
+static void owed_pay(qf_fs_owed_t *o) {
+  if (!o->data_synced) {
+    if (fsync(o->fd) < 0) o->sync_errno = errno;
+    o->data_synced = 1;
+  }
+  if (!o->placed) return; /* waits for qf_fs_owed_place */
+  if (o->dir_fd >= 0) (void)fsync(o->dir_fd);
+  owed_close(o);
+}
+
+typedef struct {
+  qf_fs_owed_t *const *o;
+  size_t from, n, step;
+} fsync_share_t;
+
+static void *fsync_part(void *arg) {
+  fsync_share_t *p = arg;
+  for (size_t i = p->from; i < p->n; i += p->step)
+    if (p->o[i]->owing) owed_pay(p->o[i]);
+  return NULL;
+}
+
+/* The most threads one sync spreads its fsyncs over. */
+#define OWED_THREADS 4
+
+int qf_fs_owed_sync(qf_fs_owed_t *const *o, size_t n) {
+  /* Every file's writeback is started first; then the fsyncs run side by
+   * side, so that the file system folds them into few journal commits
+   * and device flushes: one after the other, each would wait for one of
+   * its own. */
+  for (size_t i = 0; i < n; i++)
+    if (o[i]->owing && !o[i]->data_synced)
+      (void)sync_file_range(o[i]->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  size_t step = n < OWED_THREADS ? n : OWED_THREADS, started = 1;
+  fsync_share_t share[OWED_THREADS];
+  pthread_t t[OWED_THREADS];
+  for (size_t k = 0; k < step; k++)
+    share[k] = (fsync_share_t){o, k, n, step};
+  for (; started < step; started++) /* too few threads: the rest here */
+    if (pthread_create(&t[started], NULL, fsync_part, &share[started]) != 0)
+      break;
+  for (size_t k = started; k < step; k++)
+    fsync_part(&share[k]);
+  if (step) fsync_part(&share[0]);
+  for (size_t k = 1; k < started; k++)
+    pthread_join(t[k], NULL);
+  int failed = 0;
+  for (size_t i = 0; i < n; i++)
+    failed += o[i]->sync_errno != 0;
+  return failed;
+}
+
+void qf_fs_owed_drop(qf_fs_owed_t *o) {
+  owed_close(o);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag,

@@ -17,9 +17,12 @@ int qf__write_evidence(qf_run_state_t *s, const qf_run_cfg_t *cfg,
   s->evidence_path = NULL;
   cJSON_free(s->evidence_text);
   s->evidence_text = NULL;
+  qf_fs_owed_drop(&s->evidence_owed); /* replaced: the new one is owed */
+  int later = cfg->owe_syncs && cfg->unowned && cfg->unowned(cfg->tick_ctx);
   return rc < 0 ? rc
-                : qf_evidence_write_text(s->evidence, dir, &s->evidence_path,
-                                         &s->evidence_text, err);
+                : qf_evidence_write_text(
+                      s->evidence, dir, &s->evidence_path, &s->evidence_text,
+                      cfg->owe_syncs ? &s->evidence_owed : NULL, later, err);
 }
 
 /* collect: artifacts, summary, repro. The evidence file is written once,

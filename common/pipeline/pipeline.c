@@ -31,6 +31,7 @@ void qf_run_state_fini(qf_run_state_t *s) {
   qf_evidence_free(s->evidence);
   free(s->evidence_path);
   cJSON_free(s->evidence_text);
+  qf_fs_owed_drop(&s->evidence_owed);
   memset(s, 0, sizeof *s);
 }
 

@@ -25,6 +25,7 @@ typedef struct qf__held {
   qf_amqp_message_t m; /* the delivery, owned */
   job_t j;             /* j.m is &m */
   qf_record_t rec;
+  qf_fs_owed_t owed; /* the evidence file's fsyncs */
   char decision[16], decided_by[16];
   struct qf__held *next; /* on the redo list */
 } qf__held_t;
@@ -33,6 +34,7 @@ static void held_free(qf__held_t *h) {
   if (h == NULL) return;
   qf_amqp_message_fini(&h->m);
   qf_store_record_fini(&h->rec);
+  qf_fs_owed_drop(&h->owed);
   free(h->j.request_json);
   free(h);
 }
@@ -55,7 +57,8 @@ static void take_job(qf__held_t *h, job_t *j) {
   h->j.log.run_id = h->j.run_id;
 }
 
-qf__settled_t qf__batch_hold(job_t *j, const qf_finish_t *f) {
+qf__settled_t qf__batch_hold(job_t *j, const qf_finish_t *f,
+                             qf_fs_owed_t *owed) {
   qf_error_t err;
   qf__batch_t *b = &j->w->batch;
   qf_claim_t c = qf__job_claim(j, j->request_json, f->requested_by);
@@ -70,6 +73,8 @@ qf__settled_t qf__batch_hold(job_t *j, const qf_finish_t *f) {
   snprintf(h->decision, sizeof h->decision, "%s", f->decision);
   snprintf(h->decided_by, sizeof h->decided_by, "%s", f->decided_by);
   take_job(h, j);
+  h->owed = *owed;
+  memset(owed, 0, sizeof *owed);
   b->items[b->n++] = h;
   return QF__HELD;
 }
@@ -160,13 +165,70 @@ static void to_redo(qf__batch_t *b, qf__held_t *h) {
   *p = h;
 }
 
+typedef struct {
+  qf__held_t **items;
+  size_t n;
+} owed_t;
+
+/* The evidence files' fsyncs, side by side; a failure is said per run. */
+static void sync_files(qf__held_t **items, size_t n) {
+  qf_fs_owed_t *owed[QF_STORE_RECORD_MAX];
+  if (n == 0 || n > QF_STORE_RECORD_MAX) return;
+  for (size_t i = 0; i < n; i++)
+    owed[i] = &items[i]->owed;
+  if (qf_fs_owed_sync(owed, n) == 0) return;
+  for (size_t i = 0; i < n; i++)
+    qf__owed_report(&items[i]->j, owed[i]);
+}
+
+/* While the batch's transaction is on the wire, its evidence files (not
+ * in place yet) are made durable together, overlapping the commit. */
+static void pay_all(void *ctx) {
+  owed_t *o = ctx;
+  sync_files(o->items, o->n);
+}
+
+/* The runs recorded: their files go in place (and their folders are
+ * synced) before anything is published. A run another delivery recorded
+ * keeps its own file: this one's is removed with the held run. */
+static void place_files(qf__held_t **done, size_t n) {
+  qf_error_t err;
+  for (size_t i = 0; i < n; i++)
+    if (qf_fs_owed_place(&done[i]->owed, &err) < 0)
+      qf_log_error(&done[i]->j.log, "evidence.place_failed",
+                   "%s (the evidence is in the database)", err.message);
+  sync_files(done, n);
+}
+
+/* The runs of a batch recorded: each one this batch inserted is put out
+ * (files in place, messages, acks); one another delivery had made goes to
+ * the redo list, to be claimed the usual way. */
+static qf__settled_t settle_recorded(qf__worker_t *w, qf__held_t **items,
+                                     size_t n) {
+  qf__held_t *done[QF_STORE_RECORD_MAX];
+  size_t ndone = 0;
+  qf__settled_t out = QF__ACKED;
+  for (size_t i = 0; i < n; i++) {
+    if (items[i]->rec.inserted)
+      done[ndone++] = items[i];
+    else
+      to_redo(&w->batch, items[i]);
+  }
+  qsort(done, ndone, sizeof done[0], by_tag);
+  place_files(done, ndone);
+  if (ndone) out = announce_all(w, done, ndone);
+  for (size_t i = 0; i < ndone; i++)
+    held_free(done[i]);
+  return out;
+}
+
 qf__settled_t qf__batch_flush(qf__worker_t *w) {
   qf__batch_t *b = &w->batch;
-  size_t n = b->n, ndone = 0;
+  size_t n = b->n;
   if (n == 0) return QF__ACKED;
   qf_error_t err;
   qf_record_t *recs[QF_STORE_RECORD_MAX];
-  qf__held_t *items[QF_STORE_RECORD_MAX], *done[QF_STORE_RECORD_MAX];
+  qf__held_t *items[QF_STORE_RECORD_MAX];
   /* The batch is empty from here on: a failure below may wait out an
    * outage with the worker's lock let go, and other runs then fill the
    * batch anew. */
@@ -175,32 +237,19 @@ qf__settled_t qf__batch_flush(qf__worker_t *w) {
   for (size_t i = 0; i < n; i++)
     recs[i] = &items[i]->rec;
   int64_t t0 = qf_clock_now_ms();
-  int rc = w->store ? qf_store_record_commit(w->store, recs, n, &err)
-                    : qf_error_set(&err, QF_EDBCONN, "no database connection");
+  owed_t o = {items, n};
+  int rc = w->store
+               ? qf_store_record_commit(w->store, recs, n, pay_all, &o, &err)
+               : qf_error_set(&err, QF_EDBCONN, "no database connection");
   if (rc == QF_OK) {
     qf_metrics_observe(qf_metrics_global(), "qf_db_commit_seconds", NULL,
                        (double)(qf_clock_now_ms() - t0) / 1000.0);
     qf_metrics_inc(qf_metrics_global(), "qf_batch_runs_total", NULL, (double)n);
+    return settle_recorded(w, items, n);
   }
-  qf__settled_t out = QF__ACKED;
-  if (rc < 0) {
-    out = fail_all(items, n, rc, err.message);
-    for (size_t i = 0; i < n; i++)
-      held_free(items[i]);
-    return out;
-  }
-  /* A run that exists already was made by another delivery: it is
-   * claimed and settled the usual way, after the ones recorded here. */
-  for (size_t i = 0; i < n; i++) {
-    if (items[i]->rec.inserted)
-      done[ndone++] = items[i];
-    else
-      to_redo(b, items[i]);
-  }
-  qsort(done, ndone, sizeof done[0], by_tag);
-  if (ndone) out = announce_all(w, done, ndone);
-  for (size_t i = 0; i < ndone; i++)
-    held_free(done[i]);
+  qf__settled_t out = fail_all(items, n, rc, err.message);
+  for (size_t i = 0; i < n; i++)
+    held_free(items[i]);
   return out;
 }
 

@@ -187,9 +187,20 @@ int qf__job_announce(job_t *j, const cJSON *message, const cJSON *evidence,
  * and acked together (calls worker_settle.c) */
 
 /* Takes a fresh job's decided run into the batch (its message too, from
- * j->own); QF__HELD, or what became of the delivery when it could not be
- * held. */
-qf__settled_t qf__batch_hold(job_t *j, const qf_finish_t *f);
+ * j->own), as f says, with the evidence file's owed fsyncs (paid while
+ * the batch commits); QF__HELD, or what became of the delivery when it
+ * could not be held. */
+qf__settled_t qf__batch_hold(job_t *j, const qf_finish_t *f,
+                             qf_fs_owed_t *owed);
+
+/* Puts j's evidence file in place and pays its owed fsyncs, before its
+ * run is published; a failure is logged on j: the run's evidence is
+ * durable in PostgreSQL all the same, and a re-publish writes a missing
+ * file again. */
+void qf__pay_owed(job_t *j, qf_fs_owed_t *owed);
+
+/* Logs on j why owed's fsync failed, if it did, once. */
+void qf__owed_report(job_t *j, qf_fs_owed_t *owed);
 
 /* Records, publishes and acks what the batch holds; a run that turned out
  * to exist already goes to the redo list. QF__CONN_LOST when the consumer

@@ -252,13 +252,14 @@ qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
       .checkpoint = cp,
       .node_ms = j->node_ms};
   if (fresh) { /* no tool ran: recorded whole, batched */
-    qf__settled_t held = qf__batch_hold(j, &f);
+    qf__settled_t held = qf__batch_hold(j, &f, &s->evidence_owed);
     if (held == QF__HELD) count_tools(s);
     cJSON_Delete(cp);
     cJSON_Delete(ev);
     cJSON_Delete(msg);
     return held;
   }
+  qf__pay_owed(j, &s->evidence_owed);
   int64_t t0 = qf_clock_now_ms();
   int rc = qf_store_finish(j->w->store, &f, &stored, &waiters, &err);
   if (rc == QF_OK)
@@ -332,6 +333,13 @@ static int job_tick(void *ctx) {
 
 /* While a tool runs, other deliveries' worker code may run (QF_CONCURRENCY
  * above 1): the lock is let go for each wait. */
+/* A fresh delivery's run is not this worker's until it is recorded (or
+ * claimed, before a tool runs). */
+static int job_unowned(void *ctx) {
+  const job_t *j = ctx;
+  return j->fresh && !j->claimed;
+}
+
 static void job_waiting(int begin, void *ctx) {
   job_t *j = ctx;
   if (begin)
@@ -366,7 +374,9 @@ qf__settled_t qf__job_run(job_t *j, qf_request_t **req,
                       .tool_waiting = job_waiting,
                       .cgroup_parent = w->cgroup[0] ? w->cgroup : NULL,
                       .tools = qf_tools_builtin(),
-                      .sources = &w->source};
+                      .sources = &w->source,
+                      .owe_syncs = 1,
+                      .unowned = job_unowned};
   qf__settled_t out;
   int rc = start_state(j, req, row, &s, &err);
   if (rc == QF_OK) rc = qf_pipeline_run(&s, &cfg, qf__job_on_node, j, &err);

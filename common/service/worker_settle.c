@@ -6,12 +6,15 @@
  * Nothing is acked that was not committed and published; a bad request is
  * dead-lettered (with x-qf-error) and acked; our own or the
  * infrastructure's trouble requeues the delivery for a later attempt. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "qf/decision.h"
 #include "qf/clock.h"
+#include "qf/fsutil.h"
 #include "qf/log.h"
 #include "qf/metrics.h"
 #include "qf/utf8.h"
@@ -250,6 +253,23 @@ int qf__outbox_add(qf__outbox_t *o, job_t *j, const cJSON *message,
                              msg, ev, reply_to, waiters, reply_only);
 }
 
+void qf__pay_owed(job_t *j, qf_fs_owed_t *owed) {
+  qf_error_t err;
+  if (qf_fs_owed_place(owed, &err) < 0)
+    qf_log_error(&j->log, "evidence.place_failed",
+                 "%s (the evidence is in the database)", err.message);
+  if (owed->owing) (void)qf_fs_owed_sync(&owed, 1);
+  qf__owed_report(j, owed);
+}
+
+void qf__owed_report(job_t *j, qf_fs_owed_t *owed) {
+  if (owed->sync_errno == 0) return;
+  qf_log_error(&j->log, "evidence.sync_failed",
+               "evidence.json: fsync: %s (the evidence is in the database)",
+               strerror(owed->sync_errno));
+  owed->sync_errno = 0;
+}
+
 int qf__job_announce(job_t *j, const cJSON *message, const cJSON *evidence,
                      const char *reply_to, const cJSON *waiters,
                      int reply_only) {
@@ -475,9 +495,40 @@ qf__settled_t qf__job_fail(job_t *j, int rc, const char *what) {
   }
 }
 
+/* A worker that died between its commit and the fsyncs it overlapped
+ * with it (qf__pay_owed) may have left no evidence file, or an empty one:
+ * the stored evidence is written there again before it is re-published. */
+static void restore_evidence_file(job_t *j, const qf_run_row_t *row) {
+  struct stat st;
+  const char *path = row->evidence_path;
+  if (path == NULL || row->evidence == NULL ||
+      (stat(path, &st) == 0 && st.st_size > 0))
+    return;
+  char dir[PATH_MAX];
+  const char *slash = strrchr(path, '/');
+  char *text = cJSON_PrintUnformatted(row->evidence);
+  qf_error_t err = {0};
+  int rc = slash && text && (size_t)(slash - path) < sizeof dir
+               ? QF_OK
+               : qf_error_set(&err, QF_EINVAL, "%s: cannot be restored", path);
+  if (rc == QF_OK) {
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    rc = qf_fs_write_atomic(dir, slash + 1, text, strlen(text), &err);
+  }
+  cJSON_free(text);
+  if (rc == QF_OK)
+    qf_log_warn(&j->log, "evidence.restored",
+                "%s: written again from the "
+                "database",
+                path);
+  else
+    qf_log_error(&j->log, "evidence.restore_failed", "%s", err.message);
+}
+
 qf__settled_t qf__job_republish(job_t *j, const qf_run_row_t *row) {
   qf_log_info(&j->log, "run.republish",
               "already decided: re-publishing the stored messages");
+  restore_evidence_file(j, row);
   if (qf__job_announce(j, row->decision_message, row->evidence,
                        j->reply_to ? j->reply_to : row->reply_to, row->waiters,
                        0) < 0)

@@ -264,21 +264,27 @@ static void read_one(qf_db_t *db, PGresult **keep, int *rc, qf_error_t *err) {
   }
 }
 
-/* Sends BEGIN, the statements and COMMIT without waiting, then one sync. */
+/* Sends BEGIN, the statements and COMMIT without waiting (a single
+ * statement alone: a pipeline runs it in a transaction of its own), then
+ * one sync, which flushes. */
 static int send_batch(qf_db_t *db, const qf_db_stmt_t *s, size_t n,
                       qf_error_t *err) {
-  int ok = PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+  int tx = n > 1, ok = 1;
+  if (tx)
+    ok = PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
   for (size_t i = 0; ok && i < n; i++)
     ok = PQsendQueryPrepared(db->conn, s[i].name, s[i].nparams, s[i].params,
                              NULL, NULL, 0);
-  ok =
-      ok && PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+  if (tx)
+    ok = ok &&
+         PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
   ok = ok && PQpipelineSync(db->conn);
   return ok ? QF_OK : qf_db_error(db, NULL, err);
 }
 
 int qf_db_exec_batch(qf_db_t *db, const qf_db_stmt_t *s, size_t n,
-                     PGresult **res, qf_error_t *err) {
+                     qf_db_meanwhile_fn meanwhile, void *ctx, PGresult **res,
+                     qf_error_t *err) {
   int rc = QF_OK;
   for (size_t i = 0; i < n; i++)
     res[i] = NULL;
@@ -288,11 +294,12 @@ int qf_db_exec_batch(qf_db_t *db, const qf_db_stmt_t *s, size_t n,
   if (!PQenterPipelineMode(db->conn)) return qf_db_error(db, NULL, err);
   db->round_trips++;
   rc = send_batch(db, s, n, err);
+  if (meanwhile) meanwhile(ctx); /* sent or not: it is owed either way */
   if (rc == QF_OK) {
-    read_one(db, NULL, &rc, err); /* BEGIN */
+    if (n > 1) read_one(db, NULL, &rc, err); /* BEGIN */
     for (size_t i = 0; i < n; i++)
       read_one(db, &res[i], &rc, err);
-    read_one(db, NULL, &rc, err); /* COMMIT */
+    if (n > 1) read_one(db, NULL, &rc, err); /* COMMIT */
     PGresult *sync = PQgetResult(db->conn);
     if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC && rc == QF_OK)
       rc = qf_db_error(db, sync, err);

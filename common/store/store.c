@@ -114,6 +114,7 @@ void qf_run_row_fini(qf_run_row_t *row) {
   free(row->correlation_id);
   cJSON_Delete(row->waiters);
   free(row->lease_owner);
+  free(row->evidence_path);
   memset(row, 0, sizeof *row);
 }
 
@@ -165,6 +166,7 @@ int qf__store_run_read(const PGresult *res, qf_run_row_t *row,
   row->waiters = qf__store_json_col(res, 8, &bad);
   row->lease_owner = qf__store_text_col(res, 9, &bad);
   row->lease_live = PQgetvalue(res, 0, 10)[0] == 't';
+  row->evidence_path = qf__store_text_col(res, 11, &bad);
   if (!bad) return QF_OK;
   /* The message first: fini clears run_id. */
   int rc =

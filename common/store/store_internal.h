@@ -32,12 +32,11 @@ struct qf_store {
 #define QF__STORE_RUN_COLS(p)                                 \
   p "run_id, " p "status, " p "attempts, " p "checkpoint, " p \
     "decision_message, " p "evidence, " p "reply_to, " p      \
-    "correlation_id, " QF__STORE_WAITERS(p) ", " p            \
-                                            "lease_owner, "   \
-                                            "coalesce(" p     \
-                                            "lease_expires_at > now(), false)"
+    "correlation_id, " QF__STORE_WAITERS(                     \
+        p) ", " p "lease_owner, coalesce(" p                  \
+           "lease_expires_at > now(), false), " p "evidence_path"
 /* How many columns QF__STORE_RUN_COLS lists. */
-#define QF__STORE_RUN_NCOLS 11
+#define QF__STORE_RUN_NCOLS 12
 
 /* Reads the run columns (QF__STORE_RUN_COLS, first in the SELECT) of row
  * 0 into row. An unknown status is QF_EINTERNAL: a schema newer than this

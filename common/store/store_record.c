@@ -166,6 +166,7 @@ static void read_inserted(qf_record_t *r, PGresult *res) {
 }
 
 int qf_store_record_commit(qf_store_t *st, qf_record_t *const *r, size_t n,
+                           qf_db_meanwhile_fn meanwhile, void *ctx,
                            qf_error_t *err) {
   if (st == NULL || n == 0 || n > QF_STORE_RECORD_MAX)
     return qf_error_set(err, QF_EINVAL, "record: 1 to %d runs",
@@ -174,9 +175,7 @@ int qf_store_record_commit(qf_store_t *st, qf_record_t *const *r, size_t n,
   PGresult *res[QF_STORE_RECORD_MAX];
   for (size_t i = 0; i < n; i++)
     s[i] = (qf_db_stmt_t){"qf_record", RECORD_SQL, NPARAMS, r[i]->params};
-  /* Alone, the statement is its own transaction: no BEGIN, no COMMIT. */
-  int rc = n == 1 ? qf_db_exec_prepared(st->db, &s[0], &res[0], err)
-                  : qf_db_exec_batch(st->db, s, n, res, err);
+  int rc = qf_db_exec_batch(st->db, s, n, meanwhile, ctx, res, err);
   if (rc < 0) return rc;
   for (size_t i = 0; i < n; i++)
     read_inserted(r[i], res[i]);

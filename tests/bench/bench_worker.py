@@ -302,10 +302,11 @@ def main():
                     broker.ch.queue_delete(q)
                 except Exception:
                     pass
-        psql(admin, f"DROP DATABASE IF EXISTS {tag} WITH (FORCE)")
+        # BENCH_KEEP keeps the work folder and the database, to look at.
         if os.environ.get("BENCH_KEEP"):
-            print(f"bench: kept {work}")
+            print(f"bench: kept {work} and database {tag}")
         else:
+            psql(admin, f"DROP DATABASE IF EXISTS {tag} WITH (FORCE)")
             subprocess.run(["rm", "-rf", work])
 
 

@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "qf/err.h"
+#include "qf/fsutil.h"
 #include "qf/hash.h"
 #include "qf/junit.h"
 
@@ -213,9 +214,12 @@ int qf_evidence_write(const qf_evidence_t *ev, const char *dir, char **path_out,
                       qf_error_t *err) QF_MUSTCHECK;
 
 /* As qf_evidence_write; on success *text_out (cJSON_free) is the document
- * as written: compact JSON, the text a worker stores and publishes. */
+ * as written: compact JSON, the text a worker stores and publishes. With
+ * owed (not NULL, owing nothing) the fsyncs are left owed in it, and with
+ * later the file's rename too (qf_fs_write_atomic_owed): a worker pays
+ * them while it commits. */
 int qf_evidence_write_text(const qf_evidence_t *ev, const char *dir,
-                           char **path_out, char **text_out,
-                           qf_error_t *err) QF_MUSTCHECK;
+                           char **path_out, char **text_out, qf_fs_owed_t *owed,
+                           int later, qf_error_t *err) QF_MUSTCHECK;
 
 #endif

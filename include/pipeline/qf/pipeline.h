@@ -18,6 +18,7 @@
 #include "qf/clock.h"
 #include "qf/err.h"
 #include "qf/evidence.h"
+#include "qf/fsutil.h"
 #include "qf/gate.h"
 #include "qf/policy.h"
 #include "qf/policy_source.h"
@@ -50,6 +51,16 @@ typedef struct qf_run_cfg {
   const qf_source_cfg_t *sources;     /* where requests' sources are checked
                                          out; NULL: a request with a source is
                                          refused */
+  /* 1: the evidence file's fsyncs are left owed in the run state
+   * (evidence_owed), for the caller to pay before it publishes; a worker
+   * pays them while its commit is on the wire. 0: paid as written. */
+  int owe_syncs;
+  /* With owe_syncs: returns 1 while the run is not this caller's yet (a
+   * worker's fresh delivery, recorded only once decided): the evidence
+   * file is then put in its place only once the run is recorded, so that
+   * a copy of a decided request never replaces the recorded run's file.
+   * May be NULL (always the caller's); called with tick_ctx. */
+  int (*unowned)(void *tick_ctx);
 } qf_run_cfg_t;
 
 typedef struct qf_run_state {
@@ -77,8 +88,9 @@ typedef struct qf_run_state {
   qf_evidence_t *evidence; /* owned */
   /* collect */
   char *evidence_path;
-  char *evidence_text; /* the evidence as written (compact JSON; owned,
-                          cJSON_free), NULL until then */
+  char *evidence_text;        /* the evidence as written (compact JSON; owned,
+                                 cJSON_free), NULL until then */
+  qf_fs_owed_t evidence_owed; /* its fsyncs, with qf_run_cfg_t.owe_syncs */
   /* gate */
   int decided;
   qf_gate_result_t result;

@@ -25,7 +25,7 @@ typedef struct qf_migrate_report {
 
 /* The schema version this qf needs (the highest file in migrations/):
  * the worker and the approver refuse an older database at start. */
-#define QF_SCHEMA_VERSION 7
+#define QF_SCHEMA_VERSION 8
 
 /* QF_OK when db's schema is at need or later; QF_ESCHEMA, err saying the
  * version found and the command to run, when it is older or was never

@@ -67,6 +67,7 @@ typedef struct qf_run_row {
   cJSON *checkpoint;       /* NULL before the first node completed */
   cJSON *decision_message; /* NULL until decided or parked */
   cJSON *evidence;         /* NULL until decided or parked */
+  char *evidence_path;     /* where its file is; NULL when none */
   char *reply_to;          /* NULL when none */
   char *correlation_id;    /* NULL when none */
   cJSON *waiters;          /* [{reply_to, correlation_id}]: the run's own
@@ -221,8 +222,10 @@ int qf_store_record_prepare(const qf_claim_t *c, const qf_finish_t *f,
  * its checkpoint), with the events "claimed" and "decided" or "parked",
  * and gets r[i]->inserted = 1; a run that exists already (another delivery
  * created it) is left untouched with inserted = 0: claim it instead. On
- * failure nothing is recorded. */
+ * failure nothing is recorded. meanwhile (may be NULL, ctx the caller's)
+ * runs while the transaction is on the wire (qf_db_exec_batch). */
 int qf_store_record_commit(qf_store_t *st, qf_record_t *const *r, size_t n,
+                           qf_db_meanwhile_fn meanwhile, void *ctx,
                            qf_error_t *err) QF_MUSTCHECK;
 
 /* The decision message and the evidence as recorded (JSON text, owned by
