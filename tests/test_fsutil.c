@@ -136,3 +136,21 @@ Test(fsutil, a_write_that_cannot_be_made_owes_nothing) {
   cr_expect(!o.owing);
   cr_expect_not_null(strstr(err.message, "file"), "%s", err.message);
 }
+
+Test(fsutil, the_temporaries_a_killed_writer_left_are_removed) {
+  qf_fs_owed_t o = {0};
+  qf_error_t err;
+  cr_assert_eq(qf_fs_write_atomic_owed(root, "e.json", "x", 1, 1, &o, &err), 0);
+  cr_assert_eq(qf_fs_write_atomic(root, "e.json", "y", 1, &err), 0);
+  cr_assert_eq(qf_fs_write_atomic(root, ".e.json.keep", "z", 1, &err), 0);
+  cr_expect_eq(entries(root), 3);
+  cr_expect_eq(qf_fs_remove_temps(root, "e.json"), 1, "only mkostemp's");
+  cr_expect_eq(entries(root), 2, "e.json and .e.json.keep stay");
+  /* The writer's rename finds its temporary gone and the file there. */
+  cr_expect_eq(qf_fs_owed_place(&o, &err), 0, "%s", err.message);
+  char *text = slurp(root, "e.json");
+  cr_expect_str_eq(text, "y");
+  free(text);
+  qf_fs_owed_drop(&o);
+  cr_expect_eq(qf_fs_remove_temps("/nonexistent-qf", "e.json"), 0);
+}

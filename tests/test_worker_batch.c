@@ -224,10 +224,18 @@ Test(worker_batch,
   free(before);
   free(after);
   cr_assert_eq(unlink(path), 0, "%s", path);
+  /* What the killed worker left beside it goes too. */
+  char stale[4200];
+  snprintf(stale, sizeof stale, "%.*s/.evidence.json.AbC123",
+           (int)(strrchr(path, '/') - path), path);
+  FILE *f = fopen(stale, "w");
+  cr_assert_not_null(f, "%s", stale);
+  fclose(f);
   qf_wt_publish(&T, body, strlen(body), mid, "again", NULL);
   qf_wt_wait_log(&T, 0, 1, 60, "\"event\":\"evidence.restored\"", NULL);
   cr_assert_eq(distinct_decisions(1, 60), 1, "re-published");
   expect_evidence_files(1);
+  cr_expect_neq(access(stale, F_OK), 0, "%s is still there", stale);
   cr_expect_eq(count_sql("SELECT count(*) FROM run_events WHERE event = "
                          "'decided'"),
                1, "re-published, not decided again");

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "qf/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -208,8 +209,13 @@ static void owed_close(qf_fs_owed_t *o) {
 }
 
 int qf_fs_owed_place(qf_fs_owed_t *o, qf_error_t *err) {
+  struct stat st;
   if (!o->owing || o->placed) return QF_OK;
-  if (rename(o->tmp, o->dst) < 0) return sys_error(err, o->dst);
+  /* Gone, with the file in its place: whoever owned the folder meanwhile
+   * (a re-publish restoring it) cleared the temporary and wrote it. */
+  if (rename(o->tmp, o->dst) < 0 &&
+      !(errno == ENOENT && stat(o->dst, &st) == 0))
+    return sys_error(err, o->dst);
   o->placed = 1;
   return QF_OK;
 }
@@ -270,6 +276,24 @@ int qf_fs_owed_sync(qf_fs_owed_t *const *o, size_t n) {
 
 void qf_fs_owed_drop(qf_fs_owed_t *o) {
   owed_close(o);
+}
+
+int qf_fs_remove_temps(const char *dir, const char *name) {
+  char prefix[NAME_MAX + 2], path[PATH_MAX];
+  int n = 0;
+  size_t plen = (size_t)snprintf(prefix, sizeof prefix, ".%s.", name);
+  DIR *d = plen < sizeof prefix ? opendir(dir) : NULL;
+  for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+    if (strncmp(e->d_name, prefix, plen) != 0 ||
+        strlen(e->d_name) != plen + 6) /* mkostemp's XXXXXX */
+      continue;
+    if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) <
+            (int)sizeof path &&
+        unlink(path) == 0)
+      n++;
+  }
+  if (d) closedir(d);
+  return n;
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag,

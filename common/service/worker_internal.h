@@ -193,11 +193,12 @@ int qf__job_announce(job_t *j, const cJSON *message, const cJSON *evidence,
 qf__settled_t qf__batch_hold(job_t *j, const qf_finish_t *f,
                              qf_fs_owed_t *owed);
 
-/* Puts j's evidence file in place and pays its owed fsyncs, before its
- * run is published; a failure is logged on j: the run's evidence is
+/* Puts j's evidence file (path, may be NULL) in place and pays its owed
+ * fsyncs, before its run is published; the temporaries a killed writer
+ * left beside it go. A failure is logged on j: the run's evidence is
  * durable in PostgreSQL all the same, and a re-publish writes a missing
  * file again. */
-void qf__pay_owed(job_t *j, qf_fs_owed_t *owed);
+void qf__pay_owed(job_t *j, qf_fs_owed_t *owed, const char *path);
 
 /* Logs on j why owed's fsync failed, if it did, once. */
 void qf__owed_report(job_t *j, qf_fs_owed_t *owed);

@@ -259,7 +259,7 @@ qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
     cJSON_Delete(msg);
     return held;
   }
-  qf__pay_owed(j, &s->evidence_owed);
+  qf__pay_owed(j, &s->evidence_owed, s->evidence_path);
   int64_t t0 = qf_clock_now_ms();
   int rc = qf_store_finish(j->w->store, &f, &stored, &waiters, &err);
   if (rc == QF_OK)

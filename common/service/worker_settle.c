@@ -253,8 +253,21 @@ int qf__outbox_add(qf__outbox_t *o, job_t *j, const cJSON *message,
                              msg, ev, reply_to, waiters, reply_only);
 }
 
-void qf__pay_owed(job_t *j, qf_fs_owed_t *owed) {
+/* The folder of a run's evidence file: what a writer killed before its
+ * rename left there goes (the run is ours now: no live writer can still
+ * put its file in place). */
+static void remove_temps(const char *evidence_path) {
+  const char *slash = evidence_path ? strrchr(evidence_path, '/') : NULL;
+  char dir[PATH_MAX];
+  if (slash == NULL || (size_t)(slash - evidence_path) >= sizeof dir) return;
+  snprintf(dir, sizeof dir, "%.*s", (int)(slash - evidence_path),
+           evidence_path);
+  (void)qf_fs_remove_temps(dir, slash + 1);
+}
+
+void qf__pay_owed(job_t *j, qf_fs_owed_t *owed, const char *path) {
   qf_error_t err;
+  remove_temps(path);
   if (qf_fs_owed_place(owed, &err) < 0)
     qf_log_error(&j->log, "evidence.place_failed",
                  "%s (the evidence is in the database)", err.message);
@@ -516,6 +529,7 @@ static void restore_evidence_file(job_t *j, const qf_run_row_t *row) {
     rc = qf_fs_write_atomic(dir, slash + 1, text, strlen(text), &err);
   }
   cJSON_free(text);
+  remove_temps(path);
   if (rc == QF_OK)
     qf_log_warn(&j->log, "evidence.restored",
                 "%s: written again from the "

@@ -77,6 +77,11 @@ int qf_fs_owed_sync(qf_fs_owed_t *const *o, size_t n);
  * removed (its run was recorded by another delivery, or never). */
 void qf_fs_owed_drop(qf_fs_owed_t *o);
 
+/* Removes the temporary files ".<name>.XXXXXX" that a writer killed
+ * before its rename left in dir (a run's folder, once the run is this
+ * caller's); returns how many went. */
+int qf_fs_remove_temps(const char *dir, const char *name);
+
 /* Removes everything below dir (not following symlinks), keeping dir.
  * A missing dir is fine. */
 int qf_fs_empty_dir(const char *dir, qf_error_t *err) QF_MUSTCHECK;
