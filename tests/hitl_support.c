@@ -23,6 +23,10 @@ char reply_q[QF_WORKER_NAME_MAX];
 static pid_t approver_pid;
 static char approver_log[256];
 
+long approver_process(void) {
+  return (long)approver_pid;
+}
+
 #define READY "\"event\":\"worker.ready\""
 #define APPROVER_READY "\"event\":\"approver.ready\""
 

@@ -67,6 +67,9 @@ void start_approver(int sweep_s);
 /* The same with extra environment ("K=V", NULL-terminated). */
 void start_approver_env(int sweep_s, const char *const *extra);
 
+/* The running approver's process id (0: none). */
+long approver_process(void);
+
 /* A copy of the shipped policy with the hitl stage and expiry changed
  * (the keywords stay); returns its path (static buffer). */
 const char *write_policy(const char *stage, int expires_after_s);

@@ -252,3 +252,17 @@ int qf_test_pid_runs(long pid) {
   const char *p = ok ? strrchr(buf, ')') : NULL;
   return p && p[2] != 'Z' && p[2] != 'X';
 }
+
+int qf_test_maps(long pid, const char *needle) {
+  char path[64], line[4096];
+  snprintf(path, sizeof path, "/proc/%ld/maps", pid);
+  FILE *f = fopen(path, "r"); /* size 0 to stat: read line by line */
+  if (f == NULL) return -1;
+  int found = 0, lines = 0;
+  while (!found && fgets(line, sizeof line, f) != NULL) {
+    lines++;
+    found = strstr(line, needle) != NULL;
+  }
+  fclose(f);
+  return lines == 0 ? -1 : found;
+}

@@ -64,4 +64,9 @@ void qf_test_sleep_ms(long ms);
 /* Whether process pid runs (a zombie, or no such process, does not). */
 int qf_test_pid_runs(long pid);
 
+/* Whether process pid has a file whose path contains needle mapped
+ * (/proc/<pid>/maps): which shared libraries it loaded. -1 when its maps
+ * cannot be read. */
+int qf_test_maps(long pid, const char *needle);
+
 #endif

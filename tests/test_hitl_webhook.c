@@ -143,6 +143,8 @@ Test(hitl, webhooks_are_retried_signed_and_say_what_to_do) {
   cJSON_Delete(run);
   cr_expect_eq(approver_count_log(HIDDEN), 0, "the log shows the URL's path");
   cr_expect_gt(approver_count_log("\"event\":\"webhook.retry\""), 0);
+  /* libcurl is loaded by the approver, the one program that posts. */
+  cr_expect_eq(qf_test_maps(approver_process(), "libcurl"), 1);
   stop_receiver();
   finish();
 }

@@ -163,6 +163,11 @@ Test(worker_ops, metrics_move_with_a_run) {
   qf_strbuf_fini(&b);
   cr_expect_eq(get(base, "/nothing", &b), 404);
   qf_strbuf_fini(&b);
+  /* The worker needs no libcurl (only the approver loads it) and no
+   * second copy of anything it pulls in. */
+  cr_expect_eq(qf_test_maps(T.workers[0].pid, "libcurl"), 0);
+  cr_expect_eq(qf_test_maps(T.workers[0].pid, "libnghttp2"), 0);
+  cr_expect_eq(qf_test_maps(T.workers[0].pid, "libpq"), 1, "the maps read");
 }
 
 Test(worker_ops, healthz_fails_while_the_loop_is_stuck) {

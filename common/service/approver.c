@@ -4,9 +4,9 @@
 #include "qf/metrics.h"
 #include "qf/migrate.h"
 #include "approver_internal.h"
+#include "curl_dl.h"
 #include "qf/clock.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,14 +193,18 @@ int qf_approver_run(const qf_approver_cfg_t *cfg,
     int rc = qf_http_start(cfg->metrics_addr, cfg->health_stall_s, cfg_err);
     if (rc < 0) return rc;
   }
-  curl_global_init(CURL_GLOBAL_DEFAULT);
+  /* Webhooks need libcurl, which only an approver loads: said now, at
+   * start, rather than at the first decision. */
+  if (cfg->webhook_url && qf__curl(cfg_err) == NULL) {
+    qf_http_stop();
+    return qf_error_prefix(cfg_err, "QF_APPROVER_WEBHOOK is set");
+  }
   srand((unsigned)qf_clock_now_ms());
   while (!*signals) {
     if (connect_all(&a, &err) < 0) {
       qf_log_warn(NULL, "approver.connect_failed", "%s", err.message);
       /* A refused login is the configuration, not an outage. */
       if (qf_err_class(err.code) == QF_ERRC_CONFIG && ++refused >= AUTH_TRIES) {
-        curl_global_cleanup();
         return qf_error_set(cfg_err, err.code, "%s (%d tries in a row)",
                             err.message, refused);
       }
@@ -213,7 +217,6 @@ int qf_approver_run(const qf_approver_cfg_t *cfg,
     disconnect(&a);
     if (!*signals) backoff(&a);
   }
-  curl_global_cleanup();
   qf_http_stop();
   qf_log_info(NULL, "approver.stop", "stopped cleanly");
   return QF_OK;
