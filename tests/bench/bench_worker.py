@@ -211,6 +211,41 @@ def stop(procs):
         p.wait(30)
 
 
+def run_worker_round(a, env, work, admin, tag, broker, count_q):
+    """The workers drain what is queued: one measurement."""
+    procs = []
+
+    def run_workers():
+        procs.extend(start_workers(a, env, a.workers, work, True))
+        return lambda: (cpu_ms([p.pid for p in procs]),
+                        max(peak_rss_kb(p.pid) for p in procs),
+                        sum(scrape(METRICS_PORT + i, "qf_db_round_trips_total")
+                            for i in range(a.workers)))
+    worker = measure(admin, tag, run_workers, broker, count_q, a.n)
+    stop(procs)
+    return worker
+
+
+def run_floor_round(a, floor, amqp, url, fq, fx, admin, tag, broker, fcount):
+    """The floor drains the same bodies: one measurement."""
+    fl = []
+
+    def run_floor():
+        fl.append(subprocess.Popen([floor, amqp, url, fq, fx, str(a.n),
+                                    str(a.prefetch)],
+                                   stdout=subprocess.PIPE, text=True))
+
+        def done():
+            ms = cpu_ms([fl[0].pid])
+            rss = peak_rss_kb(fl[0].pid)
+            out, _ = fl[0].communicate(timeout=60)
+            trips = sum(int(line.split()[1]) for line in out.splitlines()
+                        if line.startswith("round_trips "))
+            return ms, rss, trips
+        return done
+    return measure(admin, tag, run_floor, broker, fcount, a.n)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
@@ -220,6 +255,10 @@ def main():
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--concurrency", type=int, default=1)
     ap.add_argument("--pytest", action="store_true")
+    # Rounds of (workers, floor), one after the other: the figures are
+    # their medians, the ratios the medians of each round's own ratio.
+    ap.add_argument("--rounds", type=int,
+                    default=int(os.environ.get("BENCH_ROUNDS", "1")))
     a = ap.parse_args()
     a.qf = os.path.join(a.build, "qf")
     floor = os.path.join(a.build, "tests", "qf_bench_floor")
@@ -251,23 +290,12 @@ def main():
         broker.ch.queue_declare(count_q, durable=True)
         broker.ch.queue_bind(count_q, f"{tag}.decisions", "decision.#")
         reqs = pytest_bodies(a.n) if a.pytest else bodies(a.n)
-        broker.preload(f"{tag}.requests", "run", reqs, tag)
-        procs = []
-
-        def run_workers():
-            procs.extend(start_workers(a, env, a.workers, work, True))
-            return lambda: (cpu_ms([p.pid for p in procs]),
-                            max(peak_rss_kb(p.pid) for p in procs),
-                            sum(scrape(METRICS_PORT + i,
-                                       "qf_db_round_trips_total")
-                                for i in range(a.workers)))
-        worker = measure(admin, tag, run_workers, broker, count_q, a.n)
-        stop(procs)
         if a.pytest:
+            broker.preload(f"{tag}.requests", "run", reqs, tag)
+            worker = run_worker_round(a, env, work, admin, tag, broker,
+                                      count_q)
             report_pytest(a, worker, pytest_floor(f"{work}/ws/demo", a.n))
             return
-
-
         # The floor: the same bodies, the same libraries.
         fq, fx, fcount = f"{tag}.floor", f"{tag}.floor.out", f"{tag}.floor.count"
         broker.ch.queue_declare(fq, durable=True,
@@ -275,23 +303,20 @@ def main():
         broker.ch.exchange_declare(fx, "topic", durable=True)
         broker.ch.queue_declare(fcount, durable=True)
         broker.ch.queue_bind(fcount, fx, "decision.#")
-        broker.preload("", fq, reqs, tag + "f")
-        fl = []
-
-        def run_floor():
-            fl.append(subprocess.Popen([floor, amqp, url, fq, fx, str(a.n),
-                                        str(a.prefetch)],
-                                       stdout=subprocess.PIPE, text=True))
-            def done():
-                ms = cpu_ms([fl[0].pid])
-                rss = peak_rss_kb(fl[0].pid)
-                out, _ = fl[0].communicate(timeout=60)
-                trips = sum(int(line.split()[1]) for line in out.splitlines()
-                            if line.startswith("round_trips "))
-                return ms, rss, trips
-            return done
-        base = measure(admin, tag, run_floor, broker, fcount, a.n)
-        report(a, worker, base)
+        rounds = []
+        for r in range(a.rounds):
+            # Fresh message ids each round: a run already recorded would
+            # only be re-published.
+            broker.ch.queue_purge(count_q)
+            broker.preload(f"{tag}.requests", "run", reqs, f"{tag}r{r}")
+            worker = run_worker_round(a, env, work, admin, tag, broker,
+                                      count_q)
+            broker.ch.queue_purge(fcount)
+            broker.preload("", fq, reqs, f"{tag}r{r}f")
+            base = run_floor_round(a, floor, amqp, url, fq, fx, admin, tag,
+                                   broker, fcount)
+            rounds.append((worker, base))
+        report(a, rounds)
     finally:
         if broker:
             for q in (f"{tag}.bench.decisions", f"{tag}.floor",
@@ -331,9 +356,16 @@ def report_pytest(a, w, floor_s):
     print(f"{'peak RSS KiB':30}{w['rss_kb']:>10d}")
 
 
-def report(a, w, f):
+def median(xs):
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
+def report(a, rounds):
     print(f"{a.n} requests (80% dry runs, 20% parked for a human), "
-          f"{a.workers} worker(s), prefetch {a.prefetch}")
+          f"{a.workers} worker(s), prefetch {a.prefetch}"
+          + (f", median of {len(rounds)} rounds" if len(rounds) > 1 else ""))
     print(f"{'':24}{'worker':>12}{'floor':>12}{'ratio':>8}")
     rows = [("decisions/s", "per_s", "%.0f"),
             ("wall s", "wall_s", "%.2f"),
@@ -345,8 +377,17 @@ def report(a, w, f):
             ("round trips/decision", "trips", "%.2f"),
             ("peak RSS KiB", "rss_kb", "%d")]
     for name, k, fmt in rows:
-        ratio = w[k] / f[k] if f[k] else float("nan")
-        print(f"{name:24}{fmt % w[k]:>12}{fmt % f[k]:>12}{ratio:>8.2f}")
+        w = median([r[0][k] for r in rounds])
+        f = median([r[1][k] for r in rounds])
+        ratios = [r[0][k] / r[1][k] for r in rounds if r[1][k]]
+        ratio = median(ratios) if ratios else float("nan")
+        if k == "rss_kb":
+            w, f = int(w), int(f)
+        print(f"{name:24}{fmt % w:>12}{fmt % f:>12}{ratio:>8.2f}")
+    if len(rounds) > 1:
+        per_s = ", ".join("%.0f/%.0f" % (r[0]["per_s"], r[1]["per_s"])
+                          for r in rounds)
+        print(f"decisions/s by round (worker/floor): {per_s}")
 
 
 if __name__ == "__main__":
