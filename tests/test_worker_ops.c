@@ -59,6 +59,27 @@ Test(worker_ops, the_approver_stops_on_a_refused_login_too) {
   qf_test_proc_fini(&p);
 }
 
+/* Webhooks need libcurl, which only the approver loads: one that cannot
+ * load it says so at start, naming the library, rather than at the first
+ * decision. */
+Test(worker_ops, an_approver_without_libcurl_says_so_at_start) {
+  char env_db[640], env_prefix[128];
+  snprintf(env_db, sizeof env_db, "QF_DATABASE_URL=%s", T.worker_db_url);
+  snprintf(env_prefix, sizeof env_prefix, "QF_TOPOLOGY_PREFIX=%s", T.prefix);
+  const char *env[] = {env_db, env_prefix,
+                       "QF_APPROVER_WEBHOOK=http://127.0.0.1:9/hook",
+                       "QF_LIBCURL=/nonexistent/libcurl-qf.so.4", NULL};
+  const char *argv[] = {QF_TEST_BIN, "approver", NULL};
+  qf_test_proc_t p;
+  qf_test_run(argv, env, 60, &p);
+  cr_expect_neq(p.status, 0, "%s", p.err.data);
+  cr_expect(strstr(p.err.data,
+                   "QF_APPROVER_WEBHOOK is set: cannot load "
+                   "/nonexistent/libcurl-qf.so.4") != NULL,
+            "%s", p.err.data);
+  qf_test_proc_fini(&p);
+}
+
 Test(worker_ops, a_refused_broker_login_exits_78) {
   char url[600], env[640];
   const char *good = qf_test_require_env("QF_AMQP_URL");

@@ -4,32 +4,39 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
-/* Debian's libcurl4 (OpenSSL); its ABI has kept soname 4 since 2006. */
+/* Debian's libcurl4 (OpenSSL); its ABI has kept soname 4 since 2006.
+ * QF_LIBCURL names another (libcurl-gnutls.so.4, a path). */
 #define CURL_SONAME "libcurl.so.4"
+
+static const char *soname(void) {
+  const char *s = getenv("QF_LIBCURL");
+  return s && s[0] ? s : CURL_SONAME;
+}
 
 static qf__curl_t api;
 static char problem[256]; /* why it could not be loaded; "" when loaded */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 /* dlsym into a function pointer: POSIX guarantees the conversion. */
-#define QF__SYM(field, name)                                             \
-  if (ok) {                                                              \
-    void *p = dlsym(h, name);                                            \
-    if (p == NULL) {                                                     \
-      snprintf(problem, sizeof problem, "%s: no %s", CURL_SONAME, name); \
-      ok = 0;                                                            \
-    } else {                                                             \
-      *(void **)&api.field = p;                                          \
-    }                                                                    \
+#define QF__SYM(field, name)                                          \
+  if (ok) {                                                           \
+    void *p = dlsym(h, name);                                         \
+    if (p == NULL) {                                                  \
+      snprintf(problem, sizeof problem, "%s: no %s", soname(), name); \
+      ok = 0;                                                         \
+    } else {                                                          \
+      *(void **)&api.field = p;                                       \
+    }                                                                 \
   }
 
 static void load(void) {
-  void *h = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+  void *h = dlopen(soname(), RTLD_NOW | RTLD_LOCAL);
   int ok = h != NULL;
   if (!ok) {
     const char *why = dlerror();
-    snprintf(problem, sizeof problem, "cannot load %s: %s", CURL_SONAME,
+    snprintf(problem, sizeof problem, "cannot load %s: %s", soname(),
              why ? why : "unknown error");
     return;
   }
@@ -49,8 +56,7 @@ static void load(void) {
   QF__SYM(url_cleanup, "curl_url_cleanup")
   QF__SYM(free, "curl_free")
   if (ok && api.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    snprintf(problem, sizeof problem, "%s: curl_global_init failed",
-             CURL_SONAME);
+    snprintf(problem, sizeof problem, "%s: curl_global_init failed", soname());
     ok = 0;
   }
   if (!ok) dlclose(h); /* the approver stays up: webhooks fail, said why */
