@@ -83,18 +83,22 @@ static void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
+static char *read_text(const char *path) {
+  char *text = NULL;
+  size_t len = 0;
+  qf_error_t err;
+  cr_assert_eq(qf_fs_read(path, 1 << 20, &text, &len, &err), 0, "%s",
+               err.message);
+  return text;
+}
+
 /* Every run's evidence file is there, whole: its run_id is the run's. */
 static void expect_evidence_files(int n) {
   PGresult *r = qf_wt_query_res(&T, "SELECT run_id, evidence_path FROM runs");
   cr_assert_eq(PQntuples(r), n);
   for (int i = 0; i < n; i++) {
-    cJSON *ev = NULL;
-    char *text = NULL;
-    size_t len = 0;
-    qf_error_t err;
-    cr_assert_eq(qf_fs_read(PQgetvalue(r, i, 1), 1 << 20, &text, &len, &err), 0,
-                 "%s", err.message);
-    ev = cJSON_Parse(text);
+    char *text = read_text(PQgetvalue(r, i, 1));
+    cJSON *ev = cJSON_Parse(text);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "run_id");
     cr_expect(
         cJSON_IsString(id) && strcmp(id->valuestring, PQgetvalue(r, i, 0)) == 0,
@@ -187,15 +191,6 @@ Test(worker_batch, kill_9_mid_batch_loses_nothing_and_decides_nothing_twice) {
    * decided again. */
   cr_expect_eq(count_sql("SELECT count(*) FROM runs WHERE attempts > 2"), 0);
   expect_evidence_files(N);
-}
-
-static char *read_text(const char *path) {
-  char *text = NULL;
-  size_t len = 0;
-  qf_error_t err;
-  cr_assert_eq(qf_fs_read(path, 1 << 20, &text, &len, &err), 0, "%s",
-               err.message);
-  return text;
 }
 
 /* A copy of a decided request runs its pipeline before it learns that

@@ -192,11 +192,8 @@ static void pay_all(void *ctx) {
  * synced) before anything is published. A run another delivery recorded
  * keeps its own file: this one's is removed with the held run. */
 static void place_files(qf__held_t **done, size_t n) {
-  qf_error_t err;
   for (size_t i = 0; i < n; i++)
-    if (qf_fs_owed_place(&done[i]->owed, &err) < 0)
-      qf_log_error(&done[i]->j.log, "evidence.place_failed",
-                   "%s (the evidence is in the database)", err.message);
+    qf__owed_place(&done[i]->j, &done[i]->owed);
   sync_files(done, n);
 }
 

@@ -200,6 +200,10 @@ qf__settled_t qf__batch_hold(job_t *j, const qf_finish_t *f,
  * file again. */
 void qf__pay_owed(job_t *j, qf_fs_owed_t *owed, const char *path);
 
+/* Puts j's evidence file in place (qf_fs_owed_place); a failure is
+ * logged on j. */
+void qf__owed_place(job_t *j, qf_fs_owed_t *owed);
+
 /* Logs on j why owed's fsync failed, if it did, once. */
 void qf__owed_report(job_t *j, qf_fs_owed_t *owed);
 

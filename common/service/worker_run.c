@@ -210,6 +210,14 @@ static void count_tools(const qf_run_state_t *s) {
   }
 }
 
+/* A fresh delivery's run is not this worker's until it is recorded whole
+ * (qf__batch_hold) or claimed, before a tool runs; its evidence file goes
+ * in place only then (qf_run_cfg_t.unowned). */
+static int job_unowned(void *ctx) {
+  const job_t *j = ctx;
+  return j->fresh && !j->claimed;
+}
+
 /* Commits the decision (a NEED_HITL run parks with a pending approval),
  * then publishes it. */
 qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
@@ -219,7 +227,7 @@ qf__settled_t qf__job_finish(job_t *j, qf_run_state_t *s) {
   cJSON *rules = cJSON_GetObjectItemCaseSensitive(msg, "triggered_rules");
   /* A run parked for a human resumes from the state it parked in. */
   /* A fresh run's evidence goes as the text gate wrote: printed once. */
-  int fresh = j->fresh && !j->claimed;
+  int fresh = job_unowned(j);
   int print_ev = !(fresh && s->evidence_text);
   if (msg == NULL ||
       (print_ev && qf_evidence_to_json(s->evidence, &ev, &err) < 0) ||
@@ -333,13 +341,6 @@ static int job_tick(void *ctx) {
 
 /* While a tool runs, other deliveries' worker code may run (QF_CONCURRENCY
  * above 1): the lock is let go for each wait. */
-/* A fresh delivery's run is not this worker's until it is recorded (or
- * claimed, before a tool runs). */
-static int job_unowned(void *ctx) {
-  const job_t *j = ctx;
-  return j->fresh && !j->claimed;
-}
-
 static void job_waiting(int begin, void *ctx) {
   job_t *j = ctx;
   if (begin)

@@ -253,24 +253,34 @@ int qf__outbox_add(qf__outbox_t *o, job_t *j, const cJSON *message,
                              msg, ev, reply_to, waiters, reply_only);
 }
 
+/* The folder of path into dir (size n): its last part, or NULL when it
+ * has no folder or it does not fit. */
+static const char *split_path(const char *path, char *dir, size_t n) {
+  const char *slash = path ? strrchr(path, '/') : NULL;
+  if (slash == NULL || (size_t)(slash - path) >= n) return NULL;
+  snprintf(dir, n, "%.*s", (int)(slash - path), path);
+  return slash + 1;
+}
+
 /* The folder of a run's evidence file: what a writer killed before its
  * rename left there goes (the run is ours now: no live writer can still
  * put its file in place). */
 static void remove_temps(const char *evidence_path) {
-  const char *slash = evidence_path ? strrchr(evidence_path, '/') : NULL;
   char dir[PATH_MAX];
-  if (slash == NULL || (size_t)(slash - evidence_path) >= sizeof dir) return;
-  snprintf(dir, sizeof dir, "%.*s", (int)(slash - evidence_path),
-           evidence_path);
-  (void)qf_fs_remove_temps(dir, slash + 1);
+  const char *name = split_path(evidence_path, dir, sizeof dir);
+  if (name) (void)qf_fs_remove_temps(dir, name);
 }
 
-void qf__pay_owed(job_t *j, qf_fs_owed_t *owed, const char *path) {
+void qf__owed_place(job_t *j, qf_fs_owed_t *owed) {
   qf_error_t err;
-  remove_temps(path);
   if (qf_fs_owed_place(owed, &err) < 0)
     qf_log_error(&j->log, "evidence.place_failed",
                  "%s (the evidence is in the database)", err.message);
+}
+
+void qf__pay_owed(job_t *j, qf_fs_owed_t *owed, const char *path) {
+  remove_temps(path);
+  qf__owed_place(j, owed);
   if (owed->owing) (void)qf_fs_owed_sync(&owed, 1);
   qf__owed_report(j, owed);
 }
@@ -508,9 +518,10 @@ qf__settled_t qf__job_fail(job_t *j, int rc, const char *what) {
   }
 }
 
-/* A worker that died between its commit and the fsyncs it overlapped
- * with it (qf__pay_owed) may have left no evidence file, or an empty one:
- * the stored evidence is written there again before it is re-published. */
+/* A worker that died between its commit and putting its evidence file
+ * in place (or before the file's fsyncs) may have left no file, or an
+ * empty one: the stored evidence is written there again before it is
+ * re-published. */
 static void restore_evidence_file(job_t *j, const qf_run_row_t *row) {
   struct stat st;
   const char *path = row->evidence_path;
@@ -518,23 +529,17 @@ static void restore_evidence_file(job_t *j, const qf_run_row_t *row) {
       (stat(path, &st) == 0 && st.st_size > 0))
     return;
   char dir[PATH_MAX];
-  const char *slash = strrchr(path, '/');
+  const char *name = split_path(path, dir, sizeof dir);
   char *text = cJSON_PrintUnformatted(row->evidence);
   qf_error_t err = {0};
-  int rc = slash && text && (size_t)(slash - path) < sizeof dir
-               ? QF_OK
+  int rc = name && text
+               ? qf_fs_write_atomic(dir, name, text, strlen(text), &err)
                : qf_error_set(&err, QF_EINVAL, "%s: cannot be restored", path);
-  if (rc == QF_OK) {
-    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    rc = qf_fs_write_atomic(dir, slash + 1, text, strlen(text), &err);
-  }
   cJSON_free(text);
   remove_temps(path);
   if (rc == QF_OK)
     qf_log_warn(&j->log, "evidence.restored",
-                "%s: written again from the "
-                "database",
-                path);
+                "%s: written again from the database", path);
   else
     qf_log_error(&j->log, "evidence.restore_failed", "%s", err.message);
 }
