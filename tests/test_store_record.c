@@ -233,13 +233,14 @@ Test(store_record, a_failing_batch_records_nothing) {
   rec_t x[2], *p[2] = {&x[0], &x[1]};
   rec_init(&x[0], 0, "PASS");
   rec_init(&x[1], 1, "PASS");
-  free(x[1].r.text[2]);
-  x[1].r.text[2] = strdup("{not json");
-  x[1].r.params[2] = x[1].r.text[2];
+  free(x[1].r.text[8]); /* the decision: runs_decision_check refuses it */
+  x[1].r.text[8] = strdup("MAYBE");
   qf_record_t *r[2] = {&x[0].r, &x[1].r};
   qf_error_t err;
   int rc = qf_store_record_commit(st, r, 2, NULL, NULL, &err);
-  cr_expect(rc < 0, "a bad request document fails the batch");
+  cr_expect(rc < 0, "a run the database refuses fails the batch");
+  cr_expect(strstr(err.message, "runs_decision_check") != NULL, "%s",
+            err.message);
   cr_expect_str_eq(qf_st_admin1("SELECT count(*) FROM runs", NULL), "0",
                    "rolled back whole");
   /* The connection is usable again, in no transaction or pipeline. */
@@ -247,5 +248,53 @@ Test(store_record, a_failing_batch_records_nothing) {
   cr_expect(x[0].r.inserted);
   rec_fini(&x[0]);
   rec_fini(&x[1]);
+  qf_store_close(st);
+}
+
+Test(store_record, two_records_of_one_run_in_a_batch_insert_the_first) {
+  qf_store_t *st = qf_st_open();
+  rec_t x[3], *p[3] = {&x[0], &x[1], &x[2]};
+  rec_init(&x[0], 0, "NEED_HITL");
+  rec_init(&x[1], 1, "PASS");
+  rec_init(&x[2], 0, "PASS"); /* a second delivery of run 0 */
+  commit(st, p, 3);
+  cr_expect(x[0].r.inserted);
+  cr_expect(x[1].r.inserted);
+  cr_expect_not(x[2].r.inserted, "the later copy goes the claiming way");
+  cr_expect_str_eq(
+      qf_st_admin1("SELECT decision FROM runs WHERE run_id = $1", run_id(0)),
+      "NEED_HITL");
+  cr_expect_str_eq(qf_st_admin1("SELECT string_agg(event, ',' ORDER BY id) "
+                                "FROM run_events WHERE run_id = $1",
+                                run_id(0)),
+                   "claimed,parked", "one claim and one park, in order");
+  cr_expect_str_eq(qf_st_admin1("SELECT count(*) FROM approvals", NULL), "1");
+  for (int i = 0; i < 3; i++)
+    rec_fini(&x[i]);
+  qf_store_close(st);
+}
+
+/* The batch goes to PostgreSQL as one JSON document: strings with quotes,
+ * backslashes, control characters and non-ASCII come out as they went in. */
+Test(store_record, strings_are_stored_as_they_are) {
+  qf_store_t *st = qf_st_open();
+  static const char odd[] = "say \"hi\" \\ \\u0041\n\ttab \x01 caf\xc3\xa9";
+  rec_t x, *p = &x;
+  rec_init(&x, 0, "NEED_HITL");
+  x.c.correlation_id = odd;
+  x.f.reason = odd;
+  x.c.requested_by = "o'brien \"ci\"";
+  qf_store_record_fini(&x.r);
+  qf_error_t err;
+  cr_assert_eq(qf_store_record_prepare(&x.c, &x.f, &x.r, &err), 0, "%s",
+               err.message);
+  commit(st, &p, 1);
+  cr_expect_str_eq(qf_st_admin1("SELECT correlation_id FROM runs", NULL), odd);
+  cr_expect_str_eq(qf_st_admin1("SELECT reason FROM runs", NULL), odd);
+  cr_expect_str_eq(qf_st_admin1("SELECT requested_by FROM approvals", NULL),
+                   "o'brien \"ci\"");
+  cr_expect_str_eq(qf_st_admin1("SELECT approvers::text FROM approvals", NULL),
+                   "{alice,bob}");
+  rec_fini(&x);
   qf_store_close(st);
 }

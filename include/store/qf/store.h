@@ -205,8 +205,7 @@ int qf_store_finish(qf_store_t *st, const qf_finish_t *f, cJSON **message_out,
  * qf_store_record_fini. */
 typedef struct qf_record {
   char approval_id[QF_UUID_STR_LEN + 1]; /* "" unless NEED_HITL */
-  char *text[27];
-  const char *params[27];
+  char *text[27]; /* the fields, owned (NULL for SQL NULL) */
   cJSON *message; /* owned: the decision message as stored */
   int inserted;   /* set by qf_store_record_commit */
 } qf_record_t;
