@@ -188,6 +188,9 @@ Test(worker_ops, metrics_move_with_a_run) {
    * second copy of anything it pulls in. */
   cr_expect_eq(qf_test_maps(T.workers[0].pid, "libcurl"), 0);
   cr_expect_eq(qf_test_maps(T.workers[0].pid, "libnghttp2"), 0);
+  /* Nor libgit2 after a run in a workspace that is no repository. */
+  cr_expect_eq(qf_test_maps(T.workers[0].pid, "libgit2"), 0);
+  cr_expect_eq(qf_test_maps(T.workers[0].pid, "libmbed"), 0);
   cr_expect_eq(qf_test_maps(T.workers[0].pid, "libpq"), 1, "the maps read");
 }
 

@@ -189,6 +189,10 @@ Test(worker_source, two_commits_of_one_repo_each_test_their_own) {
       str(eb, "failures.0.name") ? str(eb, "failures.0.name") : "test_a",
       "test_a");
   cr_expect_eq(worktrees(), 0, "worktrees are left after the runs");
+  /* libgit2 is loaded by the first run with a source (git_dl.c). */
+  cr_expect_eq(qf_test_maps(T.workers[0].pid, "libgit2") +
+                   qf_test_maps(T.workers[1].pid, "libgit2"),
+               2, "each worker that checked out maps libgit2");
   cJSON_Delete(a), cJSON_Delete(b), cJSON_Delete(ea), cJSON_Delete(eb);
 }
 

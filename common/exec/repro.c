@@ -3,7 +3,6 @@
  * with libgit2: no git child per run (DESIGN 4b: no child process but the
  * tool). It lives beside the process runner, the part that may touch the
  * workspace's tools and repositories. */
-#include <git2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+#include "git_dl.h"
 #include "qf/repro.h"
 #include "qf/version.h"
 
@@ -22,14 +22,14 @@ static char *dup_or_null(const char *s) {
  * files (not ignored ones), as `git status --porcelain` would list. */
 static int is_dirty(git_repository *repo) {
   git_status_options o;
-  if (git_status_options_init(&o, GIT_STATUS_OPTIONS_VERSION) < 0) return -1;
+  if (GIT->status_options_init(&o, GIT_STATUS_OPTIONS_VERSION) < 0) return -1;
   o.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
   o.flags =
       GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
   git_status_list *list = NULL;
-  if (git_status_list_new(&list, repo, &o) < 0) return -1;
-  int dirty = git_status_list_entrycount(list) > 0;
-  git_status_list_free(list);
+  if (GIT->status_list_new(&list, repo, &o) < 0) return -1;
+  int dirty = GIT->status_list_entrycount(list) > 0;
+  GIT->status_list_free(list);
   return dirty;
 }
 
@@ -39,20 +39,20 @@ static void read_git(qf_repro_t *r, const char *workspace) {
   char sha[GIT_OID_HEXSZ + 1];
   r->git_dirty = -1;
   /* Searches upwards from the workspace, as git itself does. */
-  if (git_repository_open_ext(&repo, workspace, 0, NULL) < 0) return;
-  if (git_repository_head(&head, repo) == 0 &&
-      git_reference_target(head) != NULL) {
-    git_oid_tostr(sha, sizeof sha, git_reference_target(head));
+  if (GIT->repository_open_ext(&repo, workspace, 0, NULL) < 0) return;
+  if (GIT->repository_head(&head, repo) == 0 &&
+      GIT->reference_target(head) != NULL) {
+    GIT->oid_tostr(sha, sizeof sha, GIT->reference_target(head));
     r->git_sha = strdup(sha);
     /* A detached HEAD is on no branch (`git branch --show-current`
      * prints nothing). */
-    r->git_branch = git_repository_head_detached(repo)
+    r->git_branch = GIT->repository_head_detached(repo)
                         ? strdup("")
-                        : dup_or_null(git_reference_shorthand(head));
+                        : dup_or_null(GIT->reference_shorthand(head));
     r->git_dirty = is_dirty(repo);
   }
-  git_reference_free(head);
-  git_repository_free(repo);
+  GIT->reference_free(head);
+  GIT->repository_free(repo);
 }
 
 static int add_platform(qf_evidence_t *ev) {
@@ -77,8 +77,8 @@ static int add_platform(qf_evidence_t *ev) {
 
 /* Whether dir or a folder above it has a .git (what libgit2's search from
  * the workspace would find): a worker whose workspaces are no repository
- * never initialises libgit2 (it parses the system's CA certificates at
- * init: memory and time spent for nothing). */
+ * never loads libgit2 (mapped, and its CA certificates parsed at init:
+ * memory and time spent for nothing). */
 static int in_repository(const char *dir) {
   char path[PATH_MAX];
   struct stat st;
@@ -99,10 +99,9 @@ static int in_repository(const char *dir) {
 }
 
 int qf_repro_collect(qf_evidence_t *ev, const char *workspace) {
-  static int initialized;
-  int repo = workspace && in_repository(workspace);
-  if (repo && !initialized) initialized = git_libgit2_init() > 0;
-  if (initialized && repo)
+  /* libgit2 is loaded for the first workspace inside a repository; one
+   * that cannot be loaded leaves the git facts unknown, as git would. */
+  if (workspace && in_repository(workspace) && qf__git(NULL))
     read_git(&ev->repro, workspace);
   else
     ev->repro.git_dirty = -1;

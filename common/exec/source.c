@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <git2.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "qf/fsutil.h"
 #include "qf/hash.h"
 #include "qf/source.h"
+#include "git_dl.h"
 
 #define DEFAULT_TIMEOUT_S 600
 
@@ -31,16 +31,15 @@ typedef struct fetch_ctx {
 
 static int git_fail(qf_error_t *err, int code, const char *what,
                     const char *repo) {
-  const git_error *e = git_error_last();
+  const git_error *e = GIT->error_last();
   return qf_error_set(err, code, "%s %s: %s", what, repo,
                       e && e->message ? e->message : "unknown libgit2 error");
 }
 
+/* libgit2, loaded (and initialised) by the first checkout; every GIT->
+ * below runs after this succeeded on the same thread. */
 static int ensure_git(qf_error_t *err) {
-  static int initialized;
-  if (!initialized) initialized = git_libgit2_init() > 0;
-  return initialized ? QF_OK
-                     : qf_error_set(err, QF_EINTERNAL, "libgit2: no init");
+  return qf__git(err) ? QF_OK : QF_EINTERNAL;
 }
 
 /* ------------------------------------------------------------ fetching */
@@ -55,11 +54,11 @@ static int on_credentials(git_credential **out, const char *url,
   (void)url;
   if (f->creds_tried++) return GIT_EAUTH;
   if ((allowed & GIT_CREDENTIAL_SSH_KEY) && c->ssh_key)
-    return git_credential_ssh_key_new(
+    return GIT->credential_ssh_key_new(
         out, user_from_url ? user_from_url : "git", c->ssh_pubkey, c->ssh_key,
         c->ssh_passphrase);
   if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && c->token)
-    return git_credential_userpass_plaintext_new(
+    return GIT->credential_userpass_plaintext_new(
         out, c->username ? c->username : "x-access-token", c->token);
   return GIT_PASSTHROUGH;
 }
@@ -88,7 +87,7 @@ static int fetch(git_repository *m, const char *repo, const char *const *specs,
   fetch_ctx_t f = {.cfg = cfg};
   int t = cfg->timeout_s > 0 ? cfg->timeout_s : DEFAULT_TIMEOUT_S;
   f.deadline = time(NULL) + t;
-  git_fetch_options_init(&o, GIT_FETCH_OPTIONS_VERSION);
+  GIT->fetch_options_init(&o, GIT_FETCH_OPTIONS_VERSION);
   o.callbacks.credentials = on_credentials;
   o.callbacks.transfer_progress = on_transfer;
   o.callbacks.sideband_progress = on_sideband;
@@ -99,13 +98,13 @@ static int fetch(git_repository *m, const char *repo, const char *const *specs,
    * fetched (and libgit2 1.5 leaks a PCRE2 match block for every config
    * entry that lookup does not match). */
   git_remote_create_options ro;
-  git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+  GIT->remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
   ro.repository = m;
   ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
              GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
-  int rc = git_remote_create_with_opts(&remote, repo, &ro);
-  if (rc == 0) rc = git_remote_fetch(remote, &refspecs, &o, NULL);
-  git_remote_free(remote);
+  int rc = GIT->remote_create_with_opts(&remote, repo, &ro);
+  if (rc == 0) rc = GIT->remote_fetch(remote, &refspecs, &o, NULL);
+  GIT->remote_free(remote);
   if (rc == 0) return QF_OK;
   if (f.canceled) return qf_error_set(err, QF_ECANCELED, "fetch canceled");
   if (f.timed_out)
@@ -152,27 +151,27 @@ static int open_mirror(const qf_source_cfg_t *cfg, const char *repo,
   if (*lock_fd < 0)
     return qf_error_set(err, QF_EIO, "%s: %s", lock, strerror(errno));
   if ((rc = wait_lock(*lock_fd, lock, cfg, err)) < 0) return rc;
-  if (git_repository_open_bare(out, dir) == 0) return QF_OK;
-  if (git_repository_init(out, dir, 1) == 0) return QF_OK;
+  if (GIT->repository_open_bare(out, dir) == 0) return QF_OK;
+  if (GIT->repository_init(out, dir, 1) == 0) return QF_OK;
   return git_fail(err, QF_EIO, "creating the mirror of", repo);
 }
 
 static int lookup_commit(git_repository *m, const char *hex, git_oid *oid) {
   git_commit *c = NULL;
-  if (git_oid_fromstr(oid, hex) < 0) return 0;
-  int found = git_commit_lookup(&c, m, oid) == 0;
-  git_commit_free(c);
+  if (GIT->oid_fromstr(oid, hex) < 0) return 0;
+  int found = GIT->commit_lookup(&c, m, oid) == 0;
+  GIT->commit_free(c);
   return found;
 }
 
 static int resolve_ref(git_repository *m, const char *ref, git_oid *oid) {
   git_reference *r = NULL;
   git_object *o = NULL;
-  int ok = git_reference_dwim(&r, m, ref) == 0 &&
-           git_reference_peel(&o, r, GIT_OBJECT_COMMIT) == 0;
-  if (ok) git_oid_cpy(oid, git_object_id(o));
-  git_object_free(o);
-  git_reference_free(r);
+  int ok = GIT->reference_dwim(&r, m, ref) == 0 &&
+           GIT->reference_peel(&o, r, GIT_OBJECT_COMMIT) == 0;
+  if (ok) GIT->oid_cpy(oid, GIT->object_id(o));
+  GIT->object_free(o);
+  GIT->reference_free(r);
   return ok;
 }
 
@@ -224,15 +223,15 @@ static int write_tree(git_repository *m, const git_oid *oid, const char *dir,
   git_commit *c = NULL;
   git_tree *tree = NULL;
   git_checkout_options co;
-  git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+  GIT->checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
   co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
   co.target_directory = dir;
   co.disable_filters = 0;
-  int rc = git_commit_lookup(&c, m, oid);
-  if (rc == 0) rc = git_commit_tree(&tree, c);
-  if (rc == 0) rc = git_checkout_tree(m, (const git_object *)tree, &co);
-  git_tree_free(tree);
-  git_commit_free(c);
+  int rc = GIT->commit_lookup(&c, m, oid);
+  if (rc == 0) rc = GIT->commit_tree(&tree, c);
+  if (rc == 0) rc = GIT->checkout_tree(m, (const git_object *)tree, &co);
+  GIT->tree_free(tree);
+  GIT->commit_free(c);
   return rc == 0 ? QF_OK : git_fail(err, QF_EIO, "checking out", repo);
 }
 
@@ -265,11 +264,11 @@ int qf_source_checkout(const qf_source_cfg_t *cfg, const char *repo,
   if (rc == QF_OK) rc = new_tree(cfg->cache_dir, run_id, t, err);
   if (rc == QF_OK) rc = write_tree(m, &oid, t->dir, repo, err);
   if (rc == QF_OK) {
-    git_oid_tostr(t->commit, sizeof t->commit, &oid);
+    GIT->oid_tostr(t->commit, sizeof t->commit, &oid);
     *out = t;
     t = NULL;
   }
-  git_repository_free(m);
+  GIT->repository_free(m);
   if (lock >= 0) close(lock); /* the mirror is free for the next fetch */
   qf_source_tree_free(t);
   return rc;
