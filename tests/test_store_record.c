@@ -219,6 +219,12 @@ Test(store_record, a_batch_is_one_commit_in_one_round_trip) {
                                 run_id(2)),
                    "1");
   cr_expect_str_eq(qf_st_admin1("SELECT count(*) FROM run_events", NULL), "8");
+  /* Each run's events together, the runs in the batch's order. */
+  cr_expect_str_eq(qf_st_admin1("SELECT string_agg(right(run_id::text, 1) || "
+                                "event, ',' ORDER BY id) FROM run_events "
+                                "WHERE run_id <> $1",
+                                run_id(2)),
+                   "1claimed,1decided,2claimed,2parked,4claimed,4decided");
   cr_expect_str_eq(qf_st_admin1("SELECT count(*) FROM approvals", NULL), "1");
   cr_expect_str_eq(
       qf_st_admin1("SELECT decision FROM runs WHERE run_id = $1", run_id(2)),

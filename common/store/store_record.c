@@ -203,9 +203,10 @@ void qf_store_record_fini(qf_record_t *r) {
   memset(r, 0, sizeof *r);
 }
 
-/* One record as an object of $1's array; n is its place in the batch. */
+/* One record as an object of $1's array; n is its place in the batch
+ * (the order its run and events are inserted in). */
 static int record_json(qf_strbuf_t *sb, const qf_record_t *r, size_t n) {
-  int rc = qf_strbuf_printf(sb, "%s{\"n\":%zu", n ? "," : "[", n);
+  int rc = qf_strbuf_printf(sb, "%s{\"n\":%zu", sb->len ? "," : "[", n);
   for (int i = 0; rc == QF_OK && i < NPARAMS; i++) {
     const char *v = r->text[i];
     rc = qf_strbuf_printf(sb, ",\"%s\":", FIELDS[i].name);
@@ -233,9 +234,10 @@ static int seen_before(qf_record_t *const *r, size_t i) {
 static int batch_json(qf_strbuf_t *sb, qf_record_t *const *r, size_t n,
                       unsigned char *sent) {
   int rc = QF_OK;
+  qf_strbuf_reset(sb);
   for (size_t i = 0; rc == QF_OK && i < n; i++) {
     sent[i] = !seen_before(r, i);
-    if (sent[i]) rc = record_json(sb, r[i], sb->len ? 1 : 0);
+    if (sent[i]) rc = record_json(sb, r[i], i);
   }
   return rc == QF_OK ? qf_strbuf_putc(sb, ']') : rc;
 }
