@@ -150,6 +150,15 @@ static int get(const char *base, const char *path, qf_strbuf_t *body) {
   return qf_test_http_get(url, body);
 }
 
+/* The value of an unlabelled series (its line starts "name "), -1 if
+ * absent. */
+static double gauge(const char *text, const char *name) {
+  char line[128];
+  snprintf(line, sizeof line, "\n%s", name);
+  const char *p = strstr(text, line);
+  return p ? strtod(p + strlen(line), NULL) : -1;
+}
+
 Test(worker_ops, metrics_move_with_a_run) {
   char base[64];
   start_http(base, sizeof base, NULL);
@@ -179,6 +188,11 @@ Test(worker_ops, metrics_move_with_a_run) {
       "qf_db_commit_seconds_count 1\n"};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
     cr_expect(strstr(b.data, want[i]) != NULL, "no %s in\n%s", want[i], b.data);
+  /* Memory, now and at its peak: a few MiB, the peak at least the now. */
+  double rss = gauge(b.data, "qf_process_resident_memory_bytes ");
+  double peak = gauge(b.data, "qf_process_peak_resident_memory_bytes ");
+  cr_expect(rss > 1 << 20 && rss < 1 << 30, "resident %.0f", rss);
+  cr_expect(peak >= rss, "peak %.0f below resident %.0f", peak, rss);
   qf_strbuf_fini(&b);
   cr_expect_eq(get(base, "/readyz", &b), 200, "%s", b.data);
   qf_strbuf_fini(&b);

@@ -91,6 +91,26 @@ static enum MHD_Result health(struct MHD_Connection *c, int readiness) {
                "text/plain; charset=utf-8", body);
 }
 
+/* The process's resident memory, now and at its peak, from the kernel's
+ * own account (/proc/self/status), set before each scrape renders. */
+static void read_memory(void) {
+  static const struct {
+    const char *field, *metric;
+  } m[] = {{"VmRSS:", "qf_process_resident_memory_bytes"},
+           {"VmHWM:", "qf_process_peak_resident_memory_bytes"}};
+  char line[128];
+  FILE *f = fopen("/proc/self/status", "re");
+  if (f == NULL) return; /* no /proc: the gauges stay absent */
+  while (fgets(line, sizeof line, f))
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+      size_t n = strlen(m[i].field);
+      if (strncmp(line, m[i].field, n) == 0)
+        qf_metrics_set(qf_metrics_global(), m[i].metric, NULL,
+                       strtod(line + n, NULL) * 1024.0); /* in kB */
+    }
+  fclose(f);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
                                   const char *version, const char *data,
@@ -103,6 +123,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   if (strcmp(url, "/healthz") == 0) return health(c, 0);
   if (strcmp(url, "/readyz") == 0) return health(c, 1);
   if (strcmp(url, "/metrics") == 0) {
+    read_memory();
     char *b = qf_metrics_render(qf_metrics_global());
     return b ? reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4", b) : MHD_NO;
   }

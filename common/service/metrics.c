@@ -58,6 +58,10 @@ static const family_t families[] = {
      "Pending approvals, by age (lt_1h, 1h_to_1d, gt_1d)."},
     {"qf_webhook_posts_total", M_COUNTER, "Webhook posts, by result."},
     {"qf_ready", M_GAUGE, "1 when /readyz answers 200."},
+    {"qf_process_resident_memory_bytes", M_GAUGE,
+     "Resident memory of the process now (VmRSS), read at each scrape."},
+    {"qf_process_peak_resident_memory_bytes", M_GAUGE,
+     "The most resident memory the process has had (VmHWM)."},
     {"qf_metrics_dropped_total", M_COUNTER,
      "Recordings dropped because the registry was full."},
 };

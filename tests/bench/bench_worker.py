@@ -284,6 +284,8 @@ def main():
         env_ready = dict(env, QF_LOG_LEVEL="info")
         p = start_workers(a, env_ready, 1, work)
         wait_ready(work, 1)
+        # Connected, policy loaded, no run yet: an idle worker's peak.
+        idle_rss = peak_rss_kb(p[0].pid)
         stop(p)
         broker = Broker(amqp)
         count_q = f"{tag}.bench.decisions"
@@ -295,6 +297,7 @@ def main():
             worker = run_worker_round(a, env, work, admin, tag, broker,
                                       count_q)
             report_pytest(a, worker, pytest_floor(f"{work}/ws/demo", a.n))
+            print(f"idle worker peak RSS KiB: {idle_rss}")
             return
         # The floor: the same bodies, the same libraries.
         fq, fx, fcount = f"{tag}.floor", f"{tag}.floor.out", f"{tag}.floor.count"
@@ -317,6 +320,7 @@ def main():
                                    broker, fcount)
             rounds.append((worker, base))
         report(a, rounds)
+        print(f"idle worker peak RSS KiB: {idle_rss} (connected, no run yet)")
     finally:
         if broker:
             for q in (f"{tag}.bench.decisions", f"{tag}.floor",
