@@ -231,6 +231,32 @@ Test(worker_source, a_repository_outside_the_policy_is_never_fetched) {
   cr_expect_eq(entries(mirrors), 0, "something was fetched");
 }
 
+/* libgit2 is loaded for the first source: one that cannot be loaded fails
+ * the run by error, naming the library, and the worker goes on. */
+Test(worker_source, a_libgit2_that_cannot_load_fails_the_run_by_error) {
+  char pol[500], cch[500];
+  snprintf(pol, sizeof pol, "QF_POLICY=%s", policy);
+  snprintf(cch, sizeof cch, "QF_SOURCE_CACHE=%s", cache);
+  const char *env[] = {pol, cch, "QF_LIBGIT2=/nonexistent/libgit2-qf.so", NULL};
+  qf_wt_start_worker(&T, 0, env);
+  qf_wt_wait_log(&T, 0, 1, 30, "\"event\":\"worker.ready\"", NULL);
+  char src[600];
+  snprintf(src, sizeof src, "\"repo\":\"%s\",\"commit\":\"%s\"", repo,
+           commit_a);
+  send("src-nolib", src);
+  cJSON *d = decision_of("src-nolib", 60);
+  cr_expect_str_eq(str(d, "decision"), "FAIL");
+  cr_expect_str_eq(str(d, "decided_by"), "error");
+  cr_expect(strstr(str(d, "reason"),
+                   "cannot load /nonexistent/libgit2-qf.so") != NULL,
+            "%s", str(d, "reason"));
+  cJSON_Delete(d);
+  send("src-nolib-2", src); /* the worker is still up, and says it again */
+  d = decision_of("src-nolib-2", 60);
+  cr_expect_str_eq(str(d, "decided_by"), "error");
+  cJSON_Delete(d);
+}
+
 Test(worker_source, a_commit_the_repository_lacks_fails_by_error) {
   start(0);
   char src[600];

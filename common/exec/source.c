@@ -268,8 +268,8 @@ int qf_source_checkout(const qf_source_cfg_t *cfg, const char *repo,
     *out = t;
     t = NULL;
   }
-  GIT->repository_free(m);
-  if (lock >= 0) close(lock); /* the mirror is free for the next fetch */
+  if (m) GIT->repository_free(m); /* none when libgit2 could not load */
+  if (lock >= 0) close(lock);     /* the mirror is free for the next fetch */
   qf_source_tree_free(t);
   return rc;
 }
