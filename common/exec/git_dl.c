@@ -4,43 +4,32 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
+
+#include "qf/dl.h"
 
 /* The soname of the libgit2 whose headers we were built with (CMake
  * derives it from pkg-config's version: libgit2 changes its ABI, and its
- * soname, with every minor release). */
+ * soname, with every minor release); QF_LIBGIT2 names another (a path, a
+ * build of the same minor release). */
 #ifndef QF_LIBGIT2_SONAME
 #error "QF_LIBGIT2_SONAME is set by CMakeLists.txt"
 #endif
-
-/* QF_LIBGIT2 names another (a path, a build of the same minor release). */
-static const char *soname(void) {
-  const char *s = getenv("QF_LIBGIT2");
-  return s && s[0] ? s : QF_LIBGIT2_SONAME;
-}
 
 static qf__git_t api;
 static char problem[256]; /* why it could not be loaded; "" when loaded */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-/* dlsym into a function pointer: POSIX guarantees the conversion. */
-#define QF__GIT_SYM(name)                                     \
-  if (problem[0] == '\0' &&                                   \
-      (*(void **)&api.name = dlsym(h, "git_" #name)) == NULL) \
-    snprintf(problem, sizeof problem, "%s: no git_%s", soname(), #name);
+#define QF__GIT_SYM(name) {"git_" #name, (void **)&api.name},
 
 static void load(void) {
-  void *h = dlopen(soname(), RTLD_NOW | RTLD_LOCAL);
-  if (h == NULL) {
-    const char *why = dlerror();
-    snprintf(problem, sizeof problem, "cannot load %s: %s", soname(),
-             why ? why : "unknown error");
-    return;
+  const qf_dl_sym_t syms[] = {QF__GIT_FUNCS(QF__GIT_SYM)};
+  const char *name = qf_dl_name("QF_LIBGIT2", QF_LIBGIT2_SONAME);
+  void *h = qf_dl_load(name, syms, sizeof syms / sizeof syms[0], problem,
+                       sizeof problem);
+  if (h && api.libgit2_init() <= 0) {
+    snprintf(problem, sizeof problem, "%s: git_libgit2_init failed", name);
+    dlclose(h);
   }
-  QF__GIT_FUNCS(QF__GIT_SYM)
-  if (problem[0] == '\0' && api.libgit2_init() <= 0)
-    snprintf(problem, sizeof problem, "%s: git_libgit2_init failed", soname());
-  if (problem[0]) dlclose(h);
 }
 
 const qf__git_t *qf__git(qf_error_t *err) {
