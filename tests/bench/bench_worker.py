@@ -145,7 +145,7 @@ def delta(before, after):
     return sum(v - before.get(pid, 0.0) for pid, v in after.items())
 
 
-def measure(admin, dbname, run, broker, queue, n):
+def measure(admin, dbname, run, broker, queue, n, settle=None):
     pg0, mq0 = server_cpu(["postgres"]), server_cpu(["beam.smp"])
     c0 = commits(admin, dbname)
     t0 = time.monotonic()
@@ -155,7 +155,13 @@ def measure(admin, dbname, run, broker, queue, n):
     # Read before anything exits: a backend's CPU leaves with it.
     pg1, mq1 = server_cpu(["postgres"]), server_cpu(["beam.smp"])
     own_ms, rss, trips = own()
-    time.sleep(0.7)  # the statistics collector flushes about every 0.5 s
+    # A backend that stays connected may keep its counts for up to 10 s
+    # before it reports them (PostgreSQL 15); one that leaves reports
+    # them as it goes. So the commits are read after settle() (which
+    # stops the workers) and the floor's exit.
+    if settle:
+        settle()
+    time.sleep(0.7)
     return {"wall_s": wall, "per_s": n / wall, "own_ms": own_ms / n,
             "pg_ms": delta(pg0, pg1) / n, "mq_ms": delta(mq0, mq1) / n,
             "commits": (commits(admin, dbname) - c0) / n, "rss_kb": rss,
@@ -221,18 +227,18 @@ def run_worker_round(a, env, work, admin, tag, broker, count_q):
                         max(peak_rss_kb(p.pid) for p in procs),
                         sum(scrape(METRICS_PORT + i, "qf_db_round_trips_total")
                             for i in range(a.workers)))
-    worker = measure(admin, tag, run_workers, broker, count_q, a.n)
-    stop(procs)
-    return worker
+    return measure(admin, tag, run_workers, broker, count_q, a.n,
+                   lambda: stop(procs))
 
 
-def run_floor_round(a, floor, amqp, url, fq, fx, admin, tag, broker, fcount):
+def run_floor_round(a, floor, amqp, url, fq, fx, admin, tag, broker, fcount,
+                    prefetch):
     """The floor drains the same bodies: one measurement."""
     fl = []
 
     def run_floor():
         fl.append(subprocess.Popen([floor, amqp, url, fq, fx, str(a.n),
-                                    str(a.prefetch)],
+                                    str(prefetch)],
                                    stdout=subprocess.PIPE, text=True))
 
         def done():
@@ -317,8 +323,16 @@ def main():
             broker.ch.queue_purge(fcount)
             broker.preload("", fq, reqs, f"{tag}r{r}f")
             base = run_floor_round(a, floor, amqp, url, fq, fx, admin, tag,
-                                   broker, fcount)
-            rounds.append((worker, base))
+                                   broker, fcount, a.prefetch)
+            # Above prefetch 1, the floor at prefetch 1 too: the issue's
+            # "times the prefetch-1 floor" from the same round.
+            base1 = None
+            if a.prefetch > 1:
+                broker.ch.queue_purge(fcount)
+                broker.preload("", fq, reqs, f"{tag}r{r}g")
+                base1 = run_floor_round(a, floor, amqp, url, fq, fx, admin,
+                                        tag, broker, fcount, 1)
+            rounds.append((worker, base, base1))
         report(a, rounds)
         print(f"idle worker peak RSS KiB: {idle_rss} (connected, no run yet)")
     finally:
@@ -388,10 +402,18 @@ def report(a, rounds):
         if k == "rss_kb":
             w, f = int(w), int(f)
         print(f"{name:24}{fmt % w:>12}{fmt % f:>12}{ratio:>8.2f}")
+    if a.prefetch > 1:
+        f1 = median([r[2]["per_s"] for r in rounds])
+        ratio = median([r[0]["per_s"] / r[2]["per_s"] for r in rounds])
+        print(f"{'floor at prefetch 1 /s':24}{'':>12}{'%.0f' % f1:>12}"
+              f"{ratio:>8.2f}")
     if len(rounds) > 1:
         per_s = ", ".join("%.0f/%.0f" % (r[0]["per_s"], r[1]["per_s"])
+                          + ("/%.0f" % r[2]["per_s"] if r[2] else "")
                           for r in rounds)
-        print(f"decisions/s by round (worker/floor): {per_s}")
+        print("decisions/s by round (worker/floor"
+              + ("/floor at prefetch 1" if a.prefetch > 1 else "")
+              + f"): {per_s}")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,11 @@
 # for a human) are preloaded into a fresh topology; then W workers drain
 # them. Prints decisions/s, CPU ms per decision (worker, PostgreSQL,
 # RabbitMQ, from /proc), PostgreSQL commits per decision, the worker's peak
-# RSS, and each figure's ratio to the floor's. With "pytest", N real
-# pytest runs (examples/demo tests/passing) instead, against the same
-# pytest started by hand N times: the wall time the worker adds per run.
+# RSS, and each figure's ratio to the floor's (above prefetch 1, also the
+# worker's decisions/s against the floor at prefetch 1, measured in the
+# same round). With "pytest", N real pytest runs (examples/demo
+# tests/passing) instead, against the same pytest started by hand N
+# times: the wall time the worker adds per run.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=$(cd "${1:?usage: bench_worker.sh BUILD_DIR [N] [PREFETCH] [WORKERS]}" && pwd)
