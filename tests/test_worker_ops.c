@@ -72,7 +72,7 @@ Test(worker_ops, an_approver_without_libcurl_says_so_at_start) {
   const char *argv[] = {QF_TEST_BIN, "approver", NULL};
   qf_test_proc_t p;
   qf_test_run(argv, env, 60, &p);
-  cr_expect_neq(p.status, 0, "%s", p.err.data);
+  cr_expect_eq(p.status, 78, "%s", p.err.data);
   cr_expect(strstr(p.err.data,
                    "QF_APPROVER_WEBHOOK is set: cannot load "
                    "/nonexistent/libcurl-qf.so.4") != NULL,

@@ -45,6 +45,7 @@ static void load(void) {
 const qf__curl_t *qf__curl(qf_error_t *err) {
   pthread_once(&once, load);
   if (problem[0] == '\0') return &api;
-  qf_error_set(err, QF_EIO, "%s", problem);
+  /* The installation, not an outage: retrying will not load it. */
+  qf_error_set(err, QF_ENOLIB, "%s", problem);
   return NULL;
 }

@@ -48,7 +48,7 @@ int qf_webhook_send(const qf_webhook_msg_t *m, const char *body,
   char where[300];
   long status = 0;
   const qf__curl_t *cu = qf__curl(err);
-  if (cu == NULL) return err ? err->code : QF_EIO;
+  if (cu == NULL) return err ? err->code : QF_ENOLIB;
   qf_webhook_describe(m->url, where, sizeof where);
   struct curl_slist *h = headers(cu, m, body, err);
   CURL *c = h ? cu->easy_init() : NULL;

@@ -43,7 +43,8 @@
   X(ESOURCE, INFRA, "the source could not be fetched")             \
   X(ENOSOURCE, REFUSED, "no such commit or ref in the repository") \
   X(EAUTH, CONFIG, "login refused: check the credentials")         \
-  X(ESCHEMA, CONFIG, "the database schema is older than this qf")
+  X(ESCHEMA, CONFIG, "the database schema is older than this qf")  \
+  X(ENOLIB, CONFIG, "a library qf loads on first use is missing")
 
 /* Whose trouble a failure is. */
 typedef enum qf_err_class {
@@ -58,8 +59,9 @@ typedef enum qf_err_class {
                        already changed, a failed child): exit 1 */
   QF_ERRC_INTERNAL, /* ours: out of memory or a bug; requeued; exit 70 */
   QF_ERRC_CONFIG    /* the configuration is wrong (a password, a user, a
-                       vhost or database that does not exist): retrying
-                       will not fix it; exit 78 */
+                       vhost or database that does not exist, a library
+                       that cannot be loaded): retrying will not fix it;
+                       exit 78 */
 } qf_err_class_t;
 
 typedef enum qf_err {
