@@ -264,42 +264,23 @@ static void read_one(qf_db_t *db, PGresult **keep, int *rc, qf_error_t *err) {
   }
 }
 
-/* Sends BEGIN, the statements and COMMIT without waiting (a single
- * statement alone: a pipeline runs it in a transaction of its own), then
- * one sync, which flushes. */
-static int send_batch(qf_db_t *db, const qf_db_stmt_t *s, size_t n,
-                      qf_error_t *err) {
-  int tx = n > 1, ok = 1;
-  if (tx)
-    ok = PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
-  for (size_t i = 0; ok && i < n; i++)
-    ok = PQsendQueryPrepared(db->conn, s[i].name, s[i].nparams, s[i].params,
-                             NULL, NULL, 0);
-  if (tx)
-    ok = ok &&
-         PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
-  ok = ok && PQpipelineSync(db->conn);
-  return ok ? QF_OK : qf_db_error(db, NULL, err);
-}
-
-int qf_db_exec_batch(qf_db_t *db, const qf_db_stmt_t *s, size_t n,
-                     qf_db_meanwhile_fn meanwhile, void *ctx, PGresult **res,
-                     qf_error_t *err) {
-  int rc = QF_OK;
-  for (size_t i = 0; i < n; i++)
-    res[i] = NULL;
-  for (size_t i = 0; rc == QF_OK && i < n; i++)
-    rc = prepare(db, s[i].name, s[i].sql, s[i].nparams, err);
+int qf_db_exec_meanwhile(qf_db_t *db, const qf_db_stmt_t *s,
+                         qf_db_meanwhile_fn meanwhile, void *ctx,
+                         PGresult **res, qf_error_t *err) {
+  *res = NULL;
+  int rc = prepare(db, s->name, s->sql, s->nparams, err);
   if (rc < 0) return rc;
   if (!PQenterPipelineMode(db->conn)) return qf_db_error(db, NULL, err);
   db->round_trips++;
-  rc = send_batch(db, s, n, err);
+  /* The statement and a sync (which flushes), sent without waiting: the
+   * statement alone is its own transaction. */
+  int sent = PQsendQueryPrepared(db->conn, s->name, s->nparams, s->params, NULL,
+                                 NULL, 0) &&
+             PQpipelineSync(db->conn);
+  rc = sent ? QF_OK : qf_db_error(db, NULL, err);
   if (meanwhile) meanwhile(ctx); /* sent or not: it is owed either way */
   if (rc == QF_OK) {
-    if (n > 1) read_one(db, NULL, &rc, err); /* BEGIN */
-    for (size_t i = 0; i < n; i++)
-      read_one(db, &res[i], &rc, err);
-    if (n > 1) read_one(db, NULL, &rc, err); /* COMMIT */
+    read_one(db, res, &rc, err);
     PGresult *sync = PQgetResult(db->conn);
     if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC && rc == QF_OK)
       rc = qf_db_error(db, sync, err);
@@ -308,10 +289,8 @@ int qf_db_exec_batch(qf_db_t *db, const qf_db_stmt_t *s, size_t n,
   if (!PQexitPipelineMode(db->conn) && rc == QF_OK)
     rc = qf_db_error(db, NULL, err);
   if (rc < 0) {
-    for (size_t i = 0; i < n; i++)
-      PQclear(res[i]);
-    for (size_t i = 0; i < n; i++)
-      res[i] = NULL;
+    PQclear(*res);
+    *res = NULL;
     qf_db_rollback(db);
   }
   return rc;

@@ -271,7 +271,7 @@ int qf_store_record_commit(qf_store_t *st, qf_record_t *const *r, size_t n,
   }
   const char *p[] = {sb.data};
   qf_db_stmt_t s = {"qf_record", RECORD_SQL, 1, p};
-  rc = qf_db_exec_batch(st->db, &s, 1, meanwhile, ctx, &res, err);
+  rc = qf_db_exec_meanwhile(st->db, &s, meanwhile, ctx, &res, err);
   if (rc == QF_OK) read_inserted(r, n, sent, res);
 out:
   PQclear(res);

@@ -87,16 +87,14 @@ int qf_db_exec_prepared(qf_db_t *db, const qf_db_stmt_t *s, PGresult **res,
  * commits it meanwhile); ctx is the caller's. */
 typedef void (*qf_db_meanwhile_fn)(void *ctx);
 
-/* Runs n prepared statements in one transaction sent as one pipeline
- * (BEGIN, the statements, COMMIT, one sync; a single statement is its own
- * transaction, without BEGIN and COMMIT): one round trip and one commit
- * for all of them. meanwhile (may be NULL) is called once everything is
- * sent, before the results are read. res[i] receives statement i's result
- * (the caller PQclear()s each); on failure nothing is committed, every
- * res[i] is NULL and the first error is returned. */
-int qf_db_exec_batch(qf_db_t *db, const qf_db_stmt_t *s, size_t n,
-                     qf_db_meanwhile_fn meanwhile, void *ctx, PGresult **res,
-                     qf_error_t *err) QF_MUSTCHECK;
+/* Runs one prepared statement (its own transaction: one round trip, one
+ * commit), calling meanwhile (may be NULL) once it is sent, before its
+ * result is read: the caller's work overlaps the server's execution and
+ * commit. *res receives the result (the caller PQclear()s it); on failure
+ * nothing is committed, *res is NULL and the error is returned. */
+int qf_db_exec_meanwhile(qf_db_t *db, const qf_db_stmt_t *s,
+                         qf_db_meanwhile_fn meanwhile, void *ctx,
+                         PGresult **res, qf_error_t *err) QF_MUSTCHECK;
 
 /* Requests sent to the server and waited for on this connection so far
  * (a pipeline counts once): what a run costs in round trips. */

@@ -222,7 +222,7 @@ int qf_store_record_prepare(const qf_claim_t *c, const qf_finish_t *f,
  * and gets r[i]->inserted = 1; a run that exists already (another delivery
  * created it) is left untouched with inserted = 0: claim it instead. On
  * failure nothing is recorded. meanwhile (may be NULL, ctx the caller's)
- * runs while the transaction is on the wire (qf_db_exec_batch). */
+ * runs while the transaction is on the wire (qf_db_exec_meanwhile). */
 int qf_store_record_commit(qf_store_t *st, qf_record_t *const *r, size_t n,
                            qf_db_meanwhile_fn meanwhile, void *ctx,
                            qf_error_t *err) QF_MUSTCHECK;
