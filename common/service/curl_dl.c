@@ -38,7 +38,7 @@ static void load(void) {
                        sizeof problem);
   if (h && api.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     snprintf(problem, sizeof problem, "%s: curl_global_init failed", name);
-    dlclose(h); /* the approver stays up: webhooks fail, said why */
+    dlclose(h); /* qf__curl says why; the approver exits with it at start */
   }
 }
 
